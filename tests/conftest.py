@@ -1,0 +1,36 @@
+"""Shared fixtures: where the repository is, and the built `remotemedia` binary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def remotemedia_bin() -> Path:
+    """The release `remotemedia` binary: $REMOTEMEDIA_BIN, else <$CARGO_TARGET_DIR or ./target>/release.
+
+    Missing is a failure, not a skip: the cross-language tests are the point of this suite.
+    """
+    explicit = os.environ.get("REMOTEMEDIA_BIN")
+    if explicit:
+        binary = Path(explicit)
+    else:
+        target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
+        binary = target_dir / "release" / "remotemedia"
+    if not binary.is_file():
+        pytest.fail(
+            f"the remotemedia binary is missing at {binary}; build it with "
+            "`cargo build --release -p remotemedia-runtime` (or set REMOTEMEDIA_BIN)",
+            pytrace=False,
+        )
+    return binary
