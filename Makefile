@@ -1,0 +1,31 @@
+# The two set-up commands of the README are `make demo` and `make test`.
+# One cargo profile (release) for everything: RustPython is heavy to build and slow unoptimised.
+
+CARGO ?= cargo
+PYTHON ?= python3
+# Cargo.lock pins parser crates that declare rust-version 1.96 but build on 1.95 (see .cargo/config.toml).
+CARGO_FLAGS := --release --locked --ignore-rust-version
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/release/remotemedia
+export REMOTEMEDIA_BIN := $(abspath $(BIN))
+
+.PHONY: build demo test test-rust test-python python-deps
+
+build:
+	$(CARGO) build $(CARGO_FLAGS) --bin remotemedia
+
+# The main job on a bundled example.
+demo: build python-deps
+	PYTHONPATH=python $(PYTHON) examples/seed_pipeline.py > $(TARGET_DIR)/seed_manifest.json
+	$(BIN) validate $(TARGET_DIR)/seed_manifest.json
+
+test: test-rust test-python
+
+test-rust:
+	$(CARGO) test $(CARGO_FLAGS) --workspace
+
+test-python: build python-deps
+	$(PYTHON) -m pytest
+
+python-deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt

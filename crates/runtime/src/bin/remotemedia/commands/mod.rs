@@ -1,0 +1,54 @@
+//! One module per subcommand, each with its clap arguments and an `execute()`.
+
+mod graph;
+mod nodes;
+mod plan;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+/// Exit code for bad input: an invalid manifest, input or plan.
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code for a failure while running.
+pub const EXIT_FAILURE: u8 = 1;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check manifests against the v1 schema and the graph rules.
+    Validate(validate::Args),
+    /// Run a manifest, streaming inputs through it.
+    Run(run::Args),
+    /// Show where and on which engine each node would run, and why.
+    Plan(plan::Args),
+    /// Draw the pipeline as Graphviz dot or Mermaid.
+    Graph(graph::Args),
+    /// List the node types this binary knows.
+    Nodes(nodes::Args),
+}
+
+impl Command {
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Command::Validate(args) => validate::execute(args),
+            Command::Run(args) => run::execute(args),
+            Command::Plan(args) => plan::execute(args),
+            Command::Graph(args) => graph::execute(args),
+            Command::Nodes(args) => nodes::execute(args),
+        }
+    }
+}
+
+/// Marks an error as caused by the user's input, so the process exits with [`EXIT_INVALID`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct InvalidInput(#[from] pub anyhow::Error);
+
+/// The exit code for an error returned by a command.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    if err.chain().any(|cause| cause.is::<InvalidInput>()) {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    }
+}

@@ -1,0 +1,48 @@
+//! `remotemedia`: validate, plan and run pipeline manifests.
+//!
+//! A thin CLI over the `remotemedia_runtime` library: one file per subcommand in `commands/`.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "remotemedia", version, about = "Validate, plan and run remotemedia pipeline manifests")]
+struct Cli {
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command.execute() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            commands::exit_code(&err)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

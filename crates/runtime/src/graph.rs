@@ -1,0 +1,195 @@
+//! The pipeline as a directed acyclic graph of node indices.
+//!
+//! Built from a manifest whose connections name existing nodes. Cycle finding is shared with
+//! manifest validation, so both report a cycle the same way.
+
+use std::collections::HashMap;
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::manifest::Manifest;
+
+/// A directed acyclic graph over a manifest's nodes, by position in `manifest.nodes`.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    ids: Vec<String>,
+    successors: Vec<Vec<usize>>,
+    predecessors: Vec<Vec<usize>>,
+    order: Vec<usize>,
+}
+
+/// Why a manifest's connections do not form a DAG.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("connection {index} names unknown node `{id}`")]
+    UnknownNode { index: usize, id: String },
+    #[error("the pipeline has a cycle: {}", format_cycle(.0))]
+    Cycle(Vec<String>),
+}
+
+/// `a -> b -> a`: the cycle's nodes in order, closed.
+pub fn format_cycle(cycle: &[String]) -> String {
+    let mut text = cycle.join(" -> ");
+    if let Some(first) = cycle.first() {
+        text.push_str(" -> ");
+        text.push_str(first);
+    }
+    text
+}
+
+impl Graph {
+    /// Builds the graph of `manifest`; fails on an unknown endpoint or a cycle.
+    pub fn new(manifest: &Manifest) -> Result<Graph, GraphError> {
+        let ids: Vec<String> = manifest.nodes.iter().map(|n| n.id.clone()).collect();
+        let position: HashMap<&str, usize> =
+            ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let mut edges = Vec::with_capacity(manifest.connections.len());
+        for (index, connection) in manifest.connections.iter().enumerate() {
+            let endpoint = |id: &str| {
+                position.get(id).copied().ok_or_else(|| GraphError::UnknownNode {
+                    index,
+                    id: id.to_owned(),
+                })
+            };
+            edges.push((endpoint(&connection.from)?, endpoint(&connection.to)?));
+        }
+        if let Some(cycle) = find_cycles(ids.len(), &edges).into_iter().next() {
+            return Err(GraphError::Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()));
+        }
+        let mut successors = vec![Vec::new(); ids.len()];
+        let mut predecessors = vec![Vec::new(); ids.len()];
+        for &(from, to) in &edges {
+            if !successors[from].contains(&to) {
+                successors[from].push(to);
+                predecessors[to].push(from);
+            }
+        }
+        let digraph = to_digraph(ids.len(), &edges);
+        let order = toposort(&digraph, None)
+            .expect("cycles were rejected above")
+            .into_iter()
+            .map(NodeIndex::index)
+            .collect();
+        Ok(Graph {
+            ids,
+            successors,
+            predecessors,
+            order,
+        })
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True for a graph without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The id of node `index`.
+    pub fn id(&self, index: usize) -> &str {
+        &self.ids[index]
+    }
+
+    /// Nodes that receive `index`'s outputs, in connection order.
+    pub fn successors(&self, index: usize) -> &[usize] {
+        &self.successors[index]
+    }
+
+    /// Nodes whose outputs `index` receives, in connection order.
+    pub fn predecessors(&self, index: usize) -> &[usize] {
+        &self.predecessors[index]
+    }
+
+    /// Nodes in an order where every node comes after its predecessors.
+    pub fn topological_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// Nodes without predecessors: they receive the run's inputs.
+    pub fn roots(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).filter(|&i| self.predecessors[i].is_empty())
+    }
+
+    /// Nodes without successors: their outputs are the run's outputs.
+    pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).filter(|&i| self.successors[i].is_empty())
+    }
+}
+
+/// Every cycle among `node_count` nodes joined by `edges`, each as its nodes in edge order,
+/// starting from its lowest index. A self-loop is a cycle of one node.
+pub fn find_cycles(node_count: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let digraph = to_digraph(node_count, edges);
+    let mut cycles: Vec<Vec<usize>> = tarjan_scc(&digraph)
+        .into_iter()
+        .filter(|scc| scc.len() > 1 || digraph.contains_edge(scc[0], scc[0]))
+        .map(|scc| {
+            let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
+            walk_cycle(&members, edges)
+        })
+        .collect();
+    cycles.sort();
+    cycles
+}
+
+/// Orders a strongly connected component along its edges, so `a -> b -> c` reads as the loop it is.
+fn walk_cycle(members: &[usize], edges: &[(usize, usize)]) -> Vec<usize> {
+    let start = *members.iter().min().expect("a component is never empty");
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let next = edges
+            .iter()
+            .filter(|&&(from, to)| from == current && members.contains(&to))
+            .map(|&(_, to)| to)
+            .find(|to| *to == start || !path.contains(to));
+        match next {
+            Some(to) if to != start => {
+                path.push(to);
+                current = to;
+            }
+            // Back at the start, or a dead end inside a tangled component: the members found so far
+            // still name the loop; add the rest so none is hidden.
+            _ => break,
+        }
+    }
+    for member in members {
+        if !path.contains(member) {
+            path.push(*member);
+        }
+    }
+    path
+}
+
+fn to_digraph(node_count: usize, edges: &[(usize, usize)]) -> DiGraph<(), ()> {
+    let mut graph = DiGraph::with_capacity(node_count, edges.len());
+    for _ in 0..node_count {
+        graph.add_node(());
+    }
+    for &(from, to) in edges {
+        graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+    }
+    graph
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_each_cycle_in_edge_order() {
+        // 0 -> 1 -> 2 -> 0, and 3 -> 3, and 4 alone.
+        let edges = [(0, 1), (1, 2), (2, 0), (3, 3), (2, 4)];
+        assert_eq!(find_cycles(5, &edges), vec![vec![0, 1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn a_dag_has_no_cycle() {
+        let edges = [(0, 1), (0, 2), (1, 3), (2, 3)];
+        assert!(find_cycles(4, &edges).is_empty());
+    }
+}

@@ -1,0 +1,6 @@
+//! The remotemedia runtime (public embedding API).
+
+pub mod engine;
+pub mod graph;
+pub mod manifest;
+pub mod value;

@@ -1,0 +1,5 @@
+//! Pipeline manifests: the data model, parsing and validation.
+
+mod types;
+
+pub use types::*;

@@ -1,0 +1,119 @@
+//! The manifest's data model: serde types mirroring `schemas/manifest.v1.json`.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// A pipeline manifest, version 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always `"v1"` for this format.
+    pub version: String,
+    pub metadata: Metadata,
+    pub nodes: Vec<NodeManifest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<Connection>,
+}
+
+/// Who the pipeline is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// ISO 8601 UTC timestamp ending in `Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// One node of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeManifest {
+    pub id: String,
+    pub node_type: String,
+    /// The Python module defining `node_type`, for user-defined nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Constructor keyword arguments, as JSON.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub params: IndexMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    /// A remote remotemedia instance, `host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_hint: Option<RuntimeHint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_streaming: Option<bool>,
+}
+
+/// What a node needs from the machine it runs on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuRequirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuRequirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_gb: Option<f64>,
+}
+
+/// A GPU the node wants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuRequirement {
+    #[serde(rename = "type")]
+    pub kind: GpuKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_memory_gb: Option<f64>,
+    /// When false, the node can run without the GPU (on CPU).
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// GPU families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuKind {
+    Cuda,
+    Rocm,
+    Metal,
+    Vulkan,
+    Any,
+}
+
+/// CPU requirements.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuRequirement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+}
+
+/// Which Python engine should run a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeHint {
+    #[default]
+    Auto,
+    Rustpython,
+    Cpython,
+}
+
+/// A directed edge: every output of `from` is an input of `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub from: String,
+    pub to: String,
+}

@@ -1,0 +1,241 @@
+//! The values that flow between nodes.
+//!
+//! Engines convert [`Value`] straight into their interpreter's objects and back; JSON is only the
+//! format of the CLI's inputs and outputs (see [`Value::from_json`] and the `Serialize` impl).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use indexmap::IndexMap;
+use num_bigint::BigInt;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+/// The key that marks a JSON object as bytes: `{"$bytes": "<base64>"}`.
+pub const BYTES_KEY: &str = "$bytes";
+
+/// One item in a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer outside `i64` (Python ints are unbounded).
+    BigInt(Arc<BigInt>),
+    Float(f64),
+    Str(Arc<str>),
+    Bytes(Arc<[u8]>),
+    List(Vec<Value>),
+    /// String-keyed, insertion-ordered (as Python dicts are).
+    Map(IndexMap<String, Value>),
+    /// A typed numeric buffer, e.g. audio samples; shared, so fan-out does not copy it.
+    Array(Array),
+}
+
+/// A typed numeric buffer (Python's `array.array`, numpy arrays).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Array {
+    I16(Arc<[i16]>),
+    I32(Arc<[i32]>),
+    I64(Arc<[i64]>),
+    F32(Arc<[f32]>),
+    F64(Arc<[f64]>),
+}
+
+impl Array {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Array::I16(a) => a.len(),
+            Array::I32(a) => a.len(),
+            Array::I64(a) => a.len(),
+            Array::F32(a) => a.len(),
+            Array::F64(a) => a.len(),
+        }
+    }
+
+    /// True when the buffer holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The Python `array` typecode of the element type.
+    pub fn typecode(&self) -> char {
+        match self {
+            Array::I16(_) => 'h',
+            Array::I32(_) => 'i',
+            Array::I64(_) => 'q',
+            Array::F32(_) => 'f',
+            Array::F64(_) => 'd',
+        }
+    }
+}
+
+impl Value {
+    /// Converts a JSON value (a CLI input) into a stream value. `{"$bytes": "<base64>"}` becomes bytes.
+    pub fn from_json(json: serde_json::Value) -> Result<Value, ValueError> {
+        Ok(match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    Value::BigInt(Arc::new(BigInt::from(u)))
+                } else {
+                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::Str(s.into()),
+            serde_json::Value::Array(items) => Value::List(
+                items
+                    .into_iter()
+                    .map(Value::from_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(map) => {
+                if map.len() == 1 {
+                    if let Some(serde_json::Value::String(encoded)) = map.get(BYTES_KEY) {
+                        let bytes = BASE64
+                            .decode(encoded)
+                            .map_err(|e| ValueError::InvalidBase64(e.to_string()))?;
+                        return Ok(Value::Bytes(bytes.into()));
+                    }
+                }
+                Value::Map(
+                    map.into_iter()
+                        .map(|(k, v)| Ok((k, Value::from_json(v)?)))
+                        .collect::<Result<_, ValueError>>()?,
+                )
+            }
+        })
+    }
+
+    /// The JSON form of this value (the same as its `Serialize` output).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a Value always serializes to JSON")
+    }
+
+    /// A short name of the variant, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::BigInt(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Array(_) => "array",
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.into())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+/// A value that cannot be made from its input.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ValueError {
+    #[error("invalid base64 in a `$bytes` object: {0}")]
+    InvalidBase64(String),
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::BigInt(big) => {
+                // Written as a bare JSON number of any length, as Python's json module does.
+                let raw = serde_json::value::RawValue::from_string(big.to_string())
+                    .map_err(serde::ser::Error::custom)?;
+                raw.serialize(serializer)
+            }
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Str(s) => serializer.serialize_str(s),
+            Value::Bytes(bytes) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(BYTES_KEY, &BASE64.encode(bytes))?;
+                map.end()
+            }
+            Value::List(items) => items.serialize(serializer),
+            Value::Map(map) => map.serialize(serializer),
+            Value::Array(array) => match array {
+                Array::I16(a) => serialize_slice(a, serializer),
+                Array::I32(a) => serialize_slice(a, serializer),
+                Array::I64(a) => serialize_slice(a, serializer),
+                Array::F32(a) => serialize_slice(a, serializer),
+                Array::F64(a) => serialize_slice(a, serializer),
+            },
+        }
+    }
+}
+
+fn serialize_slice<T: Serialize, S: Serializer>(items: &[T], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut seq = serializer.serialize_seq(Some(items.len()))?;
+    for item in items {
+        seq.serialize_element(item)?;
+    }
+    seq.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trip_keeps_every_kind() {
+        let input = json!({"n": null, "b": true, "i": -3, "f": 1.5, "s": "hé", "l": [1, [2]], "bytes": {"$bytes": "AAEC"}});
+        let value = Value::from_json(input.clone()).unwrap();
+        let Value::Map(map) = &value else { panic!("expected a map") };
+        assert_eq!(map["bytes"], Value::Bytes(vec![0u8, 1, 2].into()));
+        assert_eq!(value.to_json(), input);
+    }
+
+    #[test]
+    fn big_ints_are_written_exactly() {
+        let big: BigInt = "123456789012345678901234567890".parse().unwrap();
+        let text = serde_json::to_string(&Value::List(vec![Value::BigInt(Arc::new(big))])).unwrap();
+        assert_eq!(text, "[123456789012345678901234567890]");
+    }
+
+    #[test]
+    fn arrays_are_written_as_lists() {
+        let value = Value::Array(Array::F32(vec![0.5f32, -1.0].into()));
+        assert_eq!(value.to_json(), json!([0.5, -1.0]));
+    }
+
+    #[test]
+    fn bad_base64_is_an_error() {
+        assert!(matches!(
+            Value::from_json(json!({"$bytes": "***"})),
+            Err(ValueError::InvalidBase64(_))
+        ));
+    }
+}
