@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 
 @pytest.fixture
-def cli(repo_root):
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONPATH": str(repo_root / "python")}
-        return subprocess.run([sys.executable, "-m", "remotemedia", *args], input=stdin, capture_output=True,
-                              text=True, env=env, cwd=repo_root)
+def cli(run_python):
+    def run(*args: str, stdin: str | None = None):
+        return run_python("-m", "remotemedia", *args, stdin=stdin, check=False)
     return run
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import wave
 
 import pytest
@@ -41,14 +38,8 @@ def test_committed_manifests_are_valid(repo_root):
         assert validate(path.read_text()) == [], path.name
 
 
-def python_env(repo_root) -> dict:
-    return {**os.environ, "PYTHONPATH": str(repo_root / "python")}
-
-
-def test_seed_example_runs_verbatim_and_prints_a_valid_manifest(repo_root):
-    result = subprocess.run([sys.executable, "examples/seed_pipeline.py"], cwd=repo_root, env=python_env(repo_root),
-                            capture_output=True, text=True, check=True)
-    manifest = json.loads(result.stdout)
+def test_seed_example_runs_verbatim_and_prints_a_valid_manifest(run_python):
+    manifest = json.loads(run_python("examples/seed_pipeline.py").stdout)
     assert validate(manifest) == []
     assert manifest["metadata"]["description"] == "My pipeline"
     assert [node["node_type"] for node in manifest["nodes"]] == ["DataSourceNode", "CalculatorNode", "DataSinkNode"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import pytest
@@ -64,9 +62,7 @@ def test_missing_library_is_a_clear_error_at_initialize(monkeypatch, node, packa
         Pipeline("ml").add_node(node).run([])
 
 
-def test_importing_ml_nodes_does_not_import_their_libraries(repo_root):
+def test_importing_ml_nodes_does_not_import_their_libraries(run_python):
     code = ("import sys, remotemedia.nodes.ml.whisper_transcription, remotemedia.nodes.ml.transformers_pipeline; "
             "print(sorted({'torch', 'whisper', 'transformers', 'numpy'} & set(sys.modules)))")
-    env = {**os.environ, "PYTHONPATH": str(repo_root / "python")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert result.stdout.strip() == "[]"
+    assert run_python("-c", code).stdout.strip() == "[]"

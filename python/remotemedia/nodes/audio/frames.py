@@ -43,3 +43,23 @@ class Frame:
             array("f", self.samples)
         return {"samples": samples, "sample_rate": self.sample_rate, "channels": self.channels,
                 "timestamp": self.timestamp}
+
+
+class StreamFormat:
+    """The format of a stream, fixed by its first frame: nodes that keep state across frames
+    (resampling, detection, writing a file) cannot follow a change of rate or channel count."""
+
+    def __init__(self) -> None:
+        self.sample_rate = 0
+        self.channels = 0
+        self.start = 0.0  # timestamp of the first frame
+
+    def accept(self, frame: Frame, node: str) -> bool:
+        """Check `frame` against the stream; True for the stream's first frame."""
+        if not self.sample_rate:
+            self.sample_rate, self.channels, self.start = frame.sample_rate, frame.channels, frame.timestamp
+            return True
+        if (frame.sample_rate, frame.channels) != (self.sample_rate, self.channels):
+            raise NodeError(f"{node}: the stream changed from {self.sample_rate} Hz, {self.channels} channel(s) "
+                            f"to {frame.sample_rate} Hz, {frame.channels} channel(s)")
+        return False

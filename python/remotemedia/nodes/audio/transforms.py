@@ -6,9 +6,9 @@ import math
 from array import array
 from typing import Any
 
-from remotemedia.core.exceptions import ConfigurationError, NodeError
+from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node
-from remotemedia.nodes.audio.frames import Frame
+from remotemedia.nodes.audio.frames import Frame, StreamFormat
 
 
 class GainNode(Node):
@@ -53,26 +53,20 @@ class ResampleNode(Node):
         if not isinstance(target_rate, int) or isinstance(target_rate, bool) or target_rate <= 0:
             raise ConfigurationError(f"target_rate must be a positive integer (Hz), got {target_rate!r}")
         self.target_rate = target_rate
-        self._source: tuple[int, int] | None = None  # (sample_rate, channels) of the stream
+        self._stream = StreamFormat()
         self._previous: list[float] = []  # last input sample per channel, the left end of the next gap
         self._position = 0  # next output position, in input samples × target_rate, from self._previous
-        self._start = 0.0
         self._produced = 0
 
     def process(self, data: Any) -> dict[str, Any] | None:
         frame = Frame.from_item(data, self.name)
-        if self._source is None:
-            self._source = (frame.sample_rate, frame.channels)
-            self._start = frame.timestamp
-        elif self._source != (frame.sample_rate, frame.channels):
-            raise NodeError(f"{self.name}: the stream changed from {self._source} to "
-                            f"{(frame.sample_rate, frame.channels)} (sample_rate, channels)")
+        self._stream.accept(frame, self.name)
         if frame.sample_rate == self.target_rate:
             return frame.to_item()
         samples = self._interpolate(frame)
         if not samples:
             return None
-        timestamp = self._start + self._produced / self.target_rate
+        timestamp = self._stream.start + self._produced / self.target_rate
         self._produced += len(samples) // frame.channels
         return Frame(samples, self.target_rate, frame.channels, timestamp).to_item()
 

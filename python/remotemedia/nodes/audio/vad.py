@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-from remotemedia.core.exceptions import ConfigurationError, NodeError
+from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node
-from remotemedia.nodes.audio.frames import Frame
+from remotemedia.nodes.audio.frames import Frame, StreamFormat
 
 
 class EnergyVADNode(Node):
@@ -34,24 +34,17 @@ class EnergyVADNode(Node):
         self.window_ms = window_ms
         self.min_speech = min_speech_ms / 1000
         self.min_silence = min_silence_ms / 1000
-        self._format: tuple[int, int] | None = None
+        self._stream = StreamFormat()
         self._pending: list[float] = []
         self._consumed = 0  # samples per channel already judged
-        self._start = 0.0
         self._segment_start: float | None = None
         self._speech_end = 0.0
 
     def process(self, data: Any) -> Iterator[dict[str, float]]:
         frame = Frame.from_item(data, self.name)
-        if self._format is None:
-            self._format = (frame.sample_rate, frame.channels)
-            self._start = frame.timestamp
-        elif self._format != (frame.sample_rate, frame.channels):
-            raise NodeError(f"{self.name}: the stream changed from {self._format} to "
-                            f"{(frame.sample_rate, frame.channels)} (sample_rate, channels)")
+        self._stream.accept(frame, self.name)
         self._pending.extend(frame.samples)
-        sample_rate, channels = self._format
-        window = max(1, sample_rate * self.window_ms // 1000) * channels
+        window = max(1, frame.sample_rate * self.window_ms // 1000) * frame.channels
         while len(self._pending) >= window:
             samples, self._pending = self._pending[:window], self._pending[window:]
             yield from self._judge(samples)
@@ -65,10 +58,10 @@ class EnergyVADNode(Node):
 
     def _judge(self, samples: list[float]) -> Iterator[dict[str, float]]:
         """Classify one window and advance the segment state."""
-        sample_rate, channels = self._format  # type: ignore[misc]
-        begin = self._start + self._consumed / sample_rate
-        self._consumed += len(samples) // channels
-        end = self._start + self._consumed / sample_rate
+        stream = self._stream
+        begin = stream.start + self._consumed / stream.sample_rate
+        self._consumed += len(samples) // stream.channels
+        end = stream.start + self._consumed / stream.sample_rate
         if level_db(samples) >= self.threshold_db:
             if self._segment_start is None:
                 self._segment_start = begin

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
-from remotemedia.nodes.audio.frames import Frame
+from remotemedia.nodes.audio.frames import Frame, StreamFormat
 
 _INT16_MAX = 32767
 
@@ -65,30 +65,26 @@ class WavWriterNode(Node):
             raise ConfigurationError(f"WavWriterNode needs a file path, got {path!r}")
         self.path = path
         self._writer: Any = None
-        self._format: tuple[int, int] | None = None
+        self._stream = StreamFormat()
         self._frames = 0
 
     def process(self, data: Any) -> None:
         frame = Frame.from_item(data, self.name)
-        if self._format is None:
-            self._format = (frame.sample_rate, frame.channels)
+        if self._stream.accept(frame, self.name):
             self._writer = wave.open(self.path, "wb")
             self._writer.setnchannels(frame.channels)
             self._writer.setsampwidth(2)
             self._writer.setframerate(frame.sample_rate)
-        elif self._format != (frame.sample_rate, frame.channels):
-            raise NodeError(f"{self.name}: frame format changed from {self._format} to "
-                            f"{(frame.sample_rate, frame.channels)} (sample_rate, channels) within one file")
         self._writer.writeframes(float_to_pcm16(frame.samples))
         self._frames += len(frame.samples) // frame.channels
 
     def flush(self) -> dict[str, Any] | None:
-        if self._format is None:
+        if not self._stream.sample_rate:
             return None
         self._close()
-        sample_rate, channels = self._format
-        return {"path": self.path, "sample_rate": sample_rate, "channels": channels, "frames": self._frames,
-                "duration": round(self._frames / sample_rate, 3)}
+        stream = self._stream
+        return {"path": self.path, "sample_rate": stream.sample_rate, "channels": stream.channels,
+                "frames": self._frames, "duration": round(self._frames / stream.sample_rate, 3)}
 
     def cleanup(self) -> None:
         self._close()  # after a failure, keep what was written as a valid file
