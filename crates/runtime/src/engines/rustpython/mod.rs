@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use rustpython::InterpreterBuilderExt as _;
 use rustpython_vm::builtins::{PyDict, PyStrRef};
+use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 
 use crate::engine::{Engine, NodeError, NodeInstance, NodeSpec};
@@ -124,8 +125,7 @@ impl RustPythonEngine {
     /// The frozen node catalogue: `(node type, module)` for every node a manifest can name by
     /// class name alone.
     pub fn catalogue(&self) -> Result<Vec<(String, String)>, NodeError> {
-        let interpreter = self.interpreter.lock().unwrap_or_else(PoisonError::into_inner);
-        interpreter.enter(|vm| {
+        self.thread_handle().run(|vm| {
             let read = || -> PyResult<Vec<(String, String)>> {
                 let entries = self.sdk().catalogue.call((), vm)?;
                 let entries = entries
@@ -144,6 +144,17 @@ impl RustPythonEngine {
         })
     }
 
+    /// A handle for entering the interpreter from the calling thread. Never enter the main
+    /// handle from another thread than the one that built it: its stack-depth guard is computed
+    /// for that thread's stack and raises spurious `RecursionError`s elsewhere.
+    fn thread_handle(&self) -> ThreadedVirtualMachine {
+        // The lock is held only to make the handle.
+        self.interpreter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .new_thread()
+    }
+
     fn sdk(&self) -> &SdkEntryPoints {
         self.sdk.as_ref().expect("the SDK entry points live until the engine is dropped")
     }
@@ -155,13 +166,7 @@ impl Engine for RustPythonEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
-        // A handle for this (stage) thread; the lock is held only to make it.
-        let thread = self
-            .interpreter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .new_thread();
-        let node = node::RustPythonNode::create(thread, self.sdk(), spec)?;
+        let node = node::RustPythonNode::create(self.thread_handle(), self.sdk(), spec)?;
         Ok(Box::new(node))
     }
 }
@@ -169,8 +174,7 @@ impl Engine for RustPythonEngine {
 impl Drop for RustPythonEngine {
     fn drop(&mut self) {
         if let Some(sdk) = self.sdk.take() {
-            let interpreter = self.interpreter.lock().unwrap_or_else(PoisonError::into_inner);
-            interpreter.enter(|_| drop(sdk));
+            self.thread_handle().run(|_| drop(sdk));
         }
     }
 }
