@@ -1,0 +1,3 @@
+//! The runtime's integration tests: one binary, a module per topic.
+
+mod placement;
