@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use remotemedia_runtime::graph::Graph;
 use remotemedia_runtime::manifest::Manifest;
 use remotemedia_runtime::placement::{self, MachineCapabilities, Plan};
@@ -95,26 +94,14 @@ pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Res
     })
 }
 
-/// Reads a manifest and builds its graph.
-// Interim until the manifest module's validating loader lands: parse with serde (typos and wrong
-// types are reported with their path) and check the connections form a DAG.
+/// Reads and validates a manifest and builds its graph.
 fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read manifest `{}`", path.display()))
-        .map_err(InvalidInput)?;
-    let invalid = |message: String| {
-        InvalidInput(anyhow::anyhow!(
-            "invalid manifest `{}`: {message}",
-            path.display()
-        ))
-    };
-    let mut deserializer = serde_json::Deserializer::from_str(&text);
-    let manifest: Manifest =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-            let at = err.path().to_string();
-            invalid(format!("at `{at}`: {}", err.into_inner()))
-        })?;
-    let graph = Graph::new(&manifest).map_err(|err| invalid(err.to_string()))?;
+    let context = || format!("cannot plan `{}`", path.display());
+    let manifest = Manifest::from_path(path)
+        .map_err(|errors| InvalidInput(anyhow::Error::new(errors).context(context())))?;
+    // Validation already rejected unknown endpoints and cycles; kept as an error, not a panic.
+    let graph = Graph::new(&manifest)
+        .map_err(|err| InvalidInput(anyhow::Error::new(err).context(context())))?;
     Ok((manifest, graph))
 }
 
