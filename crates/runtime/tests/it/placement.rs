@@ -25,12 +25,12 @@ fn profile(name: &str) -> MachineCapabilities {
     MachineCapabilities::from_path(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
-// Until the manifest module's validating loader is on main, manifests are parsed with serde.
+/// A validated manifest of `nodes`, as `remotemedia plan` would load it.
 fn manifest(nodes: Value) -> Manifest {
-    serde_json::from_value(
+    Manifest::from_value(
         json!({"version": "v1", "metadata": {"name": "placement-test"}, "nodes": nodes}),
     )
-    .expect("test manifests are well formed")
+    .unwrap_or_else(|errors| panic!("test manifests are valid: {errors}"))
 }
 
 fn node(id: &str, capabilities: &Value) -> Value {
