@@ -42,20 +42,28 @@ impl Graph {
     /// Builds the graph of `manifest`; fails on an unknown endpoint or a cycle.
     pub fn new(manifest: &Manifest) -> Result<Graph, GraphError> {
         let ids: Vec<String> = manifest.nodes.iter().map(|n| n.id.clone()).collect();
-        let position: HashMap<&str, usize> =
-            ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
         let mut edges = Vec::with_capacity(manifest.connections.len());
         for (index, connection) in manifest.connections.iter().enumerate() {
             let endpoint = |id: &str| {
-                position.get(id).copied().ok_or_else(|| GraphError::UnknownNode {
-                    index,
-                    id: id.to_owned(),
-                })
+                position
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| GraphError::UnknownNode {
+                        index,
+                        id: id.to_owned(),
+                    })
             };
             edges.push((endpoint(&connection.from)?, endpoint(&connection.to)?));
         }
         if let Some(cycle) = find_cycles(ids.len(), &edges).into_iter().next() {
-            return Err(GraphError::Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()));
+            return Err(GraphError::Cycle(
+                cycle.into_iter().map(|i| ids[i].clone()).collect(),
+            ));
         }
         let mut successors = vec![Vec::new(); ids.len()];
         let mut predecessors = vec![Vec::new(); ids.len()];

@@ -39,8 +39,10 @@ impl NodeCounters {
     /// Records one call into the node that took `elapsed`, of which `blocked` was spent in `emit`.
     pub(crate) fn add_call(&self, elapsed: Duration, blocked: Duration) {
         let working = elapsed.saturating_sub(blocked);
-        self.process_nanos.fetch_add(nanos(working), Ordering::Relaxed);
-        self.blocked_nanos.fetch_add(nanos(blocked), Ordering::Relaxed);
+        self.process_nanos
+            .fetch_add(nanos(working), Ordering::Relaxed);
+        self.blocked_nanos
+            .fetch_add(nanos(blocked), Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self, node: &str) -> NodeMetrics {

@@ -103,7 +103,9 @@ impl Inputs {
         I::IntoIter: Send + 'static,
         E: Into<InputError>,
     {
-        Inputs(Box::new(items.into_iter().map(|item| item.map_err(Into::into))))
+        Inputs(Box::new(
+            items.into_iter().map(|item| item.map_err(Into::into)),
+        ))
     }
 }
 
@@ -248,7 +250,9 @@ pub fn start(
         assert_eq!(plan.spec.id, graph.id(index), "node plans in graph order");
     }
     let capacity = options.channel_capacity.get();
-    let state = Arc::new(RunState::new(nodes.iter().map(|n| n.spec.id.clone()).collect()));
+    let state = Arc::new(RunState::new(
+        nodes.iter().map(|n| n.spec.id.clone()).collect(),
+    ));
     let (output_sender, outputs) = crossbeam_channel::bounded(capacity);
     let inboxes: Vec<_> = (0..graph.len())
         .map(|_| crossbeam_channel::bounded::<Value>(capacity))

@@ -17,7 +17,10 @@ pub(crate) enum Targets {
     /// The inboxes of its successors: every output is sent to each.
     Successors(Vec<Sender<Value>>),
     /// A sink: its outputs are the run's outputs.
-    Output { sink: Arc<str>, sender: Sender<Output> },
+    Output {
+        sink: Arc<str>,
+        sender: Sender<Output>,
+    },
 }
 
 /// A stage's report once its node is initialized (or failed to be).
@@ -60,7 +63,10 @@ impl Stage {
         if ready {
             tracing::debug!(node, engine = engine.name(), "initialized");
         }
-        let _ = init_reports.send((index, initialized.map_err(|error| (Phase::Initialize, error))));
+        let _ = init_reports.send((
+            index,
+            initialized.map_err(|error| (Phase::Initialize, error)),
+        ));
         drop(init_reports);
         let _ = start_line.recv();
 
@@ -236,8 +242,12 @@ pub(crate) fn feed(
                 return;
             }
         };
-        let Some((last, others)) = roots.split_last() else { return };
-        let sent = others.iter().all(|root| send_input(root, item.clone(), state))
+        let Some((last, others)) = roots.split_last() else {
+            return;
+        };
+        let sent = others
+            .iter()
+            .all(|root| send_input(root, item.clone(), state))
             && send_input(last, item, state);
         if !sent {
             state.mark_interrupted();

@@ -93,7 +93,10 @@ impl RunState {
             tracing::debug!(%error, "run failed");
             *failure = Some(error);
         } else {
-            tracing::warn!("after the run's first failure: {}", super::error_chain(&error));
+            tracing::warn!(
+                "after the run's first failure: {}",
+                super::error_chain(&error)
+            );
         }
     }
 

@@ -1,0 +1,4 @@
+//! Integration tests of the runtime library: one binary, one module per topic.
+
+mod executor;
+mod test_nodes;
