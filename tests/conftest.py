@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def run_python():
+    """Run this interpreter in a fresh process, from the repository root, with the SDK importable."""
+    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "python")}
+        return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, env=env,
+                              cwd=REPO_ROOT, check=check)
+    return run
 
 
 @pytest.fixture(scope="session")

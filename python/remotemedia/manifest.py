@@ -67,7 +67,8 @@ def _parse(manifest: Any) -> tuple[Any, list[ValidationError]]:
     if not isinstance(manifest, (str, bytes, bytearray)):
         return manifest, []
     try:
-        return json.loads(manifest), []
+        text = manifest.decode("utf-8") if isinstance(manifest, (bytes, bytearray)) else manifest
+        return json.loads(text), []
     except json.JSONDecodeError as exc:
         return None, [ValidationError("", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
     except UnicodeDecodeError as exc:

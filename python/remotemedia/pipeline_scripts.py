@@ -1,7 +1,7 @@
 """Pipeline scripts: Python files that define `build() -> Pipeline`, like examples/pipelines/*.py.
 
 Loading them by path (not by import name) lets `python -m remotemedia export` and the tests turn
-any such file into its manifest; the script's docstring becomes the manifest description.
+any such file into its manifest; the first paragraph of the script's docstring becomes the manifest description.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def build_pipeline(path: Path | str) -> Pipeline:
 
 
 def export_manifest(path: Path | str) -> str:
-    """The script's pipeline serialized, described by the first line of the script's docstring."""
+    """The script's pipeline serialized, described by the first paragraph of the script's docstring."""
     module = load_script(path)
-    module_doc = (module.__doc__ or "").strip()
-    description = module_doc.splitlines()[0] if module_doc else None
+    first_paragraph = (module.__doc__ or "").strip().split("\n\n")[0]
+    description = " ".join(first_paragraph.split()) or None
     return _build(module, path).serialize(description=description)
 
 

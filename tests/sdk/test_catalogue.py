@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from remotemedia.core.exceptions import ConfigurationError
@@ -59,9 +55,7 @@ def test_unresolvable_nodes_say_why(node_type, module, message):
         load_node_class(node_type, module)
 
 
-def test_importing_the_catalogue_imports_no_node_module(repo_root):
+def test_importing_the_catalogue_imports_no_node_module(run_python):
     code = ("import sys, remotemedia.nodes as n; n.catalogue(); "
             "print(sorted(m for m in sys.modules if m.startswith('remotemedia.nodes.')))")
-    env = {**os.environ, "PYTHONPATH": str(repo_root / "python")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert result.stdout.strip() == "[]"
+    assert run_python("-c", code).stdout.strip() == "[]"

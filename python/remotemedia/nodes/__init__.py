@@ -23,6 +23,14 @@ _CATALOGUE: dict[str, str] = {
     "TextTransformNode": "remotemedia.nodes.text",
     "DataSourceNode": "remotemedia.nodes.io_nodes",
     "DataSinkNode": "remotemedia.nodes.io_nodes",
+    "WavReaderNode": "remotemedia.nodes.audio.wav",
+    "WavWriterNode": "remotemedia.nodes.audio.wav",
+    "GainNode": "remotemedia.nodes.audio.transforms",
+    "MixDownNode": "remotemedia.nodes.audio.transforms",
+    "ResampleNode": "remotemedia.nodes.audio.transforms",
+    "EnergyVADNode": "remotemedia.nodes.audio.vad",
+    "WhisperTranscriptionNode": "remotemedia.nodes.ml.whisper_transcription",
+    "TransformersPipelineNode": "remotemedia.nodes.ml.transformers_pipeline",
 }
 
 
