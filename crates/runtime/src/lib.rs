@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod env_vars;
+pub mod executor;
 pub mod graph;
 pub mod manifest;
 pub mod placement;

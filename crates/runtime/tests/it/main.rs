@@ -1,3 +1,5 @@
-//! The runtime's integration tests: one binary, a module per topic.
+//! Integration tests of the runtime library: one binary, one module per topic.
 
+mod executor;
 mod placement;
+mod test_nodes;
