@@ -1,6 +1,9 @@
 //! The remotemedia runtime (public embedding API).
 
 pub mod engine;
+pub mod env_vars;
+pub mod executor;
 pub mod graph;
 pub mod manifest;
+pub mod placement;
 pub mod value;
