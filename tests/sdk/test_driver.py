@@ -81,11 +81,13 @@ def test_return_value_is_one_output_and_none_is_none(node_class):
 @pytest.mark.parametrize("node_class", [Repeat, AsyncRepeat])
 def test_generators_emit_each_item_lazily(node_class):
     node = node_class(times=3)
-    outputs = NodeDriver(node).process("x")
+    driver = NodeDriver(node)
+    outputs = driver.process("x")
     assert node.produced == 0
     assert next(outputs) == "x"
     assert node.produced == 1
     assert list(outputs) == ["x", "x"]
+    driver.cleanup()
 
 
 def test_async_generator_closed_early_runs_its_finally():

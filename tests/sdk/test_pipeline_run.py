@@ -264,3 +264,19 @@ def test_graph_mistakes_are_refused_at_connect():
         pipeline.connect(a, b)
     with pytest.raises(PipelineError, match="already in pipeline"):
         pipeline.add_node(a)
+
+
+def test_a_pipeline_runs_once_at_a_time():
+    pipeline = Pipeline("p").add_node(Splitter())
+
+    async def overlap():
+        first = pipeline.process([[1, 2, 3]])
+        assert await first.__anext__() == 1
+        try:
+            with pytest.raises(PipelineError, match="already running"):
+                await pipeline.process([[4]]).__anext__()
+        finally:
+            await first.aclose()
+        return [item async for item in pipeline.process([[5]])]
+
+    assert asyncio.run(overlap()) == [5]

@@ -2,6 +2,9 @@
 
 pub mod engine;
 pub mod engines;
+pub mod env_vars;
+pub mod executor;
 pub mod graph;
 pub mod manifest;
+pub mod placement;
 pub mod value;

@@ -34,7 +34,11 @@ class NodeDriver:
         self._settle(self.node.initialize())
 
     def process(self, item: Any) -> Iterator[Any]:
-        """Call the node's `process(item)` now; iterate the result to receive its outputs."""
+        """Call the node's `process(item)` now; iterate the result to receive its outputs.
+
+        An engine that stops iterating early must `close()` the iterator, so that the node's
+        `finally` blocks run (on the driver's loop, for an async generator).
+        """
         return self._outputs(self.node.process(item))
 
     def flush(self) -> Iterator[Any]:

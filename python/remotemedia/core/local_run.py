@@ -17,6 +17,7 @@ driven by an asyncio task through a `NodeDriver`; bounded queues between nodes g
 from __future__ import annotations
 
 import asyncio
+import types
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
 
@@ -33,6 +34,7 @@ _END = object()
 """End-of-stream marker sent by each predecessor when it is done."""
 
 _NO_MORE = object()
+"""Marks the end of the inputs, and wakes the consumer after a failure."""
 
 
 class _Stage:
@@ -68,6 +70,9 @@ class LocalRun:
         """Yield the sinks' outputs as they are produced; raise the first failure at the end."""
         if isinstance(inputs, (str, bytes, dict)):
             raise PipelineError("inputs must be an iterable of items; wrap a single item in a list")
+        if self.pipeline.running:
+            raise PipelineError(f"pipeline '{self.pipeline.name}' is already running; its nodes hold per-run "
+                                "state, so build a second pipeline to run two at once")
         stages = [_Stage(node_id, NodeDriver(node)) for node_id, node in
                   zip(self.pipeline.node_ids(), self.pipeline.nodes)]
         results: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
@@ -78,6 +83,7 @@ class LocalRun:
         tasks.append(asyncio.ensure_future(self._feed(inputs, roots, ready)))
         watcher = asyncio.ensure_future(self._watch(tasks, results))
         ended = 0
+        self.pipeline.running = True
         try:
             while ended < sinks:
                 item = await results.get()
@@ -94,6 +100,7 @@ class LocalRun:
             watcher.cancel()
             for stage in stages:
                 stage.worker.shutdown(wait=False)
+            self.pipeline.running = False
         if self.failure is not None:
             raise self.failure
 
@@ -132,14 +139,15 @@ class LocalRun:
             await self._finish(stage)
 
     async def _forward(self, stage: _Stage, step: str, start: Callable[..., Iterator[Any]], *args: Any) -> None:
-        """Start a node step, then pull its outputs one by one and pass each to every successor."""
-        stage.outputs = await stage.call(step, start, *args)
+        """Start a node step, then pass each output to every successor as soon as it exists."""
+        stage.outputs, batch, done = await stage.call(step, _start, start, args)
         while True:
-            output = await stage.call(step, next, stage.outputs, _NO_MORE)
-            if output is _NO_MORE:
+            for output in batch:
+                for queue in stage.successors:
+                    await queue.put(output)
+            if done:
                 break
-            for queue in stage.successors:
-                await queue.put(output)
+            batch, done = await stage.call(step, _advance, stage.outputs)
         stage.outputs = None
 
     async def _finish(self, stage: _Stage) -> None:
@@ -230,6 +238,23 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
             if item is _NO_MORE:
                 return
             yield item
+
+
+def _start(start: Callable[..., Iterator[Any]], args: tuple) -> tuple[Iterator[Any], list[Any], bool]:
+    """Begin a node step and take its first outputs, in one trip to the node's thread."""
+    outputs = start(*args)
+    return (outputs, *_advance(outputs))
+
+
+def _advance(outputs: Iterator[Any]) -> tuple[list[Any], bool]:
+    """The next outputs and whether the step is done. A generator gives one item per call (it
+    produces lazily, so each output moves on as soon as it exists); any other iterator holds
+    results already computed, which are taken at once."""
+    if isinstance(outputs, types.GeneratorType):
+        for output in outputs:
+            return [output], False
+        return [], True
+    return list(outputs), True
 
 
 def _close_and_cleanup(stage: _Stage) -> None:

@@ -27,6 +27,7 @@ class Pipeline:
         self.nodes: list[Node] = []
         self._connections: list[tuple[Node, Node]] = []
         self._explicit_graph = False
+        self.running = False  # nodes hold per-run state, so one run at a time
 
     def add_node(self, node: Node) -> Pipeline:
         """Append a node; returns the pipeline so calls chain."""
@@ -127,12 +128,12 @@ class Pipeline:
             pipeline.connect(by_id[connection["from"]], by_id[connection["to"]])
         return pipeline
 
-    async def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """Run the pipeline on `inputs`, yielding the sinks' outputs as they are produced."""
+    def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Run the pipeline on `inputs` (sync or async iterable): `async for` over the sinks'
+        outputs as they are produced. Leaving the loop early stops the run and cleans up."""
         from remotemedia.core.local_run import LocalRun
 
-        async for output in LocalRun(self).outputs(inputs):
-            yield output
+        return LocalRun(self).outputs(inputs)
 
     def run(self, inputs: Iterable[Any]) -> list[Any]:
         """Run the pipeline to completion and return the sinks' outputs in production order."""

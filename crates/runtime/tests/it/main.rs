@@ -1,3 +1,6 @@
-//! The runtime's integration tests: one binary, one module per topic.
+//! Integration tests of the runtime library: one binary, one module per topic.
 
+mod executor;
+mod placement;
 mod rustpython;
+mod test_nodes;
