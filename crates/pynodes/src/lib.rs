@@ -43,8 +43,15 @@ mod tests {
     #[test]
     fn the_sdk_package_and_its_catalogue_are_frozen() {
         let names: Vec<&str> = super::sdk_modules().map(|(name, _)| name).collect();
-        for expected in ["remotemedia", "remotemedia.nodes", "remotemedia.core.driver"] {
-            assert!(names.contains(&expected), "{expected} is not frozen; frozen: {names:?}");
+        for expected in [
+            "remotemedia",
+            "remotemedia.nodes",
+            "remotemedia.core.driver",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} is not frozen; frozen: {names:?}"
+            );
         }
     }
 }

@@ -43,7 +43,9 @@ impl Emitter for StopAfter {
 /// One engine for the catalogue-only tests: it is built once per run in the product too.
 fn catalogue_engine() -> &'static RustPythonEngine {
     static ENGINE: OnceLock<RustPythonEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| RustPythonEngine::new(&RustPythonConfig::default()).expect("interpreter starts"))
+    ENGINE.get_or_init(|| {
+        RustPythonEngine::new(&RustPythonConfig::default()).expect("interpreter starts")
+    })
 }
 
 /// A fresh directory with the given Python modules, and an engine that imports from it.
@@ -55,7 +57,10 @@ fn engine_with_modules(modules: &[(&str, &str)]) -> (RustPythonEngine, PathBuf) 
     let config = RustPythonConfig {
         python_path: vec![dir.clone()],
     };
-    (RustPythonEngine::new(&config).expect("interpreter starts"), dir)
+    (
+        RustPythonEngine::new(&config).expect("interpreter starts"),
+        dir,
+    )
 }
 
 fn scratch_dir() -> PathBuf {
@@ -83,7 +88,11 @@ fn spec(node_type: &str, params: serde_json::Value) -> NodeSpec {
     }
 }
 
-fn create(engine: &RustPythonEngine, node_type: &str, params: serde_json::Value) -> Box<dyn NodeInstance> {
+fn create(
+    engine: &RustPythonEngine,
+    node_type: &str,
+    params: serde_json::Value,
+) -> Box<dyn NodeInstance> {
     let mut node = engine
         .create(&spec(node_type, params))
         .unwrap_or_else(|err| panic!("creating {node_type}: {err:?}"));
@@ -120,8 +129,15 @@ fn process_err(engine: &RustPythonEngine, node_type: &str, input: Value) -> Node
 
 #[test]
 fn calculator_adds_its_operand() {
-    let mut node = create(catalogue_engine(), "CalculatorNode", json!({"operation": "add", "operand": 5}));
-    assert_eq!(run_node(&mut *node, vec![Value::Int(10), Value::Float(0.5)]), vec![Value::Int(15), Value::Float(5.5)]);
+    let mut node = create(
+        catalogue_engine(),
+        "CalculatorNode",
+        json!({"operation": "add", "operand": 5}),
+    );
+    assert_eq!(
+        run_node(&mut *node, vec![Value::Int(10), Value::Float(0.5)]),
+        vec![Value::Int(15), Value::Float(5.5)]
+    );
 }
 
 #[test]
@@ -137,7 +153,14 @@ fn every_value_kind_crosses_unchanged() {
     let big: BigInt = "-123456789012345678901234567890".parse().unwrap();
     let mut nested = IndexMap::new();
     nested.insert("zero".to_owned(), Value::Int(0));
-    nested.insert("list".to_owned(), Value::List(vec![Value::Null, Value::Bool(false), Value::Str("é✓".into())]));
+    nested.insert(
+        "list".to_owned(),
+        Value::List(vec![
+            Value::Null,
+            Value::Bool(false),
+            Value::Str("é✓".into()),
+        ]),
+    );
     // Not None: a node returning None emits nothing (the SDK's filter rule).
     let values = vec![
         Value::Bool(true),
@@ -196,12 +219,19 @@ fn python_results_convert_to_runtime_values() {
     let mut node = create(&engine, "conversions:Outputs", json!({}));
     let out = run_node(
         &mut *node,
-        vec![Value::from("tuple"), Value::from("bytearray"), Value::from("memoryview")],
+        vec![
+            Value::from("tuple"),
+            Value::from("bytearray"),
+            Value::from("memoryview"),
+        ],
     );
     assert_eq!(
         out,
         vec![
-            Value::List(vec![Value::Int(1), Value::List(vec![Value::Int(2), Value::from("three")])]),
+            Value::List(vec![
+                Value::Int(1),
+                Value::List(vec![Value::Int(2), Value::from("three")])
+            ]),
             Value::Bytes(b"ab".to_vec().into()),
             Value::Bytes(b"cd".to_vec().into()),
         ]
@@ -226,7 +256,10 @@ fn runtime_values_arrive_as_the_python_types_nodes_expect() {
         Value::Array(Array::F32(vec![1.0f32].into())),
         Value::Array(Array::F64(vec![1.0].into())),
     ]);
-    let names = ["NoneType", "bool", "int", "int", "float", "str", "bytes", "list", "dict", "array:h", "array:f", "array:d"];
+    let names = [
+        "NoneType", "bool", "int", "int", "float", "str", "bytes", "list", "dict", "array:h",
+        "array:f", "array:d",
+    ];
     assert_eq!(
         run_node(&mut *node, vec![input]),
         vec![Value::List(names.iter().map(|&n| Value::from(n)).collect())]
@@ -250,13 +283,22 @@ fn unconvertible_outputs_name_the_python_type_and_the_node() {
 
 #[test]
 fn an_exception_becomes_a_node_error_with_type_message_and_traceback() {
-    let mut node = create(catalogue_engine(), "CalculatorNode", json!({"operation": "divide", "operand": 0}));
-    let err = node.process(Value::Int(1), &mut Collect::default()).unwrap_err();
+    let mut node = create(
+        catalogue_engine(),
+        "CalculatorNode",
+        json!({"operation": "divide", "operand": 0}),
+    );
+    let err = node
+        .process(Value::Int(1), &mut Collect::default())
+        .unwrap_err();
     node.cleanup().unwrap();
     assert_eq!(err.kind.as_deref(), Some("NodeError"));
     assert!(err.message.contains("division by zero"), "{err:?}");
     let traceback = err.traceback.expect("a traceback");
-    assert!(traceback.starts_with("Traceback (most recent call last):"), "{traceback}");
+    assert!(
+        traceback.starts_with("Traceback (most recent call last):"),
+        "{traceback}"
+    );
     // The chain keeps the original ZeroDivisionError the node converted.
     assert!(traceback.contains("ZeroDivisionError"), "{traceback}");
     assert!(traceback.contains("calculator"), "{traceback}");
@@ -270,7 +312,10 @@ fn bad_params_and_unknown_types_fail_at_creation_with_the_sdk_message() {
     assert!(err.message.contains("unknown operation 'sqrt'"), "{err:?}");
 
     let err = create_err(engine, "CalculatorNod", json!({}));
-    assert!(err.message.contains("Did you mean CalculatorNode"), "{err:?}");
+    assert!(
+        err.message.contains("Did you mean CalculatorNode"),
+        "{err:?}"
+    );
 
     let err = create_err(engine, "BufferNode", json!({"size": 2, "typo": 1}));
     assert!(err.message.contains("typo"), "{err:?}");
@@ -284,7 +329,10 @@ fn a_syntax_error_in_a_user_module_names_the_file_and_line() {
     let err = create_err(&engine, "broken:Broken", json!({}));
     assert_eq!(err.kind.as_deref(), Some("SyntaxError"));
     let file = std::path::absolute(dir.join("broken.py")).unwrap();
-    assert!(err.message.contains(&format!("{}, line 3", file.display())), "{err:?}");
+    assert!(
+        err.message.contains(&format!("{}, line 3", file.display())),
+        "{err:?}"
+    );
 }
 
 const STREAMING: &str = r#"
@@ -345,7 +393,12 @@ impl Emitter for CheckStreaming {
     fn emit(&mut self, item: Value) -> Result<(), Stopped> {
         assert_eq!(item, Value::Int(self.seen as i64));
         let produced = produced_lines(&self.log);
-        assert_eq!(produced, self.seen + 1, "item {} arrived after {produced} were produced", self.seen);
+        assert_eq!(
+            produced,
+            self.seen + 1,
+            "item {} arrived after {produced} were produced",
+            self.seen
+        );
         self.seen += 1;
         Ok(())
     }
@@ -365,7 +418,10 @@ fn generators_and_async_generators_stream_each_item_as_it_is_yielded() {
     for node_type in ["streaming:Counter", "streaming:AsyncCounter"] {
         let log = dir.join(format!("{node_type}.log"));
         let mut node = create(&engine, node_type, json!({"log": log.to_str().unwrap()}));
-        let mut out = CheckStreaming { log: log.clone(), seen: 0 };
+        let mut out = CheckStreaming {
+            log: log.clone(),
+            seen: 0,
+        };
         node.process(Value::Int(4), &mut out).unwrap();
         node.cleanup().unwrap();
         assert_eq!(out.seen, 4, "{node_type}");
@@ -378,14 +434,21 @@ fn a_stopping_run_closes_the_generator_so_its_finally_runs() {
     for node_type in ["streaming:Counter", "streaming:AsyncCounter"] {
         let log = dir.join(format!("{node_type}.stop.log"));
         let mut node = create(&engine, node_type, json!({"log": log.to_str().unwrap()}));
-        let mut out = StopAfter { limit: 2, seen: Vec::new() };
+        let mut out = StopAfter {
+            limit: 2,
+            seen: Vec::new(),
+        };
         let err = node.process(Value::Int(100), &mut out).unwrap_err();
         assert_eq!(err, NodeError::from(Stopped));
         node.cleanup().unwrap();
         assert_eq!(out.seen, vec![Value::Int(0), Value::Int(1)]);
         let log_text = std::fs::read_to_string(&log).unwrap();
         assert!(log_text.ends_with("closed\n"), "{node_type}: {log_text}");
-        assert_eq!(produced_lines(&log), 3, "{node_type} went on producing: {log_text}");
+        assert_eq!(
+            produced_lines(&log),
+            3,
+            "{node_type} went on producing: {log_text}"
+        );
     }
 }
 
@@ -393,9 +456,15 @@ fn a_stopping_run_closes_the_generator_so_its_finally_runs() {
 fn async_methods_and_none_filtering_follow_the_sdk_driver() {
     let (engine, _dir) = engine_with_modules(&[("streaming.py", STREAMING)]);
     let mut node = create(&engine, "streaming:AsyncDouble", json!({}));
-    assert_eq!(run_node(&mut *node, vec![Value::Int(2), Value::Int(5)]), vec![Value::Int(4), Value::Int(10)]);
+    assert_eq!(
+        run_node(&mut *node, vec![Value::Int(2), Value::Int(5)]),
+        vec![Value::Int(4), Value::Int(10)]
+    );
     let mut node = create(&engine, "streaming:OddsOnly", json!({}));
-    assert_eq!(run_node(&mut *node, (1..=5).map(Value::Int).collect()), vec![Value::Int(1), Value::Int(3), Value::Int(5)]);
+    assert_eq!(
+        run_node(&mut *node, (1..=5).map(Value::Int).collect()),
+        vec![Value::Int(1), Value::Int(3), Value::Int(5)]
+    );
 }
 
 #[test]
@@ -405,7 +474,11 @@ fn nodes_on_separate_threads_share_the_interpreter() {
         let workers: Vec<_> = (0..4)
             .map(|t| {
                 scope.spawn(move || {
-                    let mut node = create(engine, "CalculatorNode", json!({"operation": "multiply", "operand": t}));
+                    let mut node = create(
+                        engine,
+                        "CalculatorNode",
+                        json!({"operation": "multiply", "operand": t}),
+                    );
                     run_node(&mut *node, (0..200).map(Value::Int).collect())
                 })
             })
@@ -424,12 +497,27 @@ fn a_missing_python_path_directory_is_an_error() {
         python_path: vec![missing.clone()],
     })
     .unwrap_err();
-    assert!(matches!(err, EngineError::NotADirectory { ref path } if *path == missing), "{err}");
+    assert!(
+        matches!(err, EngineError::NotADirectory { ref path } if *path == missing),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_catalogue_lists_the_sdk_nodes_with_their_modules() {
     let catalogue = catalogue_engine().catalogue().unwrap();
-    assert!(catalogue.contains(&("CalculatorNode".to_owned(), "remotemedia.nodes.calculator".to_owned())), "{catalogue:?}");
-    assert!(catalogue.contains(&("PassThroughNode".to_owned(), "remotemedia.nodes.base".to_owned())), "{catalogue:?}");
+    assert!(
+        catalogue.contains(&(
+            "CalculatorNode".to_owned(),
+            "remotemedia.nodes.calculator".to_owned()
+        )),
+        "{catalogue:?}"
+    );
+    assert!(
+        catalogue.contains(&(
+            "PassThroughNode".to_owned(),
+            "remotemedia.nodes.base".to_owned()
+        )),
+        "{catalogue:?}"
+    );
 }

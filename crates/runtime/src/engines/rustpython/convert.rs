@@ -11,7 +11,9 @@ use rustpython_vm::builtins::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyStr, PyTuple,
 };
 use rustpython_vm::protocol::PyBuffer;
-use rustpython_vm::{AsObject, PyObject, PyObjectRef, PyPayload, TryFromBorrowedObject, VirtualMachine};
+use rustpython_vm::{
+    AsObject, PyObject, PyObjectRef, PyPayload, TryFromBorrowedObject, VirtualMachine,
+};
 
 use crate::value::{Array, Value};
 
@@ -20,8 +22,7 @@ use crate::value::{Array, Value};
 const MAX_DEPTH: usize = 256;
 
 /// What every node may emit; quoted in errors.
-const SUPPORTED: &str =
-    "None, bool, int, float, str, bytes, list, tuple, dict with str keys, array.array('h', 'i', 'q', 'f' or 'd')";
+const SUPPORTED: &str = "None, bool, int, float, str, bytes, list, tuple, dict with str keys, array.array('h', 'i', 'q', 'f' or 'd')";
 
 /// A Python object that has no runtime value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -30,11 +31,15 @@ pub(super) enum ConversionError {
     Unsupported { type_name: String },
     #[error("dict key {key_repr} is a {type_name}; only str keys can flow between nodes")]
     NonStrKey { key_repr: String, type_name: String },
-    #[error("an array.array of typecode '{typecode}' cannot flow between nodes (supported typecodes: h, i, q, f, d)")]
+    #[error(
+        "an array.array of typecode '{typecode}' cannot flow between nodes (supported typecodes: h, i, q, f, d)"
+    )]
     UnsupportedTypecode { typecode: String },
     #[error("a str holding a lone surrogate cannot flow between nodes")]
     Surrogate,
-    #[error("the item nests lists/dicts more than {MAX_DEPTH} levels deep (does it contain itself?)")]
+    #[error(
+        "the item nests lists/dicts more than {MAX_DEPTH} levels deep (does it contain itself?)"
+    )]
     TooDeep,
 }
 
@@ -44,9 +49,10 @@ pub(super) fn to_python(vm: &VirtualMachine, value: Value) -> PyObjectRef {
         Value::Null => vm.ctx.none(),
         Value::Bool(b) => vm.ctx.new_bool(b).into(),
         Value::Int(i) => vm.ctx.new_int(i).into(),
-        Value::BigInt(big) => {
-            vm.ctx.new_int(PyBigInt::from_signed_bytes_le(&big.to_signed_bytes_le())).into()
-        }
+        Value::BigInt(big) => vm
+            .ctx
+            .new_int(PyBigInt::from_signed_bytes_le(&big.to_signed_bytes_le()))
+            .into(),
         Value::Float(f) => vm.ctx.new_float(f).into(),
         Value::Str(s) => vm.ctx.new_str(&*s).into(),
         Value::Bytes(bytes) => vm.ctx.new_bytes(bytes.to_vec()).into(),
@@ -81,7 +87,11 @@ pub(super) fn from_python(vm: &VirtualMachine, obj: &PyObject) -> Result<Value, 
     from_python_at(vm, obj, 0)
 }
 
-fn from_python_at(vm: &VirtualMachine, obj: &PyObject, depth: usize) -> Result<Value, ConversionError> {
+fn from_python_at(
+    vm: &VirtualMachine,
+    obj: &PyObject,
+    depth: usize,
+) -> Result<Value, ConversionError> {
     if depth > MAX_DEPTH {
         return Err(ConversionError::TooDeep);
     }
@@ -139,7 +149,9 @@ fn from_python_at(vm: &VirtualMachine, obj: &PyObject, depth: usize) -> Result<V
     }
     if class.is(vm.ctx.types.memoryview_type) {
         let buffer = PyBuffer::try_from_borrowed_object(vm, obj).map_err(|_| unsupported(obj))?;
-        return Ok(Value::Bytes(buffer.contiguous_or_collect(|bytes: &[u8]| Arc::from(bytes))));
+        return Ok(Value::Bytes(
+            buffer.contiguous_or_collect(|bytes: &[u8]| Arc::from(bytes)),
+        ));
     }
     Err(unsupported(obj))
 }
@@ -153,7 +165,9 @@ fn unsupported(obj: &PyObject) -> ConversionError {
 fn int_value(int: &PyBigInt) -> Value {
     match i64::try_from(int) {
         Ok(i) => Value::Int(i),
-        Err(_) => Value::BigInt(Arc::new(BigInt::from_signed_bytes_le(&int.to_signed_bytes_le()))),
+        Err(_) => Value::BigInt(Arc::new(BigInt::from_signed_bytes_le(
+            &int.to_signed_bytes_le(),
+        ))),
     }
 }
 

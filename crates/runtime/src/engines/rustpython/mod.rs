@@ -29,10 +29,6 @@ use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine
 
 use crate::engine::{Engine, NodeError, NodeInstance, NodeSpec};
 
-/// Environment variable with more directories for user node modules, separated like `PATH`;
-/// searched after those given with `--python-path`.
-pub const PYTHON_PATH_ENV: &str = "REMOTEMEDIA_PYTHON_PATH";
-
 /// What the engine needs to know beyond the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RustPythonConfig {
@@ -43,11 +39,13 @@ pub struct RustPythonConfig {
 }
 
 impl RustPythonConfig {
-    /// `dirs` (the `--python-path` options) followed by those of [`PYTHON_PATH_ENV`].
+    /// `dirs` (the `--python-path` options) followed by those of
+    /// [`PYTHON_PATH`](crate::env_vars::PYTHON_PATH).
     pub fn with_env(dirs: Vec<PathBuf>) -> Self {
         let mut python_path = dirs;
-        if let Some(from_env) = std::env::var_os(PYTHON_PATH_ENV) {
-            python_path.extend(std::env::split_paths(&from_env).filter(|dir| !dir.as_os_str().is_empty()));
+        if let Some(from_env) = std::env::var_os(crate::env_vars::PYTHON_PATH) {
+            python_path
+                .extend(std::env::split_paths(&from_env).filter(|dir| !dir.as_os_str().is_empty()));
         }
         RustPythonConfig { python_path }
     }
@@ -156,7 +154,9 @@ impl RustPythonEngine {
     }
 
     fn sdk(&self) -> &SdkEntryPoints {
-        self.sdk.as_ref().expect("the SDK entry points live until the engine is dropped")
+        self.sdk
+            .as_ref()
+            .expect("the SDK entry points live until the engine is dropped")
     }
 }
 
@@ -213,7 +213,9 @@ fn checked_python_path(config: &RustPythonConfig) -> Result<Vec<String>, EngineE
 
 /// Routes stdout/stderr, sets the import path and imports what every node needs.
 fn prepare(vm: &VirtualMachine, python_path: &[String]) -> PyResult<SdkEntryPoints> {
-    let write = vm.new_function("write", |text: PyStrRef| stdio::write(&text.to_string_lossy()));
+    let write = vm.new_function("write", |text: PyStrRef| {
+        stdio::write(&text.to_string_lossy())
+    });
     let flush = vm.new_function("flush", stdio::flush);
     let path: Vec<PyObjectRef> = python_path
         .iter()

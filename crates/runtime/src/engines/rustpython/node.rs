@@ -40,7 +40,9 @@ struct NodeObjects {
 
 impl std::fmt::Debug for RustPythonNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RustPythonNode").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("RustPythonNode")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,9 +198,13 @@ fn emit(
     out: &mut dyn Emitter,
 ) -> Result<(), NodeError> {
     let value = convert::from_python(vm, output).map_err(|err| {
-        NodeError::exception("TypeError", format!("node `{id}` emitted an unsupported output: {err}"))
+        NodeError::exception(
+            "TypeError",
+            format!("node `{id}` emitted an unsupported output: {err}"),
+        )
     })?;
-    vm.allow_threads(|| out.emit(value)).map_err(NodeError::from)
+    vm.allow_threads(|| out.emit(value))
+        .map_err(NodeError::from)
 }
 
 fn close(vm: &VirtualMachine, iterator: &PyObject) {

@@ -25,7 +25,10 @@ thread_local! {
 pub(super) fn set_label(label: &Arc<str>) {
     NODE_LABEL.with(|current| {
         let mut current = current.borrow_mut();
-        if !current.as_ref().is_some_and(|existing| Arc::ptr_eq(existing, label)) {
+        if !current
+            .as_ref()
+            .is_some_and(|existing| Arc::ptr_eq(existing, label))
+        {
             *current = Some(Arc::clone(label));
         }
     });
