@@ -1,7 +1,7 @@
 //! The embedding API in one type: load a manifest, plan it for a machine, run it.
 //!
 //! [`Pipeline`] ties the pieces together — [`manifest`](crate::manifest) validation, the
-//! [`Graph`], [`placement`](crate::placement) and the [`executor`](crate::executor) — and picks the
+//! [`Graph`], [`placement`] and the [`executor`] — and picks the
 //! engine of every node from its plan. The `remotemedia run` command is a thin user of it.
 
 use std::collections::HashMap;

@@ -119,11 +119,11 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
             }
             Received::Timeout => {
                 // Nothing waiting: make what was written visible, then wait for more.
-                if failure.is_none() {
-                    if let Err(error) = sink.flush() {
-                        failure = sink.failed(error);
-                        run.cancel();
-                    }
+                if failure.is_none()
+                    && let Err(error) = sink.flush()
+                {
+                    failure = sink.failed(error);
+                    run.cancel();
                 }
                 progress.tick(&run.metrics(), sink.written);
                 wait = Progress::TICK;
@@ -131,10 +131,10 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
             Received::Ended => break,
         }
     }
-    if failure.is_none() {
-        if let Err(error) = sink.flush() {
-            failure = sink.failed(error);
-        }
+    if failure.is_none()
+        && let Err(error) = sink.flush()
+    {
+        failure = sink.failed(error);
     }
     failure.filter(|error| !is_broken_pipe(error))
 }
