@@ -74,6 +74,11 @@ struct SdkEntryPoints {
 pub struct RustPythonEngine {
     /// Only touched to hand each stage thread its own handle on the interpreter.
     interpreter: Mutex<Interpreter>,
+    /// Held while a node is created: stage threads loading node classes at the same time would
+    /// import the same packages concurrently, and Python's per-module import locks then detect a
+    /// deadlock (a package's `__init__` importing a submodule another thread is importing) — as
+    /// they would in CPython. Creation happens once per node, so serializing it costs nothing.
+    creation: Mutex<()>,
     /// Always `Some` until dropped (inside the interpreter, see `Drop`).
     sdk: Option<SdkEntryPoints>,
     startup: Duration,
@@ -110,6 +115,7 @@ impl RustPythonEngine {
         );
         Ok(RustPythonEngine {
             interpreter: Mutex::new(interpreter),
+            creation: Mutex::new(()),
             sdk: Some(sdk),
             startup,
         })
@@ -166,6 +172,8 @@ impl Engine for RustPythonEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
+        // Taken outside the interpreter, so a thread waiting here never holds up a collection.
+        let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
         let node = node::RustPythonNode::create(self.thread_handle(), self.sdk(), spec)?;
         Ok(Box::new(node))
     }
