@@ -83,7 +83,7 @@ pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Res
             "cannot plan `{}` on {} [{}]",
             manifest_path.display(),
             machine.label(),
-            machine.capabilities.summary()
+            machine.capabilities
         )))
     })?;
     Ok(Planned {
@@ -185,7 +185,7 @@ fn table(planned: &Planned) -> String {
         "Pipeline `{}` on {}: {}\n\n",
         planned.manifest.metadata.name,
         planned.machine.label(),
-        planned.machine.capabilities.summary()
+        planned.machine.capabilities
     );
     out.push_str(&line(header));
     for row in &rows {
