@@ -98,10 +98,17 @@ def test_remote_config_is_checked(host, port, message):
 
 
 @pytest.mark.parametrize("address, host, port", [
-    ("gpu:9000", "gpu", 9000), ("[::1]:9000", "::1", 9000), ("gpu", "gpu", 50051),
+    ("gpu:9000", "gpu", 9000), ("[::1]:9000", "::1", 9000), ("10.0.0.2:50051", "10.0.0.2", 50051),
 ])
 def test_remote_address_parses(address, host, port):
     assert RemoteExecutorConfig.from_address(address) == RemoteExecutorConfig(host, port)
+    assert RemoteExecutorConfig.from_address(address).address == address
+
+
+@pytest.mark.parametrize("address", ["gpu", "gpu:", "gpu:http", "[::1]"])
+def test_remote_address_needs_a_port(address):
+    with pytest.raises(ConfigurationError, match="must be 'host:port'"):
+        RemoteExecutorConfig.from_address(address)
 
 
 def test_remote_node_refuses_to_run_locally():
