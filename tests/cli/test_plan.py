@@ -270,8 +270,9 @@ def test_detects_this_machine_without_a_profile(run_remotemedia, manifest_file):
     machine = json.loads(result.stdout)["machine"]
     assert machine["profile"] is None
     capabilities = machine["capabilities"]
-    if hasattr(os, "sched_getaffinity"):
-        assert capabilities["cpu"]["cores"] == len(os.sched_getaffinity(0))
+    # The cores this process may use: its affinity mask, or fewer under a cgroup CPU quota.
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert 1 <= capabilities["cpu"]["cores"] <= usable
     assert capabilities["cpu"]["arch"] == platform.machine().replace("arm64", "aarch64")
     assert 0 < capabilities["memory"]["available_gb"] <= capabilities["memory"]["total_gb"]
     assert capabilities["engines"] == {"rustpython": True, "cpython": False}
