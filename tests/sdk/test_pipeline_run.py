@@ -280,3 +280,20 @@ def test_a_pipeline_runs_once_at_a_time():
         return [item async for item in pipeline.process([[5]])]
 
     assert asyncio.run(overlap()) == [5]
+
+
+def test_a_failure_does_not_wait_for_a_blocking_input_source():
+    """A live source (here: one that blocks until released) must not hold a failed run hostage."""
+    release = threading.Event()
+
+    def live_source():
+        yield 0  # CalculatorNode fails on this one
+        release.wait()
+        yield 1
+
+    pipeline = Pipeline("p").add_node(CalculatorNode(operation="divide", operand=0))
+    try:
+        with pytest.raises(NodeError, match="division by zero"):
+            pipeline.run(live_source())
+    finally:
+        release.set()

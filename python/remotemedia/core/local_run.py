@@ -169,9 +169,10 @@ class LocalRun:
 
     async def _feed(self, inputs: Iterable[Any] | AsyncIterator[Any], roots: list[asyncio.Queue],
                     ready: _Barrier) -> None:
+        items = _iterate(inputs)
         try:
             await ready.wait()
-            async for item in _iterate(inputs):
+            async for item in items:
                 for queue in roots:
                     await queue.put(item)
             for queue in roots:
@@ -179,6 +180,8 @@ class LocalRun:
         except BaseException as exc:
             self._record(exc)
             raise
+        finally:
+            await items.aclose()
 
     async def _watch(self, tasks: list[asyncio.Future], results: asyncio.Queue) -> None:
         """On the first failure, stop every task and wake the consumer."""
@@ -229,7 +232,8 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
     except TypeError as exc:
         raise PipelineError(f"inputs must be iterable, got {type(inputs).__name__}") from exc
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as reader:
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs")
+    try:
         while True:
             try:
                 item = await loop.run_in_executor(reader, next, iterator, _NO_MORE)
@@ -238,6 +242,8 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
             if item is _NO_MORE:
                 return
             yield item
+    finally:
+        reader.shutdown(wait=False)  # a stopped run must not wait for a blocking input source
 
 
 def _start(start: Callable[..., Iterator[Any]], args: tuple) -> tuple[Iterator[Any], list[Any], bool]:
