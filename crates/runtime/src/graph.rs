@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::manifest::Manifest;
@@ -42,20 +42,28 @@ impl Graph {
     /// Builds the graph of `manifest`; fails on an unknown endpoint or a cycle.
     pub fn new(manifest: &Manifest) -> Result<Graph, GraphError> {
         let ids: Vec<String> = manifest.nodes.iter().map(|n| n.id.clone()).collect();
-        let position: HashMap<&str, usize> =
-            ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
         let mut edges = Vec::with_capacity(manifest.connections.len());
         for (index, connection) in manifest.connections.iter().enumerate() {
             let endpoint = |id: &str| {
-                position.get(id).copied().ok_or_else(|| GraphError::UnknownNode {
-                    index,
-                    id: id.to_owned(),
-                })
+                position
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| GraphError::UnknownNode {
+                        index,
+                        id: id.to_owned(),
+                    })
             };
             edges.push((endpoint(&connection.from)?, endpoint(&connection.to)?));
         }
         if let Some(cycle) = find_cycles(ids.len(), &edges).into_iter().next() {
-            return Err(GraphError::Cycle(cycle.into_iter().map(|i| ids[i].clone()).collect()));
+            return Err(GraphError::Cycle(
+                cycle.into_iter().map(|i| ids[i].clone()).collect(),
+            ));
         }
         let mut successors = vec![Vec::new(); ids.len()];
         let mut predecessors = vec![Vec::new(); ids.len()];
@@ -122,34 +130,57 @@ impl Graph {
 
 /// Every cycle among `node_count` nodes joined by `edges`, each as its nodes in edge order,
 /// starting from its lowest index. A self-loop is a cycle of one node.
+///
+/// Linear in nodes plus edges and free of recursion (Kosaraju's algorithm runs on an explicit
+/// stack), so a 100 000-node chain or ring cannot exhaust the stack.
 pub fn find_cycles(node_count: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
     let digraph = to_digraph(node_count, edges);
-    let mut cycles: Vec<Vec<usize>> = tarjan_scc(&digraph)
+    let mut component = vec![usize::MAX; node_count];
+    let cyclic: Vec<Vec<usize>> = kosaraju_scc(&digraph)
         .into_iter()
         .filter(|scc| scc.len() > 1 || digraph.contains_edge(scc[0], scc[0]))
-        .map(|scc| {
-            let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
-            walk_cycle(&members, edges)
-        })
+        .map(|scc| scc.into_iter().map(NodeIndex::index).collect())
+        .collect();
+    for (index, members) in cyclic.iter().enumerate() {
+        for &member in members {
+            component[member] = index;
+        }
+    }
+    let mut successors = vec![Vec::new(); node_count];
+    for &(from, to) in edges {
+        successors[from].push(to);
+    }
+    let mut on_path = vec![false; node_count];
+    let mut cycles: Vec<Vec<usize>> = cyclic
+        .iter()
+        .map(|members| walk_cycle(members, &component, &successors, &mut on_path))
         .collect();
     cycles.sort();
     cycles
 }
 
 /// Orders a strongly connected component along its edges, so `a -> b -> c` reads as the loop it is.
-fn walk_cycle(members: &[usize], edges: &[(usize, usize)]) -> Vec<usize> {
+/// `on_path` is scratch space shared between components, which are disjoint.
+fn walk_cycle(
+    members: &[usize],
+    component: &[usize],
+    successors: &[Vec<usize>],
+    on_path: &mut [bool],
+) -> Vec<usize> {
     let start = *members.iter().min().expect("a component is never empty");
     let mut path = vec![start];
+    on_path[start] = true;
     let mut current = start;
     loop {
-        let next = edges
+        let next = successors[current]
             .iter()
-            .filter(|&&(from, to)| from == current && members.contains(&to))
-            .map(|&(_, to)| to)
-            .find(|to| *to == start || !path.contains(to));
+            .copied()
+            .filter(|&to| component[to] == component[start])
+            .find(|&to| to == start || !on_path[to]);
         match next {
             Some(to) if to != start => {
                 path.push(to);
+                on_path[to] = true;
                 current = to;
             }
             // Back at the start, or a dead end inside a tangled component: the members found so far
@@ -157,11 +188,9 @@ fn walk_cycle(members: &[usize], edges: &[(usize, usize)]) -> Vec<usize> {
             _ => break,
         }
     }
-    for member in members {
-        if !path.contains(member) {
-            path.push(*member);
-        }
-    }
+    let mut rest: Vec<usize> = members.iter().copied().filter(|&m| !on_path[m]).collect();
+    rest.sort_unstable();
+    path.extend(rest);
     path
 }
 
@@ -185,6 +214,19 @@ mod tests {
         // 0 -> 1 -> 2 -> 0, and 3 -> 3, and 4 alone.
         let edges = [(0, 1), (1, 2), (2, 0), (3, 3), (2, 4)];
         assert_eq!(find_cycles(5, &edges), vec![vec![0, 1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn long_chains_and_rings_do_not_exhaust_the_stack() {
+        // Test threads have small stacks: a recursive search would overflow long before 100 000.
+        let count = 100_000;
+        let chain: Vec<(usize, usize)> = (1..count).map(|i| (i - 1, i)).collect();
+        assert!(find_cycles(count, &chain).is_empty());
+        let mut ring = chain;
+        ring.push((count - 1, 0));
+        let cycles = find_cycles(count, &ring);
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0], (0..count).collect::<Vec<_>>());
     }
 
     #[test]

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "remotemedia", version, about = "Validate, plan and run remotemedia pipeline manifests")]
+#[command(
+    name = "remotemedia",
+    version,
+    about = "Validate, plan and run remotemedia pipeline manifests"
+)]
 struct Cli {
     #[command(subcommand)]
     command: commands::Command,

@@ -1,0 +1,5 @@
+//! Integration tests of the runtime library: one binary, one module per topic.
+
+mod executor;
+mod placement;
+mod test_nodes;

@@ -1,0 +1,162 @@
+"""The node: one processing step of a pipeline.
+
+A node's constructor keyword arguments are its configuration, and they are exactly what the
+manifest records as `params`: the runtime rebuilds the node with `NodeClass(**params)`. They are
+captured in `Node.__new__`, before any subclass `__init__` runs, so a subclass declares ordinary
+keyword arguments and never has to forward them for the manifest to be right.
+
+This module is imported by the embedded RustPython engine at start-up, so it stays import-light:
+`inspect` is only imported when a node is built with positional arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from remotemedia.core.exceptions import ConfigurationError, SerializationError
+from remotemedia.core.values import to_jsonable
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class Node:
+    """Base class of every node.
+
+    Override `process(data)`; optionally `initialize()`, `cleanup()`, and `flush()` (called once at
+    end of stream to emit what the node still holds). Each may be a plain function or `async`;
+    `process` and `flush` may also be generators or async generators to emit several outputs.
+    Returning None emits nothing, which is how a node filters.
+    """
+
+    runtime_hint: ClassVar[str | None] = None
+    """Which Python engine must run this node ("cpython" for C extensions); None lets placement decide."""
+
+    name: str
+    config: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Node:
+        node = super().__new__(cls)
+        params, unnamed = _constructor_params(cls, args, kwargs)
+        name = params.pop("name", None)
+        node.name = _checked_name(cls.__name__ if name is None else name)
+        node.config = params
+        node._unnamed_args = unnamed
+        return node
+
+    def __init__(self, name: str | None = None, **config: Any) -> None:
+        """Accept the name and configuration; `__new__` has already recorded both.
+
+        A subclass without its own `__init__` takes any keyword as configuration. A subclass with
+        one declares its parameters; whatever it forwards here beyond `name` matched none of them,
+        so it is a typo and an error — never silently kept.
+        """
+        if name is not None:
+            self.name = _checked_name(name)
+        if config and type(self).__init__ is not Node.__init__:
+            unexpected = ", ".join(repr(key) for key in config)
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {unexpected}")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.config.items())
+        return f"{type(self).__name__}(name={self.name!r}{', ' if args else ''}{args})"
+
+    def initialize(self) -> Any:
+        """Prepare before any data flows (load a model, open a file)."""
+
+    def process(self, data: Any) -> Any:
+        """Handle one input item; return or yield the outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process(data)")
+
+    def cleanup(self) -> Any:
+        """Release resources; runs at the end of every run, also after a failure."""
+
+    def get_capabilities(self) -> dict[str, Any] | None:
+        """What the node needs from the machine that runs it (see the manifest's `capabilities`).
+
+        None means "no particular requirement"; the manifest then carries no `capabilities`.
+        """
+        return None
+
+    def to_manifest(self, include_capabilities: bool = True) -> dict[str, Any]:
+        """This node's manifest entry, without the `id` (the pipeline assigns ids by position)."""
+        cls = type(self)
+        entry: dict[str, Any] = {"node_type": cls.__name__}
+        module = _module_for_manifest(self)
+        if module is not None:
+            entry["module"] = module
+        entry["params"] = self._manifest_params()
+        if include_capabilities:
+            capabilities = self.get_capabilities()
+            if capabilities:
+                entry["capabilities"] = capabilities
+        if cls.runtime_hint is not None:
+            entry["runtime_hint"] = cls.runtime_hint
+        return entry
+
+    def _manifest_params(self) -> dict[str, Any]:
+        if self._unnamed_args:
+            raise SerializationError(
+                f"node '{self.name}' ({type(self).__name__}): {len(self._unnamed_args)} positional argument(s) "
+                "went to *args and have no parameter name; pass them as keyword arguments"
+            )
+        params = {}
+        for key, value in self.config.items():
+            try:
+                params[key] = to_jsonable(value)
+            except (TypeError, RecursionError) as exc:
+                raise SerializationError(
+                    f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized "
+                    f"to JSON: {exc}"
+                ) from exc
+        return params
+
+
+def _constructor_params(cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], tuple]:
+    """Name every constructor argument as its parameter; also return what went to `*args`.
+
+    Keyword-only construction (what the runtime does) needs no signature at all.
+    """
+    if not args:
+        return dict(kwargs), ()
+    import inspect
+
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except TypeError:
+        return dict(kwargs), ()  # the real __init__ call raises the proper TypeError next
+    params: dict[str, Any] = {}
+    unnamed: tuple = ()
+    for parameter_name, value in list(bound.arguments.items())[1:]:  # skip self
+        kind = bound.signature.parameters[parameter_name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            params.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            unnamed = value
+        else:
+            params[parameter_name] = value
+    return params, unnamed
+
+
+def _checked_name(name: Any) -> str:
+    """Names become manifest ids (`{name}_{index}`), so they must fit the id pattern."""
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise ConfigurationError(
+            f"invalid node name {name!r}: use letters, digits, '_', '.' or '-' (it becomes the manifest id)"
+        )
+    return name
+
+
+def _module_for_manifest(node: Node) -> str | None:
+    """The module the runtime must import for this node, or None for catalogue nodes."""
+    from remotemedia.nodes import catalogue
+
+    cls = type(node)
+    if catalogue().get(cls.__name__) == cls.__module__:
+        return None
+    if cls.__module__ == "__main__":
+        raise SerializationError(
+            f"node '{node.name}' ({cls.__name__}) is defined in the script being run (__main__); "
+            "move the class into an importable module so the runtime can load it"
+        )
+    return cls.__module__

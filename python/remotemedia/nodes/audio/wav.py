@@ -1,0 +1,128 @@
+"""Reading and writing WAV files (PCM) as streams of audio frames."""
+
+from __future__ import annotations
+
+import sys
+import wave
+from array import array
+from typing import Any, Iterator
+
+from remotemedia.core.exceptions import ConfigurationError, NodeError
+from remotemedia.core.node import Node
+from remotemedia.nodes.audio.frames import Frame, StreamFormat
+
+_INT16_MAX = 32767
+
+
+class WavReaderNode(Node):
+    """Reads a PCM WAV file and emits it as frames of `frame_ms` milliseconds (the last may be shorter).
+
+    The input item is the file's path; an item of None reads the `path` parameter instead, so a
+    pipeline can name its file in the manifest. 8-, 16-, 24- and 32-bit integer PCM are read.
+    """
+
+    def __init__(self, path: str | None = None, frame_ms: int = 20, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(frame_ms, int) or isinstance(frame_ms, bool) or frame_ms <= 0:
+            raise ConfigurationError(f"frame_ms must be a positive integer, got {frame_ms!r}")
+        self.path = path
+        self.frame_ms = frame_ms
+
+    def process(self, data: Any) -> Iterator[dict[str, Any]]:
+        path = self.path if data is None else data
+        if not isinstance(path, str):
+            raise NodeError(f"{self.name} expects a WAV file path (str) or None for its `path` parameter, "
+                            f"got {type(data).__name__}")
+        try:
+            reader = wave.open(path, "rb")
+        except (OSError, wave.Error, EOFError) as exc:
+            raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
+        with reader:
+            channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
+            frames_per_chunk = max(1, rate * self.frame_ms // 1000)
+            position = 0
+            while True:
+                chunk = reader.readframes(frames_per_chunk)
+                if not chunk:
+                    return
+                samples = pcm_to_float(chunk, width)
+                yield Frame(samples, rate, channels, position / rate).to_item()
+                position += len(samples) // channels
+
+
+class WavWriterNode(Node):
+    """Writes the incoming frames to `path` as 16-bit PCM.
+
+    The file takes the first frame's rate and channel count (later frames must match). At end of
+    stream the file is completed and the node emits one summary
+    `{"path", "sample_rate", "channels", "frames", "duration"}` — it is meant as a sink, or as
+    one branch of a fan-out. A stream without any frame writes no file and emits nothing.
+    """
+
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(path, str) or not path:
+            raise ConfigurationError(f"WavWriterNode needs a file path, got {path!r}")
+        self.path = path
+        self._writer: Any = None
+        self._stream = StreamFormat()
+        self._frames = 0
+
+    def process(self, data: Any) -> None:
+        frame = Frame.from_item(data, self.name)
+        if self._stream.accept(frame, self.name):
+            self._writer = wave.open(self.path, "wb")
+            self._writer.setnchannels(frame.channels)
+            self._writer.setsampwidth(2)
+            self._writer.setframerate(frame.sample_rate)
+        self._writer.writeframes(float_to_pcm16(frame.samples))
+        self._frames += len(frame.samples) // frame.channels
+
+    def flush(self) -> dict[str, Any] | None:
+        if not self._stream.sample_rate:
+            return None
+        self._close()
+        stream = self._stream
+        return {"path": self.path, "sample_rate": stream.sample_rate, "channels": stream.channels,
+                "frames": self._frames, "duration": round(self._frames / stream.sample_rate, 3)}
+
+    def cleanup(self) -> None:
+        self._close()  # after a failure, keep what was written as a valid file
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+
+
+def pcm_to_float(data: bytes, width: int) -> array:
+    """Little-endian integer PCM bytes → float32 samples in [-1, 1)."""
+    if width == 1:  # 8-bit WAV is unsigned
+        return array("f", [(byte - 128) / 128.0 for byte in data])
+    if width == 2:
+        return array("f", [value / 32768.0 for value in _little_endian(array("h"), data)])
+    if width == 3:
+        return array("f", [int.from_bytes(data[i:i + 3], "little", signed=True) / 8388608.0
+                           for i in range(0, len(data), 3)])
+    if width == 4:
+        return array("f", [value / 2147483648.0 for value in _little_endian(_int32_array(), data)])
+    raise NodeError(f"unsupported WAV sample width: {width} bytes")
+
+
+def float_to_pcm16(samples: Any) -> bytes:
+    """Float samples → little-endian 16-bit PCM, clipped to the representable range."""
+    pcm = array("h", [round(max(-1.0, min(1.0, value)) * _INT16_MAX) for value in samples])
+    if sys.byteorder == "big":
+        pcm.byteswap()
+    return pcm.tobytes()
+
+
+def _little_endian(target: array, data: bytes) -> array:
+    target.frombytes(data)
+    if sys.byteorder == "big":
+        target.byteswap()
+    return target
+
+
+def _int32_array() -> array:
+    return array("i") if array("i").itemsize == 4 else array("l")
