@@ -1,8 +1,9 @@
 //! `remotemedia run`: stream inputs through a manifest and write the outputs as JSON Lines.
 //!
 //! Inputs are JSON values: one per `--input`, or one per line of `--input-file` (`-` for stdin),
-//! read lazily so an endless stdin streams. A bad line stops the run with exit code 2, naming the
-//! file and line; the outputs of the lines before it are still written.
+//! read lazily so an endless stdin streams. A bad line ends the input there: the lines before it
+//! are processed completely and their outputs written, then `run` exits with code 2, naming the
+//! file and the line.
 //!
 //! Outputs are JSON Lines, written and flushed as they are produced. With one sink each line is
 //! the value itself; with several, each line is `{"sink": "<node id>", "value": <value>}`.
@@ -45,6 +46,10 @@ pub struct Args {
     /// Write outputs as JSON Lines to this file instead of stdout (`-`).
     #[arg(long, value_name = "PATH|-")]
     output: Option<PathBuf>,
+    /// A directory with the modules of user-defined Python nodes (repeatable; searched in order,
+    /// before those in $REMOTEMEDIA_PYTHON_PATH).
+    #[arg(long = "python-path", value_name = "DIR")]
+    python_path: Vec<PathBuf>,
     /// Items each node's input channel holds before its producers wait.
     #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
     channel_capacity: usize,
@@ -66,6 +71,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = open_inputs(&args)?;
     let mut config = Config::default();
     config.run.channel_capacity = channel_capacity;
+    config.python_path = args.python_path.clone();
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
         InvalidInput(
             anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),
