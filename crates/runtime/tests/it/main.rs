@@ -1,5 +1,6 @@
 //! Integration tests of the runtime library: one binary, one module per topic.
 
 mod executor;
+mod pipeline;
 mod placement;
 mod test_nodes;
