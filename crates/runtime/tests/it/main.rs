@@ -3,4 +3,5 @@
 mod executor;
 mod pipeline;
 mod placement;
+mod rustpython;
 mod test_nodes;

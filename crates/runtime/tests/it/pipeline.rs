@@ -35,16 +35,34 @@ fn the_embedding_example_runs() {
 #[test]
 fn a_loaded_manifest_runs_on_rustpython_and_streams_its_outputs() {
     let pipeline = Pipeline::load(repo_root().join("examples/manifests/calculator.json")).unwrap();
-    assert!(pipeline.plan().nodes.iter().all(|node| node.engine == EngineKind::Rustpython));
+    assert!(
+        pipeline
+            .plan()
+            .nodes
+            .iter()
+            .all(|node| node.engine == EngineKind::Rustpython)
+    );
     assert_eq!(pipeline.sinks(), ["results_4"]);
 
-    let mut run = pipeline.run(vec![Value::Int(1), Value::Int(2), Value::Int(3)]).unwrap();
-    let outputs: Vec<_> = run.by_ref().map(|o| (o.sink.to_string(), o.value)).collect();
+    let mut run = pipeline
+        .run(vec![Value::Int(1), Value::Int(2), Value::Int(3)])
+        .unwrap();
+    let outputs: Vec<_> = run
+        .by_ref()
+        .map(|o| (o.sink.to_string(), o.value))
+        .collect();
     let report = run.finish().unwrap();
 
-    let expected: Vec<_> = [144, 196, 256].map(|v| ("results_4".to_owned(), Value::Int(v))).into();
+    let expected: Vec<_> = [144, 196, 256]
+        .map(|v| ("results_4".to_owned(), Value::Int(v)))
+        .into();
     assert_eq!(outputs, expected);
-    assert!(report.metrics.iter().all(|m| (m.items_in, m.items_out) == (3, 3)));
+    assert!(
+        report
+            .metrics
+            .iter()
+            .all(|m| (m.items_in, m.items_out) == (3, 3))
+    );
 }
 
 #[test]
@@ -57,7 +75,9 @@ fn a_python_exception_fails_the_run_naming_node_phase_and_traceback() {
         Config::default(),
     )
     .unwrap();
-    let mut run = pipeline.run(vec![Value::Int(1), Value::from("two")]).unwrap();
+    let mut run = pipeline
+        .run(vec![Value::Int(1), Value::from("two")])
+        .unwrap();
     let outputs: Vec<_> = run.by_ref().map(|o| o.value).collect();
 
     let Err(RunError::Node { node, phase, error }) = run.finish() else {
@@ -118,8 +138,11 @@ fn cancelling_from_another_thread_cleans_up_python_nodes() {
 
 #[test]
 fn a_required_gpu_with_no_host_fails_at_load_before_anything_runs() {
-    let laptop = MachineCapabilities::from_json(r#"{"cpu": {"cores": 4, "arch": "x86_64"}, "memory": {"total_gb": 8}}"#, "laptop.json")
-        .unwrap();
+    let laptop = MachineCapabilities::from_json(
+        r#"{"cpu": {"cores": 4, "arch": "x86_64"}, "memory": {"total_gb": 8}}"#,
+        "laptop.json",
+    )
+    .unwrap();
     let config = Config {
         machine: Some(laptop),
         ..Config::default()
@@ -132,6 +155,8 @@ fn a_required_gpu_with_no_host_fails_at_load_before_anything_runs() {
         config,
     );
 
-    let Err(LoadError::Plan(error)) = result else { panic!("expected a plan error") };
+    let Err(LoadError::Plan(error)) = result else {
+        panic!("expected a plan error")
+    };
     assert!(error.to_string().contains("asr"), "{error}");
 }

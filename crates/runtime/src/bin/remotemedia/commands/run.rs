@@ -46,10 +46,6 @@ pub struct Args {
     /// Write outputs as JSON Lines to this file instead of stdout (`-`).
     #[arg(long, value_name = "PATH|-")]
     output: Option<PathBuf>,
-    /// A directory with the modules of user-defined Python nodes (repeatable; searched in order,
-    /// before those in $REMOTEMEDIA_PYTHON_PATH).
-    #[arg(long = "python-path", value_name = "DIR")]
-    python_path: Vec<PathBuf>,
     /// Items each node's input channel holds before its producers wait.
     #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
     channel_capacity: usize,
@@ -63,6 +59,11 @@ pub struct Args {
     /// No progress indicator.
     #[arg(long, short)]
     quiet: bool,
+    /// A directory holding modules of user-defined Python nodes and the pure-Python packages they
+    /// import, e.g. filled with `pip install --target DIR` (repeatable; searched in order, before
+    /// those in REMOTEMEDIA_PYTHON_PATH).
+    #[arg(long = "python-path", value_name = "DIR")]
+    python_path: Vec<PathBuf>,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -71,6 +72,13 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = open_inputs(&args)?;
     let mut config = Config::default();
     config.run.channel_capacity = channel_capacity;
+    if let Some(dir) = args.python_path.iter().find(|dir| !dir.is_dir()) {
+        return Err(InvalidInput(anyhow::anyhow!(
+            "--python-path `{}` is not a directory",
+            dir.display()
+        ))
+        .into());
+    }
     config.python_path = args.python_path.clone();
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
         InvalidInput(
