@@ -268,11 +268,15 @@ def test_a_signal_mid_run_cleans_up_every_node_and_keeps_the_outputs(
             received.append(json.loads(process.stdout.readline()))
         assert received == [1, 2, 3]
 
+        # stdin stays open: the run is waiting for more input when the signal comes.
         process.send_signal(signal_number)
-        rest, stderr = process.communicate(timeout=TIMEOUT_S)
+        process.wait(timeout=TIMEOUT_S)
+        rest, stderr = process.stdout.read(), process.stderr.read()
     finally:
         process.kill()
         process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
 
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert rest == ""
