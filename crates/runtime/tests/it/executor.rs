@@ -522,23 +522,34 @@ fn cleanup_failure_is_reported_without_cutting_other_nodes_short() {
 }
 
 #[test]
-fn a_bad_input_stops_the_run_with_an_input_error() {
+fn a_bad_input_ends_the_stream_there_and_fails_the_run() {
     let log = Log::default();
-    let engine = TestEngine::new(&log).node("only", Script::pass);
+    let engine = TestEngine::new(&log).node("only", || {
+        Script::pass().on_flush(|out| Ok(out.emit(Value::Int(-1))?))
+    });
     let inputs = Inputs::fallible(vec![
         Ok(Value::Int(1)),
-        Err("line 2: not JSON"),
-        Ok(Value::Int(3)),
+        Ok(Value::Int(2)),
+        Err("line 3: not JSON"),
+        Ok(Value::Int(4)),
     ]);
     let (outputs, result) = run(&["only"], &[], engine, inputs);
 
     match result {
-        Err(RunError::Input(error)) => assert_eq!(error.to_string(), "line 2: not JSON"),
+        Err(error @ RunError::Input(_)) => {
+            assert_eq!(
+                format!("{:#}", anyhow::Error::new(error)),
+                "reading the run's inputs failed: line 3: not JSON"
+            )
+        }
         other => panic!("expected an input error, got {other:?}"),
     }
-    assert!(values_from(&outputs, "only").iter().all(|v| *v == 1));
-    assert_eq!(log.count("only", "cleanup"), 1);
-    assert_eq!(log.count("only", "flush"), 0);
+    assert_eq!(
+        values_from(&outputs, "only"),
+        [1, 2, -1],
+        "the inputs before the bad one, flushed"
+    );
+    assert_eq!(log.steps("only"), LIFECYCLE);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! `remotemedia run`: stream inputs through a manifest and write the outputs as JSON Lines.
 //!
 //! Inputs are JSON values: one per `--input`, or one per line of `--input-file` (`-` for stdin),
-//! read lazily so an endless stdin streams. A bad line stops the run with exit code 2, naming the
-//! file and line; the outputs of the lines before it are still written.
+//! read lazily so an endless stdin streams. A bad line ends the input there: the lines before it
+//! are processed completely and their outputs written, then `run` exits with code 2, naming the
+//! file and the line.
 //!
 //! Outputs are JSON Lines, written and flushed as they are produced. With one sink each line is
 //! the value itself; with several, each line is `{"sink": "<node id>", "value": <value>}`.
@@ -32,12 +33,20 @@ use super::InvalidInput;
 /// Exit code after SIGINT/SIGTERM, as shells report a process ended by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// SIGINT/SIGTERM received so far.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The manifest to run.
     manifest: PathBuf,
     /// An input value, as JSON (repeatable; fed in order).
-    #[arg(long = "input", value_name = "JSON", conflicts_with = "input_file")]
+    #[arg(
+        long = "input",
+        value_name = "JSON",
+        conflicts_with = "input_file",
+        allow_hyphen_values = true
+    )]
     inputs: Vec<String>,
     /// Read inputs as JSON Lines from this file, or from stdin with `-`.
     #[arg(long, value_name = "PATH|-")]
@@ -101,7 +110,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         return Err(error);
     }
     match result {
-        Ok(report) if report.cancelled => {
+        // A signal that came as the run was finishing anyway still means "interrupted" to the shell.
+        Ok(report) if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 => {
             eprintln!(
                 "interrupted: every node was cleaned up; the outputs produced so far were written"
             );
@@ -164,7 +174,6 @@ fn node_failure(error: RunError) -> anyhow::Error {
 
 /// The first SIGINT/SIGTERM cancels the run gracefully; a second one exits at once.
 fn handle_signals(run: RunHandle) {
-    static SIGNALS: AtomicUsize = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
             eprintln!("\ninterrupted: stopping (press Ctrl-C again to exit at once)");
@@ -299,7 +308,8 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// A one-line progress indicator on stderr, only when it is a terminal.
+/// A one-line progress indicator on stderr, only when it is a terminal, and only once a run has
+/// lasted long enough for one to help.
 struct Progress {
     enabled: bool,
     started: Instant,
@@ -308,6 +318,7 @@ struct Progress {
 
 impl Progress {
     const TICK: Duration = Duration::from_millis(100);
+    const DELAY: Duration = Duration::from_millis(500);
     const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
     fn new(enabled: bool) -> Progress {
@@ -323,6 +334,9 @@ impl Progress {
             return;
         }
         let elapsed = self.started.elapsed();
+        if elapsed < Self::DELAY {
+            return;
+        }
         let spinner = Self::SPINNER
             [(elapsed.as_millis() / Self::TICK.as_millis()) as usize % Self::SPINNER.len()];
         let processed: u64 = metrics.iter().map(|m| m.items_in).sum();
@@ -352,6 +366,7 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
         process_seconds: f64,
         blocked_seconds: f64,
     }
+    let millis = |seconds: f64| seconds * 1e3;
     let rows: Vec<Row> = metrics
         .iter()
         .map(|m| Row {
@@ -377,14 +392,18 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
     writeln!(
         stderr,
         "{:<width$}  {:>10}  {:>10}  {:>12}  {:>12}",
-        "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS (s)", "BLOCKED (s)"
+        "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS ms", "BLOCKED ms"
     )
     .context("writing metrics")?;
     for row in rows {
         writeln!(
             stderr,
             "{:<width$}  {:>10}  {:>10}  {:>12.3}  {:>12.3}",
-            row.node, row.items_in, row.items_out, row.process_seconds, row.blocked_seconds
+            row.node,
+            row.items_in,
+            row.items_out,
+            millis(row.process_seconds),
+            millis(row.blocked_seconds)
         )?;
     }
     Ok(())
