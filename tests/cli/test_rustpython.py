@@ -156,7 +156,7 @@ STREAMING_NODES = """
     from remotemedia.core.node import Node
 
     class Marked(Node):
-        '''Writes `<id> cleaned up` to `marks` in cleanup, so a test sees that cleanup ran.'''
+        '''Writes `<name> cleaned up` to `marks` in cleanup (the runtime names a node by its id).'''
         def __init__(self, marks, **kwargs):
             super().__init__(**kwargs)
             self.marks = marks
@@ -214,7 +214,7 @@ def test_a_failing_branch_stops_a_streaming_branch_and_everything_is_cleaned_up(
     marks = tmp_path / "marks.txt"
 
     def node(node_id: str, cls: str) -> dict:
-        return {"id": node_id, "node_type": f"branches:{cls}", "params": {"marks": str(marks), "name": node_id}}
+        return {"id": node_id, "node_type": f"branches:{cls}", "params": {"marks": str(marks)}}
 
     manifest = manifest_file(
         [node("source", "Source"), node("ticker", "Ticker"), node("strict", "FailsOnThird")],

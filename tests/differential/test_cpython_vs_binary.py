@@ -145,16 +145,22 @@ def test_every_pure_python_catalogue_node_has_a_case():
     assert pure_python - covered == set()
 
 
-def test_errors_carry_the_same_type_and_message(remotemedia_bin: Path, tmp_path: Path):
-    node = CalculatorNode(operation="divide", operand=0)
+@pytest.mark.parametrize("node, item", [
+    ({"id": "calc_0", "node_type": "CalculatorNode", "params": {"operation": "divide", "operand": 0}}, 5),
+    ({"id": "mono_0", "node_type": "MixDownNode"}, "not a frame"),
+    ({"id": "text_0", "node_type": "TextTransformNode", "params": {"operation": "upper"}}, 42),
+], ids=["division-by-zero", "not-a-frame", "not-text"])
+def test_errors_carry_the_same_type_and_message(node: dict, item: Any, remotemedia_bin: Path, tmp_path: Path):
+    """Both sides rebuild the node from the manifest, so it has the same name (its id) in its messages."""
+    document = {"version": "v1", "metadata": {"name": "fails"}, "nodes": [node]}
     with pytest.raises(Exception) as raised:
-        run_in_cpython([node], [5])
+        Pipeline.from_manifest(document).run([item])
     cause = raised.value.__cause__ or raised.value
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(Pipeline(name="fails").add_node(CalculatorNode(operation="divide", operand=0)).serialize())
+    manifest.write_text(json.dumps(document))
 
-    result = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--input", "5"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--input", json.dumps(item)],
+                            capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 1
     assert f"{type(cause).__name__}: {cause}" in result.stderr, (cause, result.stderr)
