@@ -602,6 +602,39 @@ fn cancelling_lets_the_current_item_finish_then_cleans_up_everything() {
 }
 
 #[test]
+fn cancelling_during_initialization_lets_no_data_flow_and_cleans_up() {
+    let log = Log::default();
+    let (release, released) = crossbeam_channel::bounded::<()>(1);
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("loading", move || {
+            let released = released.clone();
+            // Still loading its model when the run is cancelled.
+            Script::pass().on_initialize(move || {
+                let _ = released.recv();
+                Ok(())
+            })
+        });
+    let (graph, nodes) = plan(
+        &manifest(&["source", "loading"], &[("source", "loading")]),
+        engine,
+    );
+    let mut run = executor::start(&graph, nodes, ints(0..10), &options(2)).unwrap();
+    run.cancel();
+    release.send(()).unwrap();
+
+    assert_eq!(run.by_ref().count(), 0);
+    assert!(run.finish().unwrap().cancelled);
+    for node in ["source", "loading"] {
+        assert_eq!(
+            log.steps(node),
+            ["create", "initialize", "cleanup"],
+            "lifecycle of {node}"
+        );
+    }
+}
+
+#[test]
 fn dropping_a_run_mid_stream_cancels_it_and_cleans_up() {
     let log = Log::default();
     let engine = TestEngine::new(&log)

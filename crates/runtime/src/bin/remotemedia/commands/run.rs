@@ -37,6 +37,15 @@ const EXIT_INTERRUPTED: u8 = 130;
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Outputs are JSON Lines, written as produced: the value itself with one sink node, \
+{\"sink\": ID, \"value\": VALUE} with several. Bytes are {\"$bytes\": BASE64}, in inputs too.
+
+Exit codes: 0 success; 1 a node failed (its id, step, error and traceback are printed); \
+2 invalid manifest, input or plan; 130 interrupted by SIGINT/SIGTERM (nodes are cleaned up and \
+outputs produced so far are written; a second signal exits at once).
+
+Logs go to stderr, filtered by RUST_LOG (e.g. RUST_LOG=debug shows each node's lifecycle).")]
 pub struct Args {
     /// The manifest to run.
     manifest: PathBuf,
@@ -237,8 +246,13 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
     Value::from_json(json).map_err(|err| err.to_string())
 }
 
