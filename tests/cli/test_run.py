@@ -282,3 +282,36 @@ def test_a_signal_mid_run_cleans_up_every_node_and_keeps_the_outputs(
     assert rest == ""
     assert "interrupted" in stderr
     assert log.read_text().split() == ["initialize", "cleanup"], "cleaned up, not flushed"
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(
+    remotemedia_bin: Path, calculator: Path, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("".join(f"{n}\n" for n in range(100_000)))
+    # As `remotemedia run ... | head -2`: the reader closes the pipe after two lines.
+    process = subprocess.Popen(
+        [remotemedia_bin, "run", calculator, "--input-file", inputs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = [process.stdout.readline(), process.stdout.readline()]
+    process.stdout.close()
+    process.wait(timeout=TIMEOUT_S)
+    stderr = process.stderr.read()
+    process.stderr.close()
+
+    assert json_lines("".join(first)) == [100, 144]
+    assert (process.returncode, stderr) == (0, "")
+
+
+def test_an_unwritable_output_file_is_exit_2_naming_it(
+    remotemedia_bin: Path, calculator: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "missing-dir" / "out.jsonl"
+    result = run(remotemedia_bin, calculator, "--input", "1", "--output", output)
+
+    assert result.returncode == EXIT_INVALID
+    assert f"cannot write output file `{output}`" in result.stderr

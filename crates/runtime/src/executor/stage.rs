@@ -70,7 +70,10 @@ impl Stage {
         drop(init_reports);
         let _ = start_line.recv();
 
-        if ready && !state.is_stopping() {
+        if ready && state.is_stopping() {
+            // Cancelled, or another node failed, before data could flow.
+            state.mark_interrupted();
+        } else if ready {
             let mut driver = Driver {
                 index,
                 node,

@@ -28,6 +28,15 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 #[test]
+fn runs_and_pipelines_can_move_between_threads() {
+    fn send_and_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_and_sync::<Pipeline>();
+    send_and_sync::<remotemedia_runtime::RunHandle>();
+    send::<remotemedia_runtime::Run>();
+}
+
+#[test]
 fn the_embedding_example_runs() {
     embed_example::main().expect("examples/embed.rs runs");
 }

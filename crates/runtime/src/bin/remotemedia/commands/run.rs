@@ -37,6 +37,15 @@ const EXIT_INTERRUPTED: u8 = 130;
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Outputs are JSON Lines, written as produced: the value itself with one sink node, \
+{\"sink\": ID, \"value\": VALUE} with several. Bytes are {\"$bytes\": BASE64}, in inputs too.
+
+Exit codes: 0 success; 1 a node failed (its id, step, error and traceback are printed); \
+2 invalid manifest, input or plan; 130 interrupted by SIGINT/SIGTERM (nodes are cleaned up and \
+outputs produced so far are written; a second signal exits at once).
+
+Logs go to stderr, filtered by RUST_LOG (e.g. RUST_LOG=debug shows each node's lifecycle).")]
 pub struct Args {
     /// The manifest to run.
     manifest: PathBuf,
@@ -98,7 +107,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let mut run = pipeline.run(inputs)?;
     handle_signals(run.handle());
     let mut progress = Progress::new(!args.quiet && io::stderr().is_terminal());
-    let write_failure = pump(&mut run, &mut sink, &mut progress);
+    let delivery = pump(&mut run, &mut sink, &mut progress);
     progress.clear();
 
     let metrics = run.metrics();
@@ -106,27 +115,36 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     if args.metrics {
         print_metrics(&metrics, args.json)?;
     }
-    if let Some(error) = write_failure {
-        return Err(error);
-    }
-    match result {
+    match (delivery, result) {
+        (Delivery::Failed(error), _) => Err(error),
+        (_, Err(error @ RunError::Input(_))) => Err(InvalidInput(anyhow::Error::new(error)).into()),
+        (_, Err(error)) => Err(node_failure(error)),
+        (Delivery::ReaderGone, Ok(_)) => Ok(ExitCode::SUCCESS),
         // A signal that came as the run was finishing anyway still means "interrupted" to the shell.
-        Ok(report) if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 => {
+        (Delivery::Complete, Ok(report))
+            if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 =>
+        {
             eprintln!(
                 "interrupted: every node was cleaned up; the outputs produced so far were written"
             );
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(error @ RunError::Input(_)) => Err(InvalidInput(anyhow::Error::new(error)).into()),
-        Err(error) => Err(node_failure(error)),
+        (Delivery::Complete, Ok(_)) => Ok(ExitCode::SUCCESS),
     }
 }
 
-/// Writes outputs as they come, flushing whenever none is waiting; returns a write failure, after
-/// which the run is cancelled (a closed pipe, as with `| head`, ends the run quietly).
-fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option<anyhow::Error> {
-    let mut failure = None;
+/// How writing the outputs went.
+enum Delivery {
+    Complete,
+    /// The reader closed the pipe (`| head`): it has all it wanted.
+    ReaderGone,
+    Failed(anyhow::Error),
+}
+
+/// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the
+/// run; the remaining outputs are drained unwritten.
+fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Delivery {
+    let mut failure: Option<io::Error> = None;
     let mut wait = Duration::ZERO;
     loop {
         match run.recv_timeout(wait) {
@@ -135,7 +153,7 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
                 if failure.is_none() {
                     progress.clear();
                     if let Err(error) = sink.write(&output) {
-                        failure = sink.failed(error);
+                        failure = Some(error);
                         run.cancel();
                     }
                 }
@@ -145,7 +163,7 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
                 if failure.is_none()
                     && let Err(error) = sink.flush()
                 {
-                    failure = sink.failed(error);
+                    failure = Some(error);
                     run.cancel();
                 }
                 progress.tick(&run.metrics(), sink.written);
@@ -157,9 +175,13 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
     if failure.is_none()
         && let Err(error) = sink.flush()
     {
-        failure = sink.failed(error);
+        failure = Some(error);
     }
-    failure.filter(|error| !is_broken_pipe(error))
+    match failure {
+        None => Delivery::Complete,
+        Some(error) if error.kind() == io::ErrorKind::BrokenPipe => Delivery::ReaderGone,
+        Some(error) => Delivery::Failed(sink.failed(error)),
+    }
 }
 
 /// A node failure for people: the node, the step and the error, then the traceback.
@@ -237,8 +259,13 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
     Value::from_json(json).map_err(|err| err.to_string())
 }
 
@@ -297,15 +324,9 @@ impl OutputSink {
         self.writer.flush()
     }
 
-    fn failed(&self, error: io::Error) -> Option<anyhow::Error> {
-        Some(anyhow::Error::new(error).context(format!("writing outputs to {} failed", self.name)))
+    fn failed(&self, error: io::Error) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!("writing outputs to {} failed", self.name))
     }
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// A one-line progress indicator on stderr, only when it is a terminal, and only once a run has
