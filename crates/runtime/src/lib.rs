@@ -55,6 +55,7 @@
 //! [`executor::start`] runs a graph on engines you choose.
 
 pub mod engine;
+pub mod engines;
 pub mod env_vars;
 pub mod executor;
 pub mod graph;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{Engine, NodeSpec};
+use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
 use crate::manifest::{Manifest, ManifestErrors};
@@ -214,10 +215,21 @@ fn plan_for(
 /// The engines this build can start.
 fn engine_available(kind: &EngineKind) -> bool {
     match kind {
-        EngineKind::Rustpython | EngineKind::Cpython | EngineKind::Remote { .. } => false,
+        EngineKind::Rustpython => true,
+        EngineKind::Cpython | EngineKind::Remote { .. } => false,
     }
 }
 
-fn start_engine(kind: &EngineKind, _config: &Config) -> Result<Arc<dyn Engine>, StartError> {
-    unreachable!("no engine is available yet ({kind}); Pipeline::new rejects the plan")
+fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, StartError> {
+    match kind {
+        EngineKind::Rustpython => {
+            let python = RustPythonConfig::with_env(config.python_path.clone());
+            let engine = RustPythonEngine::new(&python).map_err(|err| StartError::Engine {
+                engine: "rustpython",
+                source: Box::new(err),
+            })?;
+            Ok(Arc::new(engine))
+        }
+        _ => unreachable!("the {kind} engine is not available; Pipeline::new rejects the plan"),
+    }
 }
