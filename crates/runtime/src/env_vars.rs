@@ -6,3 +6,7 @@ pub const PYTHON_RUNTIME: &str = "REMOTEMEDIA_PYTHON_RUNTIME";
 
 /// The CPython interpreter whose libpython the CPython engine loads (issue 5).
 pub const PYTHON: &str = "REMOTEMEDIA_PYTHON";
+
+/// More directories for the modules of user-defined Python nodes, separated like `PATH`; searched
+/// after those given with `--python-path`.
+pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";

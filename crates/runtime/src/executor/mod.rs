@@ -1,7 +1,7 @@
 //! The streaming executor: runs a [`Graph`] of nodes, each on its own thread, joined by bounded
 //! channels.
 //!
-//! The executor is engine-agnostic: it receives one [`NodePlan`] (a [`NodeSpec`] and the
+//! The executor is engine-agnostic: it receives one [`PlannedNode`] (a [`NodeSpec`] and the
 //! [`Engine`] that runs it) per node and drives every instance through the same lifecycle:
 //!
 //! 1. **Create and initialize**, on the node's own thread. Every node initializes before any data
@@ -50,16 +50,16 @@ pub type InputError = Box<dyn StdError + Send + Sync>;
 
 /// One node, ready to run: what to create and which engine creates it.
 #[derive(Clone)]
-pub struct NodePlan {
+pub struct PlannedNode {
     /// What the engine needs to create the node.
     pub spec: NodeSpec,
     /// The engine that runs it (chosen by placement).
     pub engine: Arc<dyn Engine>,
 }
 
-impl fmt::Debug for NodePlan {
+impl fmt::Debug for PlannedNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NodePlan")
+        f.debug_struct("PlannedNode")
             .field("spec", &self.spec)
             .field("engine", &self.engine.name())
             .finish()
@@ -95,8 +95,8 @@ impl Inputs {
         Inputs(Box::new(values.into_iter().map(Ok)))
     }
 
-    /// Inputs read from somewhere that can fail; the first error stops the run with
-    /// [`RunError::Input`].
+    /// Inputs read from somewhere that can fail. The first error ends the stream there: the
+    /// inputs before it are processed to the end, then the run fails with [`RunError::Input`].
     pub fn fallible<I, E>(items: I) -> Inputs
     where
         I: IntoIterator<Item = Result<Value, E>>,
@@ -241,7 +241,7 @@ pub struct RunReport {
 /// When `nodes` does not match the graph's nodes one to one, in order (a bug in the caller).
 pub fn start(
     graph: &Graph,
-    nodes: Vec<NodePlan>,
+    nodes: Vec<PlannedNode>,
     inputs: impl Into<Inputs>,
     options: &RunOptions,
 ) -> Result<Run, RunError> {

@@ -199,11 +199,6 @@ impl MachineCapabilities {
         }
         Ok(())
     }
-
-    /// The machine in one line: `8 cores x86_64, 16 GB memory (12 GB available), GPUs: …, engines: …`.
-    pub fn summary(&self) -> String {
-        self.to_string()
-    }
 }
 
 fn check_size(field: &str, gb: f64) -> Result<(), (String, String)> {
@@ -217,6 +212,7 @@ fn check_size(field: &str, gb: f64) -> Result<(), (String, String)> {
     }
 }
 
+/// The machine in one line: `8 cores x86_64, 16 GB memory (12 GB available), no GPU, engines: rustpython`.
 impl fmt::Display for MachineCapabilities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cores = self.cpu.cores;
@@ -307,7 +303,7 @@ mod tests {
         assert_eq!(machine.engines, Engines::default());
         assert_eq!(machine.memory.available_gb, None);
         assert_eq!(
-            machine.summary(),
+            machine.to_string(),
             "2 cores aarch64, 4 GB memory, no GPU, engines: rustpython"
         );
     }

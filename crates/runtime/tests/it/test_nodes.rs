@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
 use remotemedia_runtime::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
-use remotemedia_runtime::executor::NodePlan;
+use remotemedia_runtime::executor::PlannedNode;
 use remotemedia_runtime::graph::Graph;
 use remotemedia_runtime::manifest::Manifest;
 use remotemedia_runtime::value::Value;
@@ -231,13 +231,13 @@ pub fn manifest(ids: &[&str], edges: &[(&str, &str)]) -> Manifest {
 }
 
 /// The graph of `manifest`, every node planned on `engine`.
-pub fn plan(manifest: &Manifest, engine: TestEngine) -> (Graph, Vec<NodePlan>) {
+pub fn plan(manifest: &Manifest, engine: TestEngine) -> (Graph, Vec<PlannedNode>) {
     let graph = Graph::new(manifest).expect("an acyclic test graph");
     let engine: Arc<dyn Engine> = Arc::new(engine);
     let nodes = manifest
         .nodes
         .iter()
-        .map(|node| NodePlan {
+        .map(|node| PlannedNode {
             spec: NodeSpec {
                 id: node.id.clone(),
                 node_type: node.node_type.clone(),

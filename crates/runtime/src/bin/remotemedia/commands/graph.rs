@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use remotemedia_runtime::placement::EngineKind;
 
-use super::plan::{MachineArgs, Planned, load_and_plan};
+use super::plan::{MachineArgs, Planned, load_and_plan, write_stdout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,7 +34,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Format::Dot => dot(&planned),
         Format::Mermaid => mermaid(&planned),
     };
-    print!("{picture}");
+    write_stdout(&picture)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -78,6 +78,7 @@ fn dot(planned: &Planned) -> String {
         quoted(&planned.manifest.metadata.name)
     );
     out.push_str("  rankdir=LR;\n");
+    out.push_str("  graph [fontname=\"Helvetica\"];\n");
     out.push_str("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n");
     let node_line = |index: usize| {
         let node = &planned.plan.nodes[index];

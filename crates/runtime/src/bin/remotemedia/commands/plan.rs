@@ -83,7 +83,7 @@ pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Res
             "cannot plan `{}` on {} [{}]",
             manifest_path.display(),
             machine.label(),
-            machine.capabilities.summary()
+            machine.capabilities
         )))
     })?;
     Ok(Planned {
@@ -107,12 +107,28 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let planned = load_and_plan(&args.manifest, &args.machine)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json_report(&planned))?);
+    let output = if args.json {
+        serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {
-        print!("{}", table(&planned));
-    }
+        table(&planned)
+    };
+    write_stdout(&output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to stdout; a reader that went away (`plan … | head`) is not an error.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context("failed to write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Serialize)]
@@ -169,7 +185,7 @@ fn table(planned: &Planned) -> String {
         "Pipeline `{}` on {}: {}\n\n",
         planned.manifest.metadata.name,
         planned.machine.label(),
-        planned.machine.capabilities.summary()
+        planned.machine.capabilities
     );
     out.push_str(&line(header));
     for row in &rows {
