@@ -10,7 +10,8 @@
 
 use remotemedia_runtime::{Pipeline, Value};
 
-fn main() -> anyhow::Result<()> {
+// `pub` so the test suite runs this very code (crates/runtime/tests/it/pipeline.rs).
+pub fn main() -> anyhow::Result<()> {
     let manifest = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/manifests/calculator.json"

@@ -95,8 +95,8 @@ impl Inputs {
         Inputs(Box::new(values.into_iter().map(Ok)))
     }
 
-    /// Inputs read from somewhere that can fail; the first error stops the run with
-    /// [`RunError::Input`].
+    /// Inputs read from somewhere that can fail. The first error ends the stream there: the
+    /// inputs before it are processed to the end, then the run fails with [`RunError::Input`].
     pub fn fallible<I, E>(items: I) -> Inputs
     where
         I: IntoIterator<Item = Result<Value, E>>,

@@ -70,7 +70,10 @@ impl Stage {
         drop(init_reports);
         let _ = start_line.recv();
 
-        if ready && !state.is_stopping() {
+        if ready && state.is_stopping() {
+            // Cancelled, or another node failed, before data could flow.
+            state.mark_interrupted();
+        } else if ready {
             let mut driver = Driver {
                 index,
                 node,
@@ -223,22 +226,26 @@ impl Emitter for StageEmitter<'_> {
 }
 
 /// Sends every run input to every root, once all nodes are initialized.
+///
+/// An input that cannot be read ends the stream there: the inputs before it are processed to
+/// the end (flush included) and the run then fails with [`RunError::Input`].
 pub(crate) fn feed(
-    inputs: impl Iterator<Item = Result<Value, InputError>>,
+    mut inputs: impl Iterator<Item = Result<Value, InputError>>,
     roots: Vec<Sender<Value>>,
     state: &RunState,
     start_line: Receiver<()>,
 ) {
     let _ = start_line.recv();
-    for input in inputs {
+    loop {
         if state.is_stopping() {
             state.mark_interrupted();
             return;
         }
-        let item = match input {
-            Ok(item) => item,
-            Err(error) => {
-                state.fail(RunError::Input(error));
+        let item = match inputs.next() {
+            None => break,
+            Some(Ok(item)) => item,
+            Some(Err(error)) => {
+                state.record(RunError::Input(error));
                 return;
             }
         };

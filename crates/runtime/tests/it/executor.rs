@@ -32,8 +32,19 @@ fn run(
     engine: TestEngine,
     inputs: impl Into<Inputs>,
 ) -> (Vec<Output>, Result<RunReport, RunError>) {
+    run_with_capacity(ids, edges, engine, inputs, 2)
+}
+
+fn run_with_capacity(
+    ids: &[&str],
+    edges: &[(&str, &str)],
+    engine: TestEngine,
+    inputs: impl Into<Inputs>,
+    capacity: usize,
+) -> (Vec<Output>, Result<RunReport, RunError>) {
     let (graph, nodes) = plan(&manifest(ids, edges), engine);
-    let mut run = executor::start(&graph, nodes, inputs, &options(2)).expect("threads start");
+    let mut run =
+        executor::start(&graph, nodes, inputs, &options(capacity)).expect("threads start");
     let outputs: Vec<Output> = run.by_ref().collect();
     (outputs, run.finish())
 }
@@ -215,32 +226,35 @@ fn fan_in_merges_predecessors_keeping_each_edge_in_order_and_flushes_once_after_
 }
 
 #[test]
-fn diamond_delivers_both_paths_in_order() {
-    let log = Log::default();
-    let engine = TestEngine::new(&log)
-        .node("source", Script::counter)
-        .node("up", tagging(1))
-        .node("down", tagging(2))
-        .node("join", Script::pass);
-    let (outputs, result) = run(
-        &["source", "up", "down", "join"],
-        &[
-            ("source", "up"),
-            ("source", "down"),
-            ("up", "join"),
-            ("down", "join"),
-        ],
-        engine,
-        ints([300]),
-    );
+fn diamond_delivers_both_paths_in_order_even_with_one_item_channels() {
+    for capacity in [1, 16] {
+        let log = Log::default();
+        let engine = TestEngine::new(&log)
+            .node("source", Script::counter)
+            .node("up", tagging(1))
+            .node("down", tagging(2))
+            .node("join", Script::pass);
+        let (outputs, result) = run_with_capacity(
+            &["source", "up", "down", "join"],
+            &[
+                ("source", "up"),
+                ("source", "down"),
+                ("up", "join"),
+                ("down", "join"),
+            ],
+            engine,
+            ints([300]),
+            capacity,
+        );
 
-    result.unwrap();
-    let values = values_from(&outputs, "join");
-    assert_eq!(values.len(), 600);
-    assert_eq!(received_from(&values, 1), (0..300).collect::<Vec<_>>());
-    assert_eq!(received_from(&values, 2), (0..300).collect::<Vec<_>>());
-    for node in ["source", "up", "down", "join"] {
-        assert_eq!(log.steps(node), LIFECYCLE, "lifecycle of {node}");
+        result.unwrap();
+        let values = values_from(&outputs, "join");
+        assert_eq!(values.len(), 600);
+        assert_eq!(received_from(&values, 1), (0..300).collect::<Vec<_>>());
+        assert_eq!(received_from(&values, 2), (0..300).collect::<Vec<_>>());
+        for node in ["source", "up", "down", "join"] {
+            assert_eq!(log.steps(node), LIFECYCLE, "lifecycle of {node}");
+        }
     }
 }
 
@@ -522,23 +536,34 @@ fn cleanup_failure_is_reported_without_cutting_other_nodes_short() {
 }
 
 #[test]
-fn a_bad_input_stops_the_run_with_an_input_error() {
+fn a_bad_input_ends_the_stream_there_and_fails_the_run() {
     let log = Log::default();
-    let engine = TestEngine::new(&log).node("only", Script::pass);
+    let engine = TestEngine::new(&log).node("only", || {
+        Script::pass().on_flush(|out| Ok(out.emit(Value::Int(-1))?))
+    });
     let inputs = Inputs::fallible(vec![
         Ok(Value::Int(1)),
-        Err("line 2: not JSON"),
-        Ok(Value::Int(3)),
+        Ok(Value::Int(2)),
+        Err("line 3: not JSON"),
+        Ok(Value::Int(4)),
     ]);
     let (outputs, result) = run(&["only"], &[], engine, inputs);
 
     match result {
-        Err(RunError::Input(error)) => assert_eq!(error.to_string(), "line 2: not JSON"),
+        Err(error @ RunError::Input(_)) => {
+            assert_eq!(
+                format!("{:#}", anyhow::Error::new(error)),
+                "reading the run's inputs failed: line 3: not JSON"
+            )
+        }
         other => panic!("expected an input error, got {other:?}"),
     }
-    assert!(values_from(&outputs, "only").iter().all(|v| *v == 1));
-    assert_eq!(log.count("only", "cleanup"), 1);
-    assert_eq!(log.count("only", "flush"), 0);
+    assert_eq!(
+        values_from(&outputs, "only"),
+        [1, 2, -1],
+        "the inputs before the bad one, flushed"
+    );
+    assert_eq!(log.steps("only"), LIFECYCLE);
 }
 
 #[test]
@@ -587,6 +612,39 @@ fn cancelling_lets_the_current_item_finish_then_cleans_up_everything() {
             "{node} flushed after cancellation"
         );
         assert_eq!(log.count(node, "cleanup"), 1, "{node} cleaned up once");
+    }
+}
+
+#[test]
+fn cancelling_during_initialization_lets_no_data_flow_and_cleans_up() {
+    let log = Log::default();
+    let (release, released) = crossbeam_channel::bounded::<()>(1);
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("loading", move || {
+            let released = released.clone();
+            // Still loading its model when the run is cancelled.
+            Script::pass().on_initialize(move || {
+                let _ = released.recv();
+                Ok(())
+            })
+        });
+    let (graph, nodes) = plan(
+        &manifest(&["source", "loading"], &[("source", "loading")]),
+        engine,
+    );
+    let mut run = executor::start(&graph, nodes, ints(0..10), &options(2)).unwrap();
+    run.cancel();
+    release.send(()).unwrap();
+
+    assert_eq!(run.by_ref().count(), 0);
+    assert!(run.finish().unwrap().cancelled);
+    for node in ["source", "loading"] {
+        assert_eq!(
+            log.steps(node),
+            ["create", "initialize", "cleanup"],
+            "lifecycle of {node}"
+        );
     }
 }
 

@@ -207,6 +207,10 @@ class Outputs(Node):
     def process(self, what):
         return OUTPUTS[what]()
 
+class Named(Node):
+    def process(self, data):
+        return self.name
+
 class Describe(Node):
     """Names the Python type of every element, to check what values arrive as."""
     def process(self, items):
@@ -235,6 +239,21 @@ fn python_results_convert_to_runtime_values() {
             Value::Bytes(b"ab".to_vec().into()),
             Value::Bytes(b"cd".to_vec().into()),
         ]
+    );
+}
+
+#[test]
+fn a_node_is_named_by_its_id_unless_its_params_name_it() {
+    let (engine, _dir) = engine_with_modules(&[("conversions.py", CONVERSIONS)]);
+    let mut node = create(&engine, "conversions:Named", json!({}));
+    assert_eq!(
+        run_node(&mut *node, vec![Value::Null]),
+        vec![Value::from("node_1")]
+    );
+    let mut node = create(&engine, "conversions:Named", json!({"name": "chosen"}));
+    assert_eq!(
+        run_node(&mut *node, vec![Value::Null]),
+        vec![Value::from("chosen")]
     );
 }
 

@@ -209,14 +209,19 @@ fn decode<T, const N: usize>(bytes: &[u8], from_bytes: fn([u8; N]) -> T) -> Arc<
         .collect()
 }
 
-/// Python keyword arguments from node params.
+/// Python keyword arguments from node params, plus `name` = the node id unless a param sets it:
+/// the SDK names nodes rebuilt from a manifest by their id too, so messages that quote
+/// `self.name` read the same in every engine.
 pub(super) fn to_kwargs(
     vm: &VirtualMachine,
+    node_id: &str,
     params: &IndexMap<String, Value>,
 ) -> rustpython_vm::function::KwArgs {
+    let name = (!params.contains_key("name")).then(|| ("name", vm.ctx.new_str(node_id).into()));
     params
         .iter()
-        .map(|(name, value)| (name.as_str(), to_python(vm, value.clone())))
+        .map(|(param, value)| (param.as_str(), to_python(vm, value.clone())))
+        .chain(name)
         .collect()
 }
 

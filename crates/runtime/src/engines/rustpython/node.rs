@@ -65,7 +65,7 @@ impl RustPythonNode {
                 let class = sdk
                     .load_node_class
                     .call((vm.ctx.new_str(spec.node_type.as_str()), module), vm)?;
-                let kwargs = convert::to_kwargs(vm, &spec.params);
+                let kwargs = convert::to_kwargs(vm, &spec.id, &spec.params);
                 let node = class.call_with_args(FuncArgs::new(Vec::new(), kwargs), vm)?;
                 let driver = sdk.node_driver.call((node.clone(),), vm)?;
                 Ok(NodeObjects {

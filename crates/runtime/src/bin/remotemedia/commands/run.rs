@@ -1,8 +1,9 @@
 //! `remotemedia run`: stream inputs through a manifest and write the outputs as JSON Lines.
 //!
 //! Inputs are JSON values: one per `--input`, or one per line of `--input-file` (`-` for stdin),
-//! read lazily so an endless stdin streams. A bad line stops the run with exit code 2, naming the
-//! file and line; the outputs of the lines before it are still written.
+//! read lazily so an endless stdin streams. A bad line ends the input there: the lines before it
+//! are processed completely and their outputs written, then `run` exits with code 2, naming the
+//! file and the line.
 //!
 //! Outputs are JSON Lines, written and flushed as they are produced. With one sink each line is
 //! the value itself; with several, each line is `{"sink": "<node id>", "value": <value>}`.
@@ -32,12 +33,29 @@ use super::InvalidInput;
 /// Exit code after SIGINT/SIGTERM, as shells report a process ended by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// SIGINT/SIGTERM received so far.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Outputs are JSON Lines, written as produced: the value itself with one sink node, \
+{\"sink\": ID, \"value\": VALUE} with several. Bytes are {\"$bytes\": BASE64}, in inputs too.
+
+Exit codes: 0 success; 1 a node failed (its id, step, error and traceback are printed); \
+2 invalid manifest, input or plan; 130 interrupted by SIGINT/SIGTERM (nodes are cleaned up and \
+outputs produced so far are written; a second signal exits at once).
+
+Logs go to stderr, filtered by RUST_LOG (e.g. RUST_LOG=debug shows each node's lifecycle).")]
 pub struct Args {
     /// The manifest to run.
     manifest: PathBuf,
     /// An input value, as JSON (repeatable; fed in order).
-    #[arg(long = "input", value_name = "JSON", conflicts_with = "input_file")]
+    #[arg(
+        long = "input",
+        value_name = "JSON",
+        conflicts_with = "input_file",
+        allow_hyphen_values = true
+    )]
     inputs: Vec<String>,
     /// Read inputs as JSON Lines from this file, or from stdin with `-`.
     #[arg(long, value_name = "PATH|-")]
@@ -89,7 +107,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let mut run = pipeline.run(inputs)?;
     handle_signals(run.handle());
     let mut progress = Progress::new(!args.quiet && io::stderr().is_terminal());
-    let write_failure = pump(&mut run, &mut sink, &mut progress);
+    let delivery = pump(&mut run, &mut sink, &mut progress);
     progress.clear();
 
     let metrics = run.metrics();
@@ -97,26 +115,36 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     if args.metrics {
         print_metrics(&metrics, args.json)?;
     }
-    if let Some(error) = write_failure {
-        return Err(error);
-    }
-    match result {
-        Ok(report) if report.cancelled => {
+    match (delivery, result) {
+        (Delivery::Failed(error), _) => Err(error),
+        (_, Err(error @ RunError::Input(_))) => Err(InvalidInput(anyhow::Error::new(error)).into()),
+        (_, Err(error)) => Err(node_failure(error)),
+        (Delivery::ReaderGone, Ok(_)) => Ok(ExitCode::SUCCESS),
+        // A signal that came as the run was finishing anyway still means "interrupted" to the shell.
+        (Delivery::Complete, Ok(report))
+            if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 =>
+        {
             eprintln!(
                 "interrupted: every node was cleaned up; the outputs produced so far were written"
             );
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(error @ RunError::Input(_)) => Err(InvalidInput(anyhow::Error::new(error)).into()),
-        Err(error) => Err(node_failure(error)),
+        (Delivery::Complete, Ok(_)) => Ok(ExitCode::SUCCESS),
     }
 }
 
-/// Writes outputs as they come, flushing whenever none is waiting; returns a write failure, after
-/// which the run is cancelled (a closed pipe, as with `| head`, ends the run quietly).
-fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option<anyhow::Error> {
-    let mut failure = None;
+/// How writing the outputs went.
+enum Delivery {
+    Complete,
+    /// The reader closed the pipe (`| head`): it has all it wanted.
+    ReaderGone,
+    Failed(anyhow::Error),
+}
+
+/// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the
+/// run; the remaining outputs are drained unwritten.
+fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Delivery {
+    let mut failure: Option<io::Error> = None;
     let mut wait = Duration::ZERO;
     loop {
         match run.recv_timeout(wait) {
@@ -125,7 +153,7 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
                 if failure.is_none() {
                     progress.clear();
                     if let Err(error) = sink.write(&output) {
-                        failure = sink.failed(error);
+                        failure = Some(error);
                         run.cancel();
                     }
                 }
@@ -135,7 +163,7 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
                 if failure.is_none()
                     && let Err(error) = sink.flush()
                 {
-                    failure = sink.failed(error);
+                    failure = Some(error);
                     run.cancel();
                 }
                 progress.tick(&run.metrics(), sink.written);
@@ -147,9 +175,13 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Option
     if failure.is_none()
         && let Err(error) = sink.flush()
     {
-        failure = sink.failed(error);
+        failure = Some(error);
     }
-    failure.filter(|error| !is_broken_pipe(error))
+    match failure {
+        None => Delivery::Complete,
+        Some(error) if error.kind() == io::ErrorKind::BrokenPipe => Delivery::ReaderGone,
+        Some(error) => Delivery::Failed(sink.failed(error)),
+    }
 }
 
 /// A node failure for people: the node, the step and the error, then the traceback.
@@ -164,7 +196,6 @@ fn node_failure(error: RunError) -> anyhow::Error {
 
 /// The first SIGINT/SIGTERM cancels the run gracefully; a second one exits at once.
 fn handle_signals(run: RunHandle) {
-    static SIGNALS: AtomicUsize = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
             eprintln!("\ninterrupted: stopping (press Ctrl-C again to exit at once)");
@@ -228,8 +259,13 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
     Value::from_json(json).map_err(|err| err.to_string())
 }
 
@@ -288,18 +324,13 @@ impl OutputSink {
         self.writer.flush()
     }
 
-    fn failed(&self, error: io::Error) -> Option<anyhow::Error> {
-        Some(anyhow::Error::new(error).context(format!("writing outputs to {} failed", self.name)))
+    fn failed(&self, error: io::Error) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!("writing outputs to {} failed", self.name))
     }
 }
 
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|err| err.kind() == io::ErrorKind::BrokenPipe)
-}
-
-/// A one-line progress indicator on stderr, only when it is a terminal.
+/// A one-line progress indicator on stderr, only when it is a terminal, and only once a run has
+/// lasted long enough for one to help.
 struct Progress {
     enabled: bool,
     started: Instant,
@@ -308,6 +339,7 @@ struct Progress {
 
 impl Progress {
     const TICK: Duration = Duration::from_millis(100);
+    const DELAY: Duration = Duration::from_millis(500);
     const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
     fn new(enabled: bool) -> Progress {
@@ -323,6 +355,9 @@ impl Progress {
             return;
         }
         let elapsed = self.started.elapsed();
+        if elapsed < Self::DELAY {
+            return;
+        }
         let spinner = Self::SPINNER
             [(elapsed.as_millis() / Self::TICK.as_millis()) as usize % Self::SPINNER.len()];
         let processed: u64 = metrics.iter().map(|m| m.items_in).sum();
@@ -352,6 +387,7 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
         process_seconds: f64,
         blocked_seconds: f64,
     }
+    let millis = |seconds: f64| seconds * 1e3;
     let rows: Vec<Row> = metrics
         .iter()
         .map(|m| Row {
@@ -377,14 +413,18 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
     writeln!(
         stderr,
         "{:<width$}  {:>10}  {:>10}  {:>12}  {:>12}",
-        "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS (s)", "BLOCKED (s)"
+        "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS ms", "BLOCKED ms"
     )
     .context("writing metrics")?;
     for row in rows {
         writeln!(
             stderr,
             "{:<width$}  {:>10}  {:>10}  {:>12.3}  {:>12.3}",
-            row.node, row.items_in, row.items_out, row.process_seconds, row.blocked_seconds
+            row.node,
+            row.items_in,
+            row.items_out,
+            millis(row.process_seconds),
+            millis(row.blocked_seconds)
         )?;
     }
     Ok(())
