@@ -67,8 +67,7 @@ def existing(binary: Path, work: Path) -> Artefacts:
 
 
 def _cargo(repo: Path, arguments: list[str]) -> str:
-    completed = subprocess.run(["cargo", *arguments], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    completed = subprocess.run(["cargo", *arguments], cwd=repo, capture_output=True, text=True)
     if completed.returncode != 0:
         raise BenchError(f"`cargo {' '.join(arguments)}` failed:\n{completed.stderr[-4000:]}")
     return completed.stdout

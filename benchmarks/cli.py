@@ -8,9 +8,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from benchmarks import build, machine, report, settings
 from benchmarks.context import BENCH_NODES, Bench

@@ -26,7 +26,8 @@ def run(bench: Bench, executable: Path) -> dict[str, Stats]:
     for report in sorted(home.rglob("new/benchmark.json")):
         identity = json.loads(report.read_text(encoding="utf-8"))["full_id"]
         sample = json.loads(report.with_name("sample.json").read_text(encoding="utf-8"))
-        results[identity] = stats(time / iterations / 1e9 for time, iterations in zip(sample["times"], sample["iters"]))
+        per_iteration = zip(sample["times"], sample["iters"], strict=True)
+        results[identity] = stats(nanoseconds / iterations / 1e9 for nanoseconds, iterations in per_iteration)
     if not results:
         raise BenchError(f"criterion bench {executable.name} wrote no results under {home}")
     return results

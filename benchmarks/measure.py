@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 
 class BenchError(RuntimeError):
@@ -246,4 +246,4 @@ def pairwise(left: Sequence[float], right: Sequence[float], combine: Callable[[f
     """Combine the i-th samples of two alternated contenders (e.g. their ratio), run by run."""
     if len(left) != len(right):
         raise BenchError("pairwise figures need as many runs on both sides")
-    return stats(combine(a, b) for a, b in zip(left, right))
+    return stats(combine(a, b) for a, b in zip(left, right, strict=True))

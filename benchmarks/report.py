@@ -59,7 +59,7 @@ def terminal_table(rows: list[Row]) -> str:
 
     def line(cells: tuple[str, ...]) -> str:
         return "  " + "  ".join(cell.ljust(width) if index == 0 else cell.rjust(width)
-                                for index, (cell, width) in enumerate(zip(cells, widths))).rstrip()
+                                for index, (cell, width) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     for number, row in enumerate(rows, 1):
         lines.append(f"\n{number}. {row.title}")
@@ -72,8 +72,8 @@ def terminal_table(rows: list[Row]) -> str:
         for ratio in row.ratios:
             lines.append(line((ratio.name[:52], *_ratio_cells(ratio))))
         for target in row.targets:
-            figure = "" if target.figure == target.status else f" ({target.figure})"
-            lines.append(f"  target: {target.text} — {target.status.upper()}{figure}")
+            measured = "" if target.figure.startswith(target.status) else f" ({target.figure})"
+            lines.append(f"  target: {target.text} — {target.status.upper()}{measured}")
         for check in row.checks:
             lines.append(f"  checked: {check}")
     return "\n".join(lines)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 def main(argv: list[str]) -> int:
@@ -99,10 +100,8 @@ def _run_timing_node(pipeline: Any, inputs_path: str, outputs: Any, timed_id: st
         nonlocal spent
         started = time.perf_counter()
         result = pipeline.nodes[position].process(item)
-        if isinstance(result, types.GeneratorType):
-            results = list(result)  # timed whole: a generator does its work while being iterated
-        else:
-            results = [] if result is None else [result]
+        # A generator does its work while being iterated, so it is drained inside the timing.
+        results = list(result) if isinstance(result, types.GeneratorType) else [] if result is None else [result]
         if position == timed:
             spent += time.perf_counter() - started
         return iter(results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ FULL = Sizes(
     chain_length=8,
     audio_seconds=60,
     parallel_items=40,
-    parallel_rounds=20_000,
+    parallel_rounds=100_000,
     criterion_seconds=5.0,
 )
 
@@ -58,7 +59,7 @@ QUICK = Sizes(
 )
 
 
-def sizes(quick: bool, **overrides: int | float | None) -> Sizes:
+def sizes(quick: bool, **overrides: Any) -> Sizes:
     """The preset, with every override that was given (None means "not given")."""
     chosen = QUICK if quick else FULL
     given = {key: value for key, value in overrides.items() if value is not None}

@@ -33,9 +33,10 @@ def resample(wav_path: str) -> Spec:
     return {"name": "resample", "wav": wav_path}
 
 
-def cpu_stages(stages: int, rounds: int) -> Spec:
-    """`stages` CPU-bound pure-Python stages of `rounds` steps each (see `CpuStageNode`)."""
-    return {"name": "cpu_stages", "stages": stages, "rounds": rounds}
+def cpu_stages(stages: int, rounds: int, *, locals_only: bool = False) -> Spec:
+    """`stages` CPU-bound pure-Python stages of `rounds` steps each (see `CpuStageNode`);
+    `locals_only` uses the variant whose loop touches no shared Python object."""
+    return {"name": "cpu_stages", "stages": stages, "rounds": rounds, "locals_only": locals_only}
 
 
 def build(spec: Spec) -> Any:
@@ -67,9 +68,10 @@ def _nodes(spec: Spec) -> list[Any]:
         return [WavReaderNode(name="reader", path=spec["wav"], frame_ms=20),
                 ResampleNode(name="resample", target_rate=16000)]
     if name == "cpu_stages":
-        from bench_nodes import CpuStageNode  # benchmarks/nodes, a user module for the binary too
+        from bench_nodes import CpuStageLocalsNode, CpuStageNode  # benchmarks/nodes: a user module
 
-        return [CpuStageNode(name=f"stage{index}", rounds=spec["rounds"]) for index in range(spec["stages"])]
+        stage = CpuStageLocalsNode if spec.get("locals_only") else CpuStageNode
+        return [stage(name=f"stage{index}", rounds=spec["rounds"]) for index in range(spec["stages"])]
     raise ValueError(f"unknown workload {name!r}")
 
 

@@ -31,3 +31,17 @@ class CpuStageNode(Node):
         for _ in range(self.rounds):
             state = (state * 1103515245 + 12345) % _MODULUS
         return state
+
+
+class CpuStageLocalsNode(CpuStageNode):
+    """The same work with every shared object (module global, constants) bound to a local first.
+
+    Same outputs as `CpuStageNode`; the parallel row runs both to show how much of the binary's
+    parallel slow-down comes from threads touching the same Python objects.
+    """
+
+    def process(self, data: int) -> int:
+        state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
+        for _ in range(self.rounds):
+            state = (state * multiplier + increment) % modulus
+        return state

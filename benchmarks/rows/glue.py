@@ -32,11 +32,14 @@ def run(bench: Bench) -> list[Row]:
 
     wall = {name: comparison.values(name) for name in comparison.runs}
     for contender in (binary, sdk):
-        glue.figures.append(Figure(contender.name, "items/s", stats(items / seconds for seconds in wall[contender.name])))
-    glue.figures.append(Figure("Pipeline.run() on the Rust runtime", "items/s", status=native.status, note=native.reason))
+        throughput = stats(items / seconds for seconds in wall[contender.name])
+        glue.figures.append(Figure(contender.name, "items/s", throughput))
+    glue.figures.append(Figure("Pipeline.run() on the Rust runtime", "items/s", status=native.status,
+                               note=native.reason))
     glue.figures.append(Figure(floor.name, "items/s", stats(items / seconds for seconds in wall[floor.name])))
     versus_sdk = pairwise(wall[sdk.name], wall[binary.name], lambda sdk_time, binary_time: sdk_time / binary_time)
-    versus_floor = pairwise(wall[floor.name], wall[binary.name], lambda floor_time, binary_time: floor_time / binary_time)
+    versus_floor = pairwise(wall[floor.name], wall[binary.name],
+                            lambda floor_time, binary_time: floor_time / binary_time)
     glue.ratios += [Ratio("binary ÷ CPython SDK (throughput)", versus_sdk),
                     Ratio("binary ÷ plain CPython loop (throughput)", versus_floor)]
     glue.targets.append(Target.judge(THROUGHPUT_TARGET, versus_sdk.median >= 5.0, f"{versus_sdk.median:.1f}×"))
@@ -45,7 +48,8 @@ def run(bench: Bench) -> list[Row]:
     rss = {name: [run.max_rss_kib * 1024 for run in runs] for name, runs in comparison.runs.items()}
     for contender in (binary, sdk):
         memory.figures.append(Figure(contender.name, "bytes", stats(rss[contender.name])))
-    memory.figures.append(Figure("Pipeline.run() on the Rust runtime", "bytes", status=native.status, note=native.reason))
+    memory.figures.append(Figure("Pipeline.run() on the Rust runtime", "bytes", status=native.status,
+                                 note=native.reason))
     memory.figures.append(Figure(floor.name, "bytes", stats(rss[floor.name])))
     rss_ratio = pairwise(rss[binary.name], rss[sdk.name], lambda a, b: a / b)
     memory.ratios.append(Ratio("binary ÷ CPython SDK (peak RSS)", rss_ratio))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
+
 from benchmarks import probes, workloads
-from benchmarks.context import Bench
-from benchmarks.measure import Comparison, compare, pairwise
+from benchmarks.context import Bench, node_metrics
+from benchmarks.measure import Comparison, ProcessSample, compare, pairwise, stats
 from benchmarks.results import Figure, Row, Target
 
 RUSTPYTHON_TARGET = "per-node overhead ≤ 2 µs (RustPython)"
@@ -22,8 +24,11 @@ def run(bench: Bench) -> Row:
               "wake-ups; start-up and input/output cancel out. The wall-time difference is shown beside it: "
               "on 2 cores the stages of a chain overlap, so it is smaller. The SDK's local CPython run is a "
               "reference (no target).")
-    rustpython = _chain_pair(bench, "binary, RustPython", sizes.overhead_items, runtime_hint=None)
+    rustpython = _chain_pair(bench, "binary, RustPython", sizes.overhead_items, runtime_hint=None, metrics=True)
     _add(row, rustpython, "RustPython engine", sizes.overhead_items, long)
+    row.figures.append(Figure("RustPython engine — inside `process` only", "µs",
+                              stats(rustpython.values(f"binary, RustPython, {long}-node chain", "process_us")),
+                              note="executor metrics: value in, Python call, value out; no channel"))
     per_node = _per_node(rustpython, sizes.overhead_items, long, "cpu")
     row.targets.append(Target.judge(RUSTPYTHON_TARGET, per_node.median <= 2.0, f"{per_node.median:.2f} µs"))
 
@@ -42,8 +47,8 @@ def run(bench: Bench) -> Row:
     return row
 
 
-def _chain_pair(bench: Bench, label: str, items: int, *, runtime_hint: str | None,
-                sdk: bool = False) -> Comparison:
+def _chain_pair(bench: Bench, label: str, items: int, *, runtime_hint: str | None, sdk: bool = False,
+                metrics: bool = False) -> Comparison:
     long = bench.sizes.chain_length
     inputs = bench.inputs(f"overhead-{items}", range(items))
     contenders = []
@@ -53,8 +58,15 @@ def _chain_pair(bench: Bench, label: str, items: int, *, runtime_hint: str | Non
         if sdk:
             contenders.append(bench.cpython_run(name, "sdk", spec, inputs))
         else:
-            contenders.append(bench.binary_run(name, spec, inputs))
+            contenders.append(bench.binary_run(name, spec, inputs, metrics=metrics,
+                                               figures=_process_time if metrics else None))
     return compare(contenders, bench.sizes.repetitions, progress=bench.log)
+
+
+def _process_time(sample: ProcessSample) -> dict[str, float]:
+    """Median over the chain's nodes of the time inside `process` per item, in µs."""
+    nodes = node_metrics(sample).values()
+    return {"process_us": statistics.median(node["process_seconds"] / node["items_in"] * 1e6 for node in nodes)}
 
 
 def _per_node(comparison: Comparison, items: int, long: int, figure: str):
