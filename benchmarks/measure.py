@@ -70,6 +70,32 @@ def run_process(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: 
     return ProcessSample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, stdout, stderr)
 
 
+def peak_rss_split(argv: Sequence[str], *, env: dict[str, str] | None = None,
+                   interval: float = 0.01) -> dict[str, int]:
+    """Peak anonymous and file-backed resident memory (bytes) of one run, polled from /proc.
+
+    `wait4` only gives the total peak; this tells heap from pages of mapped files (the executable
+    itself, shared libraries), which the kernel can drop and re-read under memory pressure. Polling
+    may miss a short spike, so it is reported beside the kernel's total, not instead of it.
+    """
+    peaks = {"RssAnon": 0, "RssFile": 0}
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in peaks:
+                        peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
+            except (OSError, ValueError, IndexError):
+                pass  # the process ended between poll() and the read
+            time.sleep(interval)
+    if process.returncode != 0:
+        raise BenchError(f"`{' '.join(map(str, argv))}` exited with {process.returncode}")
+    return {"anonymous": peaks["RssAnon"], "file_backed": peaks["RssFile"]}
+
+
 def canonical_digest(path: Path) -> str:
     """SHA-256 of a JSON Lines file after re-serialising each line the same way.
 
@@ -166,13 +192,26 @@ def measure(contender: Contender) -> tuple[Measurement, ProcessSample]:
 
 
 def compare(contenders: Sequence[Contender], repetitions: int, *,
-            progress: Callable[[str], None] = lambda _: None) -> Comparison:
+            progress: Callable[[str], None] = lambda _: None, outputs_are_timings: bool = False) -> Comparison:
     """Check that all contenders give the same outputs, then time them alternately.
 
     The checking run of each contender doubles as its warm-up (page cache, bytecode caches) and is
     not counted. Each timed run must then write byte-for-byte what that contender wrote when it
     was checked, so a figure never comes from a run that went wrong.
+
+    `outputs_are_timings` is for contenders whose output is itself a measurement (it differs from
+    run to run): then only the warm-up run is made, and no output is compared.
     """
+    if outputs_are_timings:
+        for contender in contenders:
+            progress(f"warming up {contender.name}")
+            measure(contender)
+        runs: dict[str, list[Measurement]] = {contender.name: [] for contender in contenders}
+        for repetition in range(repetitions):
+            for contender in contenders:
+                progress(f"{contender.name}: run {repetition + 1}/{repetitions}")
+                runs[contender.name].append(measure(contender)[0])
+        return Comparison(runs, "", [])
     if not contenders:
         raise BenchError("a comparison needs at least one contender")
     reference = contenders[0]
@@ -190,7 +229,7 @@ def compare(contenders: Sequence[Contender], repetitions: int, *,
             raise BenchError(f"outputs differ between {reference.name} and {contender.name}: "
                              f"{first_difference(reference.output, contender.output)}")
         raw_digests[contender.name] = file_digest(contender.output)
-    runs: dict[str, list[Measurement]] = {contender.name: [] for contender in contenders}
+    runs = {contender.name: [] for contender in contenders}
     for repetition in range(repetitions):
         for contender in contenders:
             progress(f"{contender.name}: run {repetition + 1}/{repetitions}")

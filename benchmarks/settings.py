@@ -30,6 +30,8 @@ class Sizes:
     """Work per stage per item (steps of a linear congruential generator)."""
     criterion_seconds: float
     """Measurement time of each criterion benchmark the bench command runs."""
+    op_iterations: int
+    """Executions of each single operation in the interpreter breakdown."""
 
 
 FULL = Sizes(
@@ -37,12 +39,13 @@ FULL = Sizes(
     cold_start_repetitions=15,
     glue_items=100_000,
     overhead_items=100_000,
-    overhead_items_sdk=5_000,
+    overhead_items_sdk=20_000,
     chain_length=8,
     audio_seconds=60,
     parallel_items=40,
     parallel_rounds=100_000,
     criterion_seconds=5.0,
+    op_iterations=200_000,
 )
 
 QUICK = Sizes(
@@ -56,6 +59,7 @@ QUICK = Sizes(
     parallel_items=4,
     parallel_rounds=500,
     criterion_seconds=0.5,
+    op_iterations=2_000,
 )
 
 

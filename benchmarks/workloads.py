@@ -72,9 +72,13 @@ def _nodes(spec: Spec) -> list[Any]:
 
         stage = CpuStageLocalsNode if spec.get("locals_only") else CpuStageNode
         return [stage(name=f"stage{index}", rounds=spec["rounds"]) for index in range(spec["stages"])]
+    if name == "op_costs":
+        from bench_nodes import OpCostsNode
+
+        return [OpCostsNode(name="ops")]
     raise ValueError(f"unknown workload {name!r}")
 
 
 def uses_bench_nodes(spec: Spec) -> bool:
     """Whether the workload needs `benchmarks/nodes` on the Python path (binary: --python-path)."""
-    return spec["name"] == "cpu_stages"
+    return spec["name"] in {"cpu_stages", "op_costs"}

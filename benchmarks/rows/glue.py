@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks import probes, workloads
 from benchmarks.context import Bench
-from benchmarks.measure import compare, pairwise, run_process, stats
+from benchmarks.measure import compare, pairwise, peak_rss_split, run_process, stats
 from benchmarks.results import Figure, Ratio, Row, Target
 
 THROUGHPUT_TARGET = "glue throughput ≥ 5× the CPython SDK pipeline"
@@ -54,6 +54,15 @@ def run(bench: Bench) -> list[Row]:
     rss_ratio = pairwise(rss[binary.name], rss[sdk.name], lambda a, b: a / b)
     memory.ratios.append(Ratio("binary ÷ CPython SDK (peak RSS)", rss_ratio))
     memory.targets.append(Target.judge(RSS_TARGET, rss_ratio.median <= 1.0, f"{rss_ratio.median:.2f}× CPython's"))
+
+    # Which kind of memory: one more (untimed) run of each, polled.
+    for contender in (binary, sdk):
+        bench.log(f"resident memory split: {contender.name}")
+        split = peak_rss_split(contender.argv, env=contender.env)
+        memory.figures.append(Figure(f"{contender.name} — anonymous (heap)", "bytes", stats([split["anonymous"]]),
+                                     note="polled /proc peak, one run"))
+        memory.figures.append(Figure(f"{contender.name} — file-backed", "bytes", stats([split["file_backed"]]),
+                                     note="executable and libraries; clean pages"))
 
     size = stripped_size(bench)
     memory.figures.append(Figure("release binary, stripped", "bytes", stats([size]),

@@ -51,10 +51,11 @@ def run(bench: Bench) -> Row:
         speedups[side] = pairwise(wall[f"{side}, serial (1 node)"], wall[f"{side}, concurrent (2 nodes)"],
                                   lambda serial_time, concurrent_time: serial_time / concurrent_time)
         row.ratios.append(Ratio(f"{side}: serial ÷ concurrent (speed-up)", speedups[side]))
-    row.ratios.append(Ratio("machine ceiling: 2 × one run ÷ two at once", pairwise(
-        wall["binary, serial (1 node)"], wall[ceiling.name], lambda one, two: 2 * one / two)))
+    machine = pairwise(wall["binary, serial (1 node)"], wall[ceiling.name], lambda one, two: 2 * one / two)
+    row.ratios.append(Ratio("machine ceiling: 2 × one run ÷ two at once", machine))
     binary_speedup = speedups["binary"].median
-    row.targets.append(Target.judge(TARGET, binary_speedup >= 1.6, f"{binary_speedup:.2f}×"))
+    row.targets.append(Target.judge(TARGET, binary_speedup >= 1.6,
+                                    f"{binary_speedup:.2f}×; the machine's ceiling then: {machine.median:.2f}×"))
     row.checks += comparison.checked
     return row
 
