@@ -32,10 +32,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-BURN_MODULE = '''
-from remotemedia.core.node import Node
-
-class Burn(Node):
+BURN_CLASS = '''
+class {name}(Node):
     """Pure-Python CPU work: `work` loop iterations per item."""
     def __init__(self, work=20000, **kwargs):
         super().__init__(**kwargs)
@@ -47,6 +45,11 @@ class Burn(Node):
             total += i * i % 7
         return item
 '''
+# Two classes with the same code: stages running *the same* code object contend on RustPython's
+# shared adaptive-specialization counters (a write per execution of an unspecializable op such
+# as `%`), so both cases are measured.
+BURN_MODULE = "from remotemedia.core.node import Node\n" + BURN_CLASS.format(name="Burn") + BURN_CLASS.format(
+    name="BurnToo")
 
 
 def default_binary() -> Path:
@@ -140,14 +143,16 @@ def parallel_ratio(binary: Path, scratch: Path, items: int, work: int) -> dict:
     (modules / "burn.py").write_text(BURN_MODULE)
     inputs = [arg for i in range(items) for arg in ("--input", str(i))]
 
-    def timed(name: str, works: list[int]) -> float:
+    def timed(name: str, stages: list[tuple[str, int]]) -> float:
         path = manifest(scratch / f"{name}.json", name, [
-            {"id": f"burn_{i}", "node_type": "burn:Burn", "params": {"work": w}} for i, w in enumerate(works)])
+            {"id": f"burn_{i}", "node_type": f"burn:{cls}", "params": {"work": w}}
+            for i, (cls, w) in enumerate(stages)])
         walls = [run(binary, "run", path, "--python-path", modules, "--quiet", *inputs)[0] for _ in range(3)]
         return min(walls)
 
-    serial = timed("one-stage", [2 * work])
-    two_stage = timed("two-stage", [work, work])
+    serial = timed("one-stage", [("Burn", 2 * work)])
+    two_stage = timed("two-stage", [("Burn", work), ("BurnToo", work)])
+    two_stage_same_code = timed("two-stage-same-code", [("Burn", work), ("Burn", work)])
     # What this machine gives two busy processes right now (other load shares the cores): the
     # one-stage run twice at once, against once. The stages ratio cannot beat it.
     one_stage = scratch / "one-stage.json"
@@ -161,6 +166,7 @@ def parallel_ratio(binary: Path, scratch: Path, items: int, work: int) -> dict:
         "one_stage_items_per_s": round(items / serial, 2),
         "two_stage_items_per_s": round(items / two_stage, 2),
         "parallel_stages_ratio": round(serial / two_stage, 2),
+        "parallel_stages_ratio_same_code": round(serial / two_stage_same_code, 2),
         "machine_two_process_ratio": round(2 * serial / two_processes, 2),
         "cores": os.cpu_count(),
     }
