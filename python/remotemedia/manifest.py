@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, InvalidManifestError
 
@@ -87,8 +88,9 @@ def _parse(manifest: Any) -> tuple[Any, list[ValidationError]]:
     except json.JSONDecodeError as exc:
         return None, [ValidationError("", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
     except RecursionError:
-        return None, [ValidationError("", f"malformed JSON: nested more than {MAX_NESTING_DEPTH} arrays and "
-                                          "objects deep")]
+        return None, [
+            ValidationError("", f"malformed JSON: nested more than {MAX_NESTING_DEPTH} arrays and objects deep")
+        ]
 
 
 def _first_too_deep(document: Any) -> str | None:
@@ -132,7 +134,7 @@ def _explain(error: Any) -> Iterator[ValidationError]:
             yield ValidationError(pointer, f"missing required field '{name}'")
         return
     if kind == "type":
-        names = expected if isinstance(expected, list) else [expected]
+        names = [str(name) for name in (expected if isinstance(expected, list) else [expected])]
         message = f"expected {' or '.join(_TYPE_NAMES.get(name, name) for name in names)}, got {_summary(instance)}"
     elif kind == "const":
         message = f"must be {json.dumps(expected)}, got {_summary(instance)}"
@@ -164,8 +166,11 @@ def _semantic_errors(document: dict[str, Any]) -> list[ValidationError]:
     for index, node in enumerate(document["nodes"]):
         node_id = node["id"]
         if node_id in first_seen:
-            errors.append(ValidationError(
-                f"/nodes/{index}/id", f"duplicate node id '{node_id}' (first at /nodes/{first_seen[node_id]}/id)"))
+            errors.append(
+                ValidationError(
+                    f"/nodes/{index}/id", f"duplicate node id '{node_id}' (first at /nodes/{first_seen[node_id]}/id)"
+                )
+            )
         else:
             first_seen[node_id] = index
         host = node.get("host")
@@ -288,8 +293,15 @@ def _did_you_mean(key: str, known: set[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "number": "a number",
-               "integer": "an integer", "boolean": "true or false", "null": "null"}
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _summary(value: Any) -> str:

@@ -16,7 +16,8 @@ module at start-up, so `asyncio` is imported only at that moment.
 from __future__ import annotations
 
 import types
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.node import Node
 

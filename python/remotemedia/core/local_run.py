@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import types
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import NodeError, PipelineError, RemoteMediaError
@@ -71,15 +72,19 @@ class LocalRun:
         if isinstance(inputs, (str, bytes, dict)):
             raise PipelineError("inputs must be an iterable of items; wrap a single item in a list")
         if self.pipeline.running:
-            raise PipelineError(f"pipeline '{self.pipeline.name}' is already running; its nodes hold per-run "
-                                "state, so build a second pipeline to run two at once")
-        stages = [_Stage(node_id, NodeDriver(node)) for node_id, node in
-                  zip(self.pipeline.node_ids(), self.pipeline.nodes)]
+            raise PipelineError(
+                f"pipeline '{self.pipeline.name}' is already running; its nodes hold per-run "
+                "state, so build a second pipeline to run two at once"
+            )
+        stages = [
+            _Stage(node_id, NodeDriver(node))
+            for node_id, node in zip(self.pipeline.node_ids(), self.pipeline.nodes, strict=True)
+        ]
         results: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         roots = self._wire(stages, results)
         sinks = sum(1 for stage in stages if results in stage.successors)
         ready = _Barrier(len(stages))
-        tasks = [asyncio.ensure_future(self._lifecycle(stage, ready)) for stage in stages]
+        tasks: list[asyncio.Future] = [asyncio.ensure_future(self._lifecycle(stage, ready)) for stage in stages]
         tasks.append(asyncio.ensure_future(self._feed(inputs, roots, ready)))
         watcher = asyncio.ensure_future(self._watch(tasks, results))
         ended = 0
@@ -164,14 +169,17 @@ class LocalRun:
                 continue
             except RemoteMediaError:
                 break
-        if not finishing.cancelled() and finishing.exception() is not None:
-            self._record(finishing.exception())
+        error = None if finishing.cancelled() else finishing.exception()
+        if error is not None:
+            self._record(error)
 
-    async def _feed(self, inputs: Iterable[Any] | AsyncIterator[Any], roots: list[asyncio.Queue],
-                    ready: _Barrier) -> None:
+    async def _feed(
+        self, inputs: Iterable[Any] | AsyncIterator[Any], roots: list[asyncio.Queue], ready: _Barrier
+    ) -> None:
+        items = _iterate(inputs)
         try:
             await ready.wait()
-            async for item in _iterate(inputs):
+            async for item in items:
                 for queue in roots:
                     await queue.put(item)
             for queue in roots:
@@ -179,6 +187,8 @@ class LocalRun:
         except BaseException as exc:
             self._record(exc)
             raise
+        finally:
+            await items.aclose()
 
     async def _watch(self, tasks: list[asyncio.Future], results: asyncio.Queue) -> None:
         """On the first failure, stop every task and wake the consumer."""
@@ -218,7 +228,7 @@ class _Barrier:
         await self.event.wait()
 
 
-async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
     """Iterate sync or async inputs; a sync iterator is advanced off the event loop, as it may block."""
     if hasattr(inputs, "__aiter__"):
         async for item in inputs:  # type: ignore[union-attr]
@@ -229,7 +239,8 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
     except TypeError as exc:
         raise PipelineError(f"inputs must be iterable, got {type(inputs).__name__}") from exc
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as reader:
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs")
+    try:
         while True:
             try:
                 item = await loop.run_in_executor(reader, next, iterator, _NO_MORE)
@@ -238,6 +249,8 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
             if item is _NO_MORE:
                 return
             yield item
+    finally:
+        reader.shutdown(wait=False)  # a stopped run must not wait for a blocking input source
 
 
 def _start(start: Callable[..., Iterator[Any]], args: tuple) -> tuple[Iterator[Any], list[Any], bool]:
