@@ -33,12 +33,34 @@ class CpuStageNode(Node):
         return state
 
 
-class CpuStageLocalsNode(CpuStageNode):
-    """The same work with every shared object (module global, constants) bound to a local first.
+class CpuStageTwinNode(CpuStageNode):
+    """`CpuStageNode`'s work in a code object of its own (the body is copied on purpose).
 
-    Same outputs as `CpuStageNode`; the parallel row runs both to show how much of the binary's
-    parallel slow-down comes from threads touching the same Python objects.
+    RustPython keeps adaptive-specialization counters in the code object, written as the code
+    runs; two stages running the *same* code object write the same counters from two cores. A
+    stage of this class next to a `CpuStageNode` shares no code with it.
     """
+
+    def process(self, data: int) -> int:
+        state = data
+        for _ in range(self.rounds):
+            state = (state * 1103515245 + 12345) % _MODULUS
+        return state
+
+
+class CpuStageLocalsNode(CpuStageNode):
+    """The same work with the module global and the constants bound to locals first, so the loop
+    touches no Python object another thread uses (same outputs as `CpuStageNode`)."""
+
+    def process(self, data: int) -> int:
+        state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
+        for _ in range(self.rounds):
+            state = (state * multiplier + increment) % modulus
+        return state
+
+
+class CpuStageLocalsTwinNode(CpuStageNode):
+    """`CpuStageLocalsNode`'s work in a code object of its own (see `CpuStageTwinNode`)."""
 
     def process(self, data: int) -> int:
         state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
