@@ -39,12 +39,12 @@ FULL = Sizes(
     cold_start_repetitions=15,
     glue_items=100_000,
     overhead_items=100_000,
-    overhead_items_sdk=20_000,
+    overhead_items_sdk=10_000,
     chain_length=8,
     audio_seconds=60,
-    parallel_items=40,
+    parallel_items=30,
     parallel_rounds=100_000,
-    criterion_seconds=5.0,
+    criterion_seconds=2.0,
     op_iterations=200_000,
 )
 

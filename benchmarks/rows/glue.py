@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks import probes, workloads
 from benchmarks.context import Bench
-from benchmarks.measure import compare, pairwise, peak_rss_split, run_process, stats
+from benchmarks.measure import compare, pairwise, run_process, stats
 from benchmarks.results import Figure, Ratio, Row, Target
 
 THROUGHPUT_TARGET = "glue throughput ≥ 5× the CPython SDK pipeline"
@@ -27,6 +27,8 @@ def run(bench: Bench) -> list[Row]:
     binary = bench.binary_run("binary (RustPython)", workloads.GLUE, inputs)
     sdk = bench.cpython_run("CPython SDK local pipeline", "sdk", workloads.GLUE, inputs)
     floor = bench.cpython_run("plain CPython loop (floor)", "loop", workloads.GLUE, inputs)
+    for contender in (binary, sdk, floor):
+        contender.poll_memory = True
     native = probes.native_module(bench)
     comparison = compare([binary, sdk, floor], bench.sizes.repetitions, progress=bench.log)
 
@@ -55,14 +57,14 @@ def run(bench: Bench) -> list[Row]:
     memory.ratios.append(Ratio("binary ÷ CPython SDK (peak RSS)", rss_ratio))
     memory.targets.append(Target.judge(RSS_TARGET, rss_ratio.median <= 1.0, f"{rss_ratio.median:.2f}× CPython's"))
 
-    # Which kind of memory: one more (untimed) run of each, polled.
+    # Which kind of memory, polled from /proc during the same runs.
     for contender in (binary, sdk):
-        bench.log(f"resident memory split: {contender.name}")
-        split = peak_rss_split(contender.argv, env=contender.env)
-        memory.figures.append(Figure(f"{contender.name} — anonymous (heap)", "bytes", stats([split["anonymous"]]),
-                                     note="polled /proc peak, one run"))
-        memory.figures.append(Figure(f"{contender.name} — file-backed", "bytes", stats([split["file_backed"]]),
-                                     note="executable and libraries; clean pages"))
+        memory.figures.append(Figure(f"{contender.name} — anonymous (heap)", "bytes",
+                                     stats(comparison.values(contender.name, "rss_anonymous")),
+                                     note="peak polled from /proc every 10 ms"))
+        memory.figures.append(Figure(f"{contender.name} — file-backed", "bytes",
+                                     stats(comparison.values(contender.name, "rss_file_backed")),
+                                     note="the executable and libraries: clean pages"))
 
     size = stripped_size(bench)
     memory.figures.append(Figure("release binary, stripped", "bytes", stats([size]),
