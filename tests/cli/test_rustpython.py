@@ -92,6 +92,39 @@ def test_one_interpreter_serves_every_node_of_a_run(run_remotemedia, manifest_fi
     assert 2 <= first < 5 and second == 5
 
 
+def test_nodes_importing_one_package_lazily_at_once_do_not_deadlock(run_remotemedia, manifest_file, tmp_path):
+    """One node imports a package whose `__init__` imports a slow submodule; another imports that
+    submodule directly, both in `initialize`. Done at once on two threads, Python's import locks
+    would report a deadlock; the engine sets nodes up one at a time, as the SDK's local run does."""
+    modules = tmp_path / "modules"
+    write_module(modules / "slowpkg", "__init__", "from slowpkg import part\n")
+    write_module(modules / "slowpkg", "part", "import time\ntime.sleep(0.3)\nVALUE = 42\n")
+    write_module(modules, "lazy", """
+        from remotemedia.core.node import Node
+
+        class WholePackage(Node):
+            def initialize(self):
+                import slowpkg
+                self.value = slowpkg.part.VALUE
+
+            def process(self, data):
+                return self.value
+
+        class JustThePart(WholePackage):
+            def initialize(self):
+                from slowpkg.part import VALUE
+                self.value = VALUE
+        """)
+    manifest = manifest_file([{"id": "whole", "node_type": "lazy:WholePackage"},
+                              {"id": "part", "node_type": "lazy:JustThePart"}], name="lazy-imports")
+
+    result = run_remotemedia("run", manifest, "--python-path", modules, "--input", "0")
+
+    assert result.returncode == 0, result.stderr
+    outputs = sorted(json_lines(result.stdout), key=lambda line: line["sink"])
+    assert outputs == [{"sink": "part", "value": 42}, {"sink": "whole", "value": 42}]
+
+
 def test_an_exception_names_the_node_its_type_and_shows_the_traceback(run_remotemedia, manifest_file):
     manifest = manifest_file(
         [{"id": "calc_1", "node_type": "CalculatorNode", "params": {"operation": "divide", "operand": 0}}],
