@@ -20,10 +20,13 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def run_python():
     """Run this interpreter in a fresh process, from the repository root, with the SDK importable."""
+
     def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "python")}
-        return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, env=env,
-                              cwd=REPO_ROOT, check=check)
+        return subprocess.run(
+            [sys.executable, *args], input=stdin, capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=check
+        )
+
     return run
 
 

@@ -11,12 +11,14 @@ from remotemedia.nodes.simple_math import MultiplyNode
 
 
 def build() -> Pipeline:
-    return (Pipeline(name="calculator")
-            .add_node(DataSourceNode(name="numbers"))
-            .add_node(CalculatorNode(name="plus_five", operation="add", operand=5))
-            .add_node(MultiplyNode(name="double", factor=2))
-            .add_node(CalculatorNode(name="square", operation="power", operand=2))
-            .add_node(DataSinkNode(name="results")))
+    return (
+        Pipeline(name="calculator")
+        .add_node(DataSourceNode(name="numbers"))
+        .add_node(CalculatorNode(name="plus_five", operation="add", operand=5))
+        .add_node(MultiplyNode(name="double", factor=2))
+        .add_node(CalculatorNode(name="square", operation="power", operand=2))
+        .add_node(DataSinkNode(name="results"))
+    )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,13 @@ def build() -> Pipeline:
     double = MultiplyNode(name="double", factor=2)
     square = CalculatorNode(name="square", operation="power", operand=2)
     results = DataSinkNode(name="results")
-    return (Pipeline(name="fan-out-fan-in")
-            .connect(numbers, double)
-            .connect(numbers, square)
-            .connect(double, results)
-            .connect(square, results))
+    return (
+        Pipeline(name="fan-out-fan-in")
+        .connect(numbers, double)
+        .connect(numbers, square)
+        .connect(double, results)
+        .connect(square, results)
+    )
 
 
 if __name__ == "__main__":

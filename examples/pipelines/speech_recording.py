@@ -20,11 +20,13 @@ def build(output_path: str = "speech-16k-mono.wav") -> Pipeline:
     reader = WavReaderNode(name="reader", path=SPEECH_WAV, frame_ms=20)
     mono = MixDownNode(name="mono")
     resample = ResampleNode(name="resample", target_rate=16000)
-    return (Pipeline(name="speech-recording")
-            .connect(reader, mono)
-            .connect(mono, resample)
-            .connect(resample, WavWriterNode(name="recorder", path=output_path))
-            .connect(resample, EnergyVADNode(name="vad")))
+    return (
+        Pipeline(name="speech-recording")
+        .connect(reader, mono)
+        .connect(mono, resample)
+        .connect(resample, WavWriterNode(name="recorder", path=output_path))
+        .connect(resample, EnergyVADNode(name="vad"))
+    )
 
 
 if __name__ == "__main__":

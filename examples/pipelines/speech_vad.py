@@ -16,11 +16,13 @@ SPEECH_WAV = "examples/audio/speech.wav"
 
 
 def build() -> Pipeline:
-    return (Pipeline(name="speech-vad")
-            .add_node(WavReaderNode(name="reader", path=SPEECH_WAV, frame_ms=20))
-            .add_node(MixDownNode(name="mono"))
-            .add_node(ResampleNode(name="resample", target_rate=16000))
-            .add_node(EnergyVADNode(name="vad", threshold_db=-40.0, min_silence_ms=400)))
+    return (
+        Pipeline(name="speech-vad")
+        .add_node(WavReaderNode(name="reader", path=SPEECH_WAV, frame_ms=20))
+        .add_node(MixDownNode(name="mono"))
+        .add_node(ResampleNode(name="resample", target_rate=16000))
+        .add_node(EnergyVADNode(name="vad", threshold_db=-40.0, min_silence_ms=400))
+    )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ from remotemedia.nodes.text import TextTransformNode
 
 
 def build() -> Pipeline:
-    return (Pipeline(name="text-processing")
-            .add_node(DataSourceNode(name="lines"))
-            .add_node(TextTransformNode(name="tidy", operation="normalize_whitespace"))
-            .add_node(TextTransformNode(name="brand", operation="replace", old="remote media", new="remotemedia"))
-            .add_node(TextTransformNode(name="title", operation="title"))
-            .add_node(DataSinkNode(name="results")))
+    return (
+        Pipeline(name="text-processing")
+        .add_node(DataSourceNode(name="lines"))
+        .add_node(TextTransformNode(name="tidy", operation="normalize_whitespace"))
+        .add_node(TextTransformNode(name="brand", operation="replace", old="remote media", new="remotemedia"))
+        .add_node(TextTransformNode(name="title", operation="title"))
+        .add_node(DataSinkNode(name="results"))
+    )
 
 
 if __name__ == "__main__":

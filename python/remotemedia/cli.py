@@ -69,10 +69,13 @@ def _export(scripts: list[Path], output: Path | None, out_dir: Path | None) -> i
         except RemoteMediaError as exc:
             print(f"error: {script}: {exc}", file=sys.stderr)
             return 1
-        if output is None and out_dir is None:
+        if out_dir is not None:
+            target = out_dir / f"{script.stem}.json"
+        elif output is not None:
+            target = output
+        else:
             print(manifest)
             continue
-        target = output if output is not None else out_dir / f"{script.stem}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(manifest + "\n", encoding="utf-8")
         print(f"wrote {target}", file=sys.stderr)

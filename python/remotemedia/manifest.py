@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, InvalidManifestError
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "manifest.v1.json"
 
-_HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:]*):([0-9]+)$")
-_FRIENDLY_PATTERN_MESSAGES = {
+MAX_NESTING_DEPTH = 127
+"""Arrays and objects nested in each other, the root included: the runtime's JSON parser limit."""
+
+_HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:]*):([0-9]+)$")  # the schema allows a bare host; the runtime does not
+_PATTERN_HINTS = {
     "id": "a node id may only contain letters, digits, '_', '.' and '-'",
     "host": "host must be 'host:port' (an IPv6 address in brackets)",
     "created_at": "created_at must be an ISO 8601 UTC timestamp ending in Z, e.g. 2025-10-22T12:00:00Z",
@@ -44,18 +48,25 @@ class ValidationError:
 def validate(manifest: dict[str, Any] | str | bytes) -> list[ValidationError]:
     """Every problem in `manifest` (a parsed document, or JSON text); empty when it is valid."""
     document, errors = _parse(manifest)
-    if errors:
-        return errors
-    return _schema_errors(document) + _semantic_errors(document)
+    return errors or _check(document)
 
 
 def require_valid(manifest: dict[str, Any] | str | bytes) -> dict[str, Any]:
     """The parsed manifest, or InvalidManifestError listing every problem."""
     document, errors = _parse(manifest)
-    errors = errors or _schema_errors(document) + _semantic_errors(document)
+    errors = errors or _check(document)
     if errors:
         raise InvalidManifestError(errors)
     return document
+
+
+def _check(document: Any) -> list[ValidationError]:
+    """As the runtime does: refuse a too-deep document, then the schema, then — only on a
+    document whose structure is sound — the graph rules, so both report the same errors."""
+    too_deep = _first_too_deep(document)
+    if too_deep is not None:
+        return [ValidationError(too_deep, f"nested more than {MAX_NESTING_DEPTH} arrays and objects deep")]
+    return _schema_errors(document) or _semantic_errors(document)
 
 
 def load_schema() -> dict[str, Any]:
@@ -68,13 +79,31 @@ def _parse(manifest: Any) -> tuple[Any, list[ValidationError]]:
         return manifest, []
     try:
         text = manifest.decode("utf-8") if isinstance(manifest, (bytes, bytearray)) else manifest
+    except UnicodeDecodeError as exc:
+        return None, [ValidationError("", f"the manifest is not UTF-8 text: {exc}")]
+    if not text.strip():
+        return None, [ValidationError("", "the manifest is empty; expected a JSON object")]
+    try:
         return json.loads(text), []
     except json.JSONDecodeError as exc:
         return None, [ValidationError("", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
-    except UnicodeDecodeError as exc:
-        return None, [ValidationError("", f"the manifest is not UTF-8 text: {exc}")]
     except RecursionError:
-        return None, [ValidationError("", "JSON nested too deeply to read")]
+        return None, [
+            ValidationError("", f"malformed JSON: nested more than {MAX_NESTING_DEPTH} arrays and objects deep")
+        ]
+
+
+def _first_too_deep(document: Any) -> str | None:
+    """Pointer of the first container nested deeper than MAX_NESTING_DEPTH (iterative walk)."""
+    stack: list[tuple[Any, list[Any], int]] = [(document, [], 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_NESTING_DEPTH:
+                return to_pointer(path)
+            children = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((child, [*path, key], depth + 1) for key, child in reversed(list(children)))
+    return None
 
 
 def _schema_errors(document: Any) -> list[ValidationError]:
@@ -83,73 +112,83 @@ def _schema_errors(document: Any) -> list[ValidationError]:
     except ImportError as exc:
         raise ConfigurationError("manifest validation needs the jsonschema package: pip install jsonschema") from exc
     validator = jsonschema.Draft7Validator(load_schema())
-    try:
-        raw = sorted(validator.iter_errors(document), key=lambda error: _sort_key(error.absolute_path))
-    except RecursionError:
-        return [ValidationError("", "the manifest is nested too deeply to validate")]
-    return [error for raw_error in raw for error in _explain(raw_error)]
+    errors = [error for raw in validator.iter_errors(document) for error in _explain(raw)]
+    return sorted(errors, key=lambda error: _document_order(error.pointer))
 
 
 def _explain(error: Any) -> Iterator[ValidationError]:
-    """Turn a jsonschema error into messages that say what to fix, without echoing huge values."""
+    """Turn a jsonschema error into a message that says what to fix, without echoing large values
+    (the runtime words its messages the same way)."""
     path = list(error.absolute_path)
     pointer = to_pointer(path)
-    field = path[-1] if path and isinstance(path[-1], str) else None
-    kind = error.validator
+    kind, expected, instance = error.validator, error.validator_value, error.instance
     if kind == "additionalProperties":
         known = set(error.schema.get("properties", {}))
-        for key in error.instance:
+        for key in instance:
             if key not in known:
                 yield ValidationError(to_pointer([*path, key]), f"unknown field '{key}'{_did_you_mean(key, known)}")
         return
+    if kind == "required":
+        missing = [name for name in expected if name not in instance]
+        for name in missing:
+            yield ValidationError(pointer, f"missing required field '{name}'")
+        return
     if kind == "type":
-        yield ValidationError(pointer, f"expected {_type_names(error.validator_value)}, got {_json_type(error.instance)}")
+        names = [str(name) for name in (expected if isinstance(expected, list) else [expected])]
+        message = f"expected {' or '.join(_TYPE_NAMES.get(name, name) for name in names)}, got {_summary(instance)}"
     elif kind == "const":
-        yield ValidationError(pointer, f"must be {json.dumps(error.validator_value)}, got {_short(error.instance)}")
+        message = f"must be {json.dumps(expected)}, got {_summary(instance)}"
     elif kind == "enum":
-        choices = ", ".join(json.dumps(choice) for choice in error.validator_value)
-        yield ValidationError(pointer, f"must be one of {choices}, got {_short(error.instance)}")
-    elif kind == "pattern" and field in _FRIENDLY_PATTERN_MESSAGES:
-        yield ValidationError(pointer, f"{_FRIENDLY_PATTERN_MESSAGES[field]}, got {_short(error.instance)}")
-    elif kind == "minItems" and error.validator_value == 1:
-        yield ValidationError(pointer, "must not be empty")
+        message = f"must be one of {', '.join(json.dumps(choice) for choice in expected)}, got {_summary(instance)}"
+    elif kind in ("minItems", "minLength") and expected == 1:
+        message = "must not be empty"
+    elif kind == "minItems":
+        message = f"must have at least {expected} items"
+    elif kind == "minLength":
+        message = f"must be at least {expected} characters long"
+    elif kind == "maxLength":
+        message = f"must be at most {expected} characters long, got {len(instance)}"
+    elif kind == "minimum":
+        message = f"must be at least {expected}, got {_summary(instance)}"
+    elif kind == "pattern":
+        field = path[-1] if path else ""
+        hint = _PATTERN_HINTS.get(field, f"must match the pattern {expected}")
+        message = f"{hint}, got {_summary(instance)}"
     else:
-        yield ValidationError(pointer, _truncate(error.message))
+        message = _truncate(error.message, 300)
+    yield ValidationError(pointer, message)
 
 
-def _semantic_errors(document: Any) -> list[ValidationError]:
-    """Checks a schema cannot express. Tolerates malformed parts, which the schema already reported."""
-    if not isinstance(document, dict):
-        return []
+def _semantic_errors(document: dict[str, Any]) -> list[ValidationError]:
+    """Checks a schema cannot express, on a document the schema accepted (so its shape is known)."""
     errors: list[ValidationError] = []
-    nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
     first_seen: dict[str, int] = {}
-    for index, node in enumerate(nodes):
-        if not isinstance(node, dict):
-            continue
-        node_id = node.get("id")
-        if isinstance(node_id, str):
-            if node_id in first_seen:
-                errors.append(ValidationError(
-                    f"/nodes/{index}/id", f"duplicate node id '{node_id}' (first at /nodes/{first_seen[node_id]}/id)"))
-            else:
-                first_seen[node_id] = index
+    for index, node in enumerate(document["nodes"]):
+        node_id = node["id"]
+        if node_id in first_seen:
+            errors.append(
+                ValidationError(
+                    f"/nodes/{index}/id", f"duplicate node id '{node_id}' (first at /nodes/{first_seen[node_id]}/id)"
+                )
+            )
+        else:
+            first_seen[node_id] = index
         host = node.get("host")
-        match = _HOST_PORT.match(host) if isinstance(host, str) else None
-        if match and not 1 <= int(match.group(1)) <= 65535:
-            errors.append(ValidationError(f"/nodes/{index}/host", f"port {int(match.group(1))} is outside 1-65535"))
+        if host is not None:
+            match = _HOST_PORT.match(host)
+            if match is None:
+                errors.append(ValidationError(f"/nodes/{index}/host", "host must be 'host:port'"))
+            elif not 1 <= int(match.group(1)) <= 65535:
+                errors.append(ValidationError(f"/nodes/{index}/host", f"port {int(match.group(1))} is outside 1-65535"))
     edges: list[tuple[str, str, int]] = []
-    connections = document.get("connections") if isinstance(document.get("connections"), list) else []
-    for index, connection in enumerate(connections):
-        if not isinstance(connection, dict):
-            continue
-        source, target = connection.get("from"), connection.get("to")
-        usable = True
+    for index, connection in enumerate(document.get("connections", [])):
+        source, target = connection["from"], connection["to"]
+        known = True
         for end, node_id in (("from", source), ("to", target)):
-            if isinstance(node_id, str) and node_id not in first_seen:
+            if node_id not in first_seen:
                 errors.append(ValidationError(f"/connections/{index}/{end}", f"no node has id '{node_id}'"))
-                usable = False
-        if not (isinstance(source, str) and isinstance(target, str)) or not usable:
+                known = False
+        if not known:
             continue
         if source == target:
             errors.append(ValidationError(f"/connections/{index}", f"node '{source}' is connected to itself"))
@@ -242,45 +281,43 @@ def to_pointer(path: list[Any]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
-def _sort_key(path: Any) -> list[tuple[int, Any]]:
-    return [(0, part) if isinstance(part, int) else (1, str(part)) for part in path]
+def _document_order(pointer: str) -> list[tuple[int, int, str]]:
+    """Parents first, array items by index — the order the document reads in."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in pointer.split("/")[1:]]
 
 
 def _did_you_mean(key: str, known: set[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(key, sorted(known), n=1)
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _type_names(expected: Any) -> str:
-    names = {"object": "an object", "array": "an array", "string": "a string", "number": "a number",
-             "integer": "an integer", "boolean": "true or false", "null": "null"}
-    expected = expected if isinstance(expected, list) else [expected]
-    return " or ".join(names.get(name, name) for name in expected)
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {_short(value)}"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _short(value: Any) -> str:
+def _summary(value: Any) -> str:
+    """What a value is, short enough for a one-line message: containers by kind, scalars as written."""
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return _truncate(json.dumps(value, ensure_ascii=False, default=repr), 80)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {json.dumps(value)}"
+    return f"the string {_truncate(json.dumps(value, ensure_ascii=False), 80)}"
 
 
-def _truncate(text: str, limit: int = 300) -> str:
+def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."

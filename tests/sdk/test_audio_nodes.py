@@ -8,7 +8,6 @@ import wave
 from array import array
 
 import pytest
-
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import NodeError
 from remotemedia.core.pipeline import Pipeline
@@ -37,8 +36,12 @@ def tone(frequency: float, seconds: float, rate: int, amplitude: float = 0.5, st
 
 
 def silence(seconds: float, rate: int, start: float = 0.0) -> dict:
-    return {"samples": array("f", bytes(4 * int(seconds * rate))), "sample_rate": rate, "channels": 1,
-            "timestamp": start}
+    return {
+        "samples": array("f", bytes(4 * int(seconds * rate))),
+        "sample_rate": rate,
+        "channels": 1,
+        "timestamp": start,
+    }
 
 
 def test_reader_emits_fixed_size_frames_with_format_and_time(speech_wav, speech_frames):
@@ -77,19 +80,21 @@ def test_mix_down_averages_the_channels(speech_frames):
     (mono,) = NodeDriver(MixDownNode()).process(frame)
     left, right = frame["samples"][0::2], frame["samples"][1::2]
     assert mono["channels"] == 1 and mono["timestamp"] == frame["timestamp"]
-    assert list(mono["samples"]) == pytest.approx([(l + r) / 2 for l, r in zip(left, right)], abs=1e-6)
+    averaged = [(lft + rgt) / 2 for lft, rgt in zip(left, right, strict=True)]
+    assert list(mono["samples"]) == pytest.approx(averaged, abs=1e-6)
     # The recording's right channel is the left at 60 %.
-    assert sum(abs(r - 0.6 * l) for l, r in zip(left, right)) / len(left) < 1e-3
+    assert sum(abs(rgt - 0.6 * lft) for lft, rgt in zip(left, right, strict=True)) / len(left) < 1e-3
 
 
 def test_resampler_reproduces_a_sine_at_the_new_rate():
     source = tone(440, 0.5, 44100)
-    frames = [{**source, "samples": source["samples"][start:start + 1000]} for start in range(0, 22050, 1000)]
+    frames = [{**source, "samples": source["samples"][start : start + 1000]} for start in range(0, 22050, 1000)]
     outputs = Pipeline("r").add_node(ResampleNode(target_rate=16000)).run(frames)
     samples = [value for frame in outputs for value in frame["samples"]]
     assert len(samples) == (22050 - 1) * 16000 // 44100 + 1
     expected = [0.5 * math.sin(2 * math.pi * 440 * n / 16000) for n in range(len(samples))]
-    assert max(abs(a - b) for a, b in zip(samples, expected)) < 0.005  # linear interpolation error at 440 Hz
+    # 0.005 bounds the error of linear interpolation at 440 Hz.
+    assert max(abs(a - b) for a, b in zip(samples, expected, strict=True)) < 0.005
     assert [frame["timestamp"] for frame in outputs[:2]] == [0.0, len(outputs[0]["samples"]) / 16000]
 
 
@@ -128,15 +133,19 @@ def test_vad_finds_the_three_sentences_between_the_silences(repo_root):
     pipeline = build_pipeline(repo_root / "examples" / "pipelines" / "speech_vad.py")
     segments = pipeline.run([str(repo_root / "examples" / "audio" / "speech.wav")])
     assert len(segments) == len(SPOKEN)
-    for segment, (start, end) in zip(segments, SPOKEN):
+    for segment, (start, end) in zip(segments, SPOKEN, strict=True):
         assert segment["start"] == pytest.approx(start, abs=0.05)
         assert segment["end"] == pytest.approx(end, abs=0.05)
 
 
 def test_vad_closes_a_segment_open_at_end_of_stream_and_ignores_clicks():
     vad = NodeDriver(EnergyVADNode(min_speech_ms=150, min_silence_ms=300))
-    stream = [silence(0.5, 16000), tone(300, 0.05, 16000, start=0.5),  # a 50 ms click
-              silence(0.5, 16000, start=0.55), tone(300, 1.0, 16000, start=1.05)]
+    stream = [
+        silence(0.5, 16000),
+        tone(300, 0.05, 16000, start=0.5),  # a 50 ms click
+        silence(0.5, 16000, start=0.55),
+        tone(300, 1.0, 16000, start=1.05),
+    ]
     segments = [segment for frame in stream for segment in vad.process(frame)] + list(vad.flush())
     assert segments == [{"start": 1.05, "end": 2.05}]
 
@@ -146,8 +155,9 @@ def test_writer_round_trips_through_the_reader_and_summarizes(tmp_path, speech_f
     frames = speech_frames[:25]
     outputs = Pipeline("w").add_node(WavWriterNode(path=path)).run(frames)
     written = sum(len(f["samples"]) for f in frames) // 2
-    assert outputs == [{"path": path, "sample_rate": 44100, "channels": 2, "frames": written,
-                        "duration": round(written / 44100, 3)}]
+    assert outputs == [
+        {"path": path, "sample_rate": 44100, "channels": 2, "frames": written, "duration": round(written / 44100, 3)}
+    ]
     read_back = [v for frame in NodeDriver(WavReaderNode()).process(path) for v in frame["samples"]]
     original = [v for frame in frames for v in frame["samples"]]
     assert read_back == pytest.approx(original, abs=1 / 32767)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node
 from remotemedia.nodes import catalogue, load_node_class
@@ -22,8 +21,11 @@ def test_every_node_class_in_the_catalogue_modules_is_listed():
     listed = catalogue()
     for module_name in set(listed.values()):
         module = importlib.import_module(module_name)
-        defined = {name for name, value in vars(module).items()
-                   if isinstance(value, type) and issubclass(value, Node) and value.__module__ == module_name}
+        defined = {
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and issubclass(value, Node) and value.__module__ == module_name
+        }
         assert defined <= set(listed), f"{module_name} defines unlisted nodes {defined - set(listed)}"
 
 
@@ -44,18 +46,23 @@ def test_unknown_name_suggests_close_catalogue_names():
         load_node_class("CalculaterNode")
 
 
-@pytest.mark.parametrize("node_type, module, message", [
-    ("Missing", __name__, "has no class 'Missing'"),
-    ("X", "no_such_module_here", "cannot import module 'no_such_module_here'"),
-    ("pytest:fixture", None, "is not a remotemedia Node subclass"),
-    ("a.b:C", "other", "names module 'a.b' but module is 'other'"),
-])
+@pytest.mark.parametrize(
+    "node_type, module, message",
+    [
+        ("Missing", __name__, "has no class 'Missing'"),
+        ("X", "no_such_module_here", "cannot import module 'no_such_module_here'"),
+        ("pytest:fixture", None, "is not a remotemedia Node subclass"),
+        ("a.b:C", "other", "names module 'a.b' but module is 'other'"),
+    ],
+)
 def test_unresolvable_nodes_say_why(node_type, module, message):
     with pytest.raises(ConfigurationError, match=message):
         load_node_class(node_type, module)
 
 
 def test_importing_the_catalogue_imports_no_node_module(run_python):
-    code = ("import sys, remotemedia.nodes as n; n.catalogue(); "
-            "print(sorted(m for m in sys.modules if m.startswith('remotemedia.nodes.')))")
+    code = (
+        "import sys, remotemedia.nodes as n; n.catalogue(); "
+        "print(sorted(m for m in sys.modules if m.startswith('remotemedia.nodes.')))"
+    )
     assert run_python("-c", code).stdout.strip() == "[]"

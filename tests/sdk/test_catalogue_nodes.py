@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.pipeline import Pipeline
@@ -21,10 +20,18 @@ def outputs(node, item):
     return list(NodeDriver(node).process(item))
 
 
-@pytest.mark.parametrize("operation, operand, item, expected", [
-    ("add", 2, 3, 5), ("subtract", 2, 3, 1), ("multiply", 2, 3, 6), ("divide", 2, 3, 1.5),
-    ("power", 2, 3, 9), ("modulo", 2, 7, 1), ("multiply", 0.5, [2, 4.0], [1.0, 2.0]),
-])
+@pytest.mark.parametrize(
+    "operation, operand, item, expected",
+    [
+        ("add", 2, 3, 5),
+        ("subtract", 2, 3, 1),
+        ("multiply", 2, 3, 6),
+        ("divide", 2, 3, 1.5),
+        ("power", 2, 3, 9),
+        ("modulo", 2, 7, 1),
+        ("multiply", 0.5, [2, 4.0], [1.0, 2.0]),
+    ],
+)
 def test_calculator_operations(operation, operand, item, expected):
     assert outputs(CalculatorNode(operation=operation, operand=operand), item) == [expected]
 
@@ -53,11 +60,20 @@ def test_simple_math_nodes():
     assert outputs(AddNode(addend=0.5), 1) == [1.5]
 
 
-@pytest.mark.parametrize("operation, expected", [
-    ("upper", "  HELLO   WORLD "), ("lower", "  hello   world "), ("title", "  Hello   World "),
-    ("strip", "hello   World"), ("reverse", " dlroW   olleh  "), ("normalize_whitespace", "hello World"),
-    ("split_words", ["hello", "World"]), ("word_count", 2), ("char_count", 16),
-])
+@pytest.mark.parametrize(
+    "operation, expected",
+    [
+        ("upper", "  HELLO   WORLD "),
+        ("lower", "  hello   world "),
+        ("title", "  Hello   World "),
+        ("strip", "hello   World"),
+        ("reverse", " dlroW   olleh  "),
+        ("normalize_whitespace", "hello World"),
+        ("split_words", ["hello", "World"]),
+        ("word_count", 2),
+        ("char_count", 16),
+    ],
+)
 def test_text_operations(operation, expected):
     assert outputs(TextTransformNode(operation=operation), "  hello   World ") == [expected]
 
@@ -89,19 +105,37 @@ def test_sink_writes_json_lines_when_given_a_path(tmp_path):
     assert lines == [1, "two", {"$bytes": "Aw=="}, {"k": [4]}]
 
 
-@pytest.mark.parametrize("host, port, message", [
-    ("", 50051, "host name"), ("a b", 1, "host name"), ("gpu", 0, "1-65535"), ("gpu", 65536, "1-65535"),
-])
+@pytest.mark.parametrize(
+    "host, port, message",
+    [
+        ("", 50051, "host name"),
+        ("a b", 1, "host name"),
+        ("gpu", 0, "1-65535"),
+        ("gpu", 65536, "1-65535"),
+    ],
+)
 def test_remote_config_is_checked(host, port, message):
     with pytest.raises(ConfigurationError, match=message):
         RemoteExecutorConfig(host=host, port=port)
 
 
-@pytest.mark.parametrize("address, host, port", [
-    ("gpu:9000", "gpu", 9000), ("[::1]:9000", "::1", 9000), ("gpu", "gpu", 50051),
-])
+@pytest.mark.parametrize(
+    "address, host, port",
+    [
+        ("gpu:9000", "gpu", 9000),
+        ("[::1]:9000", "::1", 9000),
+        ("10.0.0.2:50051", "10.0.0.2", 50051),
+    ],
+)
 def test_remote_address_parses(address, host, port):
     assert RemoteExecutorConfig.from_address(address) == RemoteExecutorConfig(host, port)
+    assert RemoteExecutorConfig.from_address(address).address == address
+
+
+@pytest.mark.parametrize("address", ["gpu", "gpu:", "gpu:http", "[::1]"])
+def test_remote_address_needs_a_port(address):
+    with pytest.raises(ConfigurationError, match="must be 'host:port'"):
+        RemoteExecutorConfig.from_address(address)
 
 
 def test_remote_node_refuses_to_run_locally():

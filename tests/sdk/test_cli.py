@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 
@@ -10,22 +11,32 @@ import pytest
 def cli(run_python):
     def run(*args: str, stdin: str | None = None):
         return run_python("-m", "remotemedia", *args, stdin=stdin, check=False)
+
     return run
 
 
 @pytest.fixture
 def broken_manifest(tmp_path):
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps({"version": "v1", "metadata": {"name": "x"},
-                                "nodes": [{"id": "a", "node_type": "X"}, {"id": "a", "node_type": "Y"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": "v1",
+                "metadata": {"name": "x"},
+                "nodes": [{"id": "a", "node_type": "X"}, {"id": "a", "node_type": "Y"}],
+            }
+        )
+    )
     return path
 
 
 def test_valid_manifests_exit_zero(cli):
     result = cli("validate", "examples/manifests/calculator.json", "examples/manifests/speech_vad.json")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["examples/manifests/calculator.json: valid",
-                                          "examples/manifests/speech_vad.json: valid"]
+    assert result.stdout.splitlines() == [
+        "examples/manifests/calculator.json: valid",
+        "examples/manifests/speech_vad.json: valid",
+    ]
 
 
 def test_invalid_manifest_exits_two_with_the_pointer(cli, broken_manifest):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.node import Node
 

@@ -6,7 +6,6 @@ import json
 import wave
 
 import pytest
-
 from remotemedia.manifest import validate
 from remotemedia.pipeline_scripts import build_pipeline, export_manifest
 
@@ -30,7 +29,8 @@ def test_committed_manifests_equal_regenerated_ones(repo_root):
         committed = json.loads((repo_root / "examples" / "manifests" / f"{script.stem}.json").read_text())
         regenerated = json.loads(export_manifest(script))
         assert without_timestamp(committed) == without_timestamp(regenerated), (
-            f"{script.name} changed: python -m remotemedia export examples/pipelines/*.py --out-dir examples/manifests")
+            f"{script.name} changed: python -m remotemedia export examples/pipelines/*.py --out-dir examples/manifests"
+        )
 
 
 def test_committed_manifests_are_valid(repo_root):
@@ -38,18 +38,40 @@ def test_committed_manifests_are_valid(repo_root):
         assert validate(path.read_text()) == [], path.name
 
 
-def test_seed_example_runs_verbatim_and_prints_a_valid_manifest(run_python):
+SEED_USAGE = """from remotemedia.core.pipeline import Pipeline
+from remotemedia.nodes.calculator import CalculatorNode
+from remotemedia.nodes.io_nodes import DataSourceNode, DataSinkNode
+
+# Create pipeline
+pipeline = Pipeline(name="example")
+pipeline.add_node(DataSourceNode(name="input"))
+pipeline.add_node(CalculatorNode(name="calc", operation="add", operand=5))
+pipeline.add_node(DataSinkNode(name="output"))
+
+# Serialize to Rust-compatible manifest
+manifest_json = pipeline.serialize(description="My pipeline")
+"""
+
+
+def test_seed_example_runs_verbatim_and_prints_a_valid_manifest(run_python, repo_root):
+    assert SEED_USAGE in (repo_root / "examples" / "seed_pipeline.py").read_text()
     manifest = json.loads(run_python("examples/seed_pipeline.py").stdout)
     assert validate(manifest) == []
     assert manifest["metadata"]["description"] == "My pipeline"
     assert [node["node_type"] for node in manifest["nodes"]] == ["DataSourceNode", "CalculatorNode", "DataSinkNode"]
 
 
-@pytest.mark.parametrize("name, inputs, expected", [
-    ("calculator", [1, 2, 3], [144, 196, 256]),
-    ("text_processing", ["  pipelines   with remote media  ", "run\tanywhere"],
-     ["Pipelines With Remotemedia", "Run Anywhere"]),
-])
+@pytest.mark.parametrize(
+    "name, inputs, expected",
+    [
+        ("calculator", [1, 2, 3], [144, 196, 256]),
+        (
+            "text_processing",
+            ["  pipelines   with remote media  ", "run\tanywhere"],
+            ["Pipelines With Remotemedia", "Run Anywhere"],
+        ),
+    ],
+)
 def test_linear_examples_run(repo_root, name, inputs, expected):
     assert build_pipeline(repo_root / "examples" / "pipelines" / f"{name}.py").run(inputs) == expected
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from remotemedia.core.exceptions import ConfigurationError, SerializationError
 from remotemedia.core.node import Node
 from remotemedia.nodes.calculator import CalculatorNode

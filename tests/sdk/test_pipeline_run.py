@@ -6,7 +6,6 @@ import asyncio
 import threading
 
 import pytest
-
 from remotemedia.core.exceptions import NodeError, PipelineError
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
@@ -45,11 +44,13 @@ class Recorder(Node):
 
 
 def test_linear_chain_runs_in_order():
-    pipeline = (Pipeline("linear")
-                .add_node(DataSourceNode(name="input"))
-                .add_node(CalculatorNode(name="calc", operation="add", operand=5))
-                .add_node(MultiplyNode(factor=2))
-                .add_node(DataSinkNode(name="output")))
+    pipeline = (
+        Pipeline("linear")
+        .add_node(DataSourceNode(name="input"))
+        .add_node(CalculatorNode(name="calc", operation="add", operand=5))
+        .add_node(MultiplyNode(factor=2))
+        .add_node(DataSinkNode(name="output"))
+    )
     assert pipeline.run([1, 2, 3]) == [12, 14, 16]
 
 
@@ -58,7 +59,8 @@ def test_calculator_applies_element_wise_to_lists():
 
 
 def test_division_by_zero_is_a_node_error_naming_the_node():
-    pipeline = Pipeline("p").add_node(PassThroughNode()).add_node(CalculatorNode(name="div", operation="divide", operand=0))
+    divide = CalculatorNode(name="div", operation="divide", operand=0)
+    pipeline = Pipeline("p").add_node(PassThroughNode()).add_node(divide)
     with pytest.raises(NodeError, match="node 'div_1' failed in process: division by zero") as caught:
         pipeline.run([4])
     assert caught.value.node_id == "div_1"
@@ -76,9 +78,13 @@ def test_fan_out_and_fan_in():
     double = MultiplyNode(name="double", factor=2)
     increment = AddNode(name="increment", addend=1)
     merge = PassThroughNode(name="merge")
-    pipeline = (Pipeline("diamond")
-                .connect(source, double).connect(source, increment)
-                .connect(double, merge).connect(increment, merge))
+    pipeline = (
+        Pipeline("diamond")
+        .connect(source, double)
+        .connect(source, increment)
+        .connect(double, merge)
+        .connect(increment, merge)
+    )
     outputs = pipeline.run([10, 20])
     assert sorted(outputs) == [11, 20, 21, 40]
     # Each branch keeps its own order through the merge.
@@ -157,9 +163,12 @@ def test_lifecycle_order_all_initialize_before_data_and_cleanup_after_flush():
 @pytest.mark.parametrize("fail_in", ["initialize", "process", "flush", "cleanup"])
 def test_cleanup_always_runs_for_every_node(fail_in):
     log: list = []
-    pipeline = (Pipeline("p").add_node(Recorder(log, name="upstream"))
-                .add_node(Recorder(log, name="broken", fail_in=fail_in))
-                .add_node(Recorder(log, name="downstream")))
+    pipeline = (
+        Pipeline("p")
+        .add_node(Recorder(log, name="upstream"))
+        .add_node(Recorder(log, name="broken", fail_in=fail_in))
+        .add_node(Recorder(log, name="downstream"))
+    )
     with pytest.raises(NodeError, match=f"node 'broken_1' failed in {fail_in}: RuntimeError: broken broke") as caught:
         pipeline.run([1, 2])
     assert isinstance(caught.value.__cause__, RuntimeError)
@@ -264,3 +273,36 @@ def test_graph_mistakes_are_refused_at_connect():
         pipeline.connect(a, b)
     with pytest.raises(PipelineError, match="already in pipeline"):
         pipeline.add_node(a)
+
+
+def test_a_pipeline_runs_once_at_a_time():
+    pipeline = Pipeline("p").add_node(Splitter())
+
+    async def overlap():
+        first = pipeline.process([[1, 2, 3]])
+        assert await first.__anext__() == 1
+        try:
+            with pytest.raises(PipelineError, match="already running"):
+                await pipeline.process([[4]]).__anext__()
+        finally:
+            await first.aclose()
+        return [item async for item in pipeline.process([[5]])]
+
+    assert asyncio.run(overlap()) == [5]
+
+
+def test_a_failure_does_not_wait_for_a_blocking_input_source():
+    """A live source (here: one that blocks until released) must not hold a failed run hostage."""
+    release = threading.Event()
+
+    def live_source():
+        yield 0  # CalculatorNode fails on this one
+        release.wait()
+        yield 1
+
+    pipeline = Pipeline("p").add_node(CalculatorNode(operation="divide", operand=0))
+    try:
+        with pytest.raises(NodeError, match="division by zero"):
+            pipeline.run(live_source())
+    finally:
+        release.set()

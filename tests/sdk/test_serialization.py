@@ -6,8 +6,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
-from remotemedia.core.exceptions import SerializationError
+from remotemedia.core.exceptions import ConfigurationError, SerializationError
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.manifest import validate
@@ -32,8 +31,11 @@ def test_seed_pipeline_manifest():
     assert manifest["metadata"]["name"] == "example"
     assert manifest["metadata"]["description"] == "My pipeline"
     assert [node["id"] for node in manifest["nodes"]] == ["input_0", "calc_1", "output_2"]
-    assert manifest["nodes"][1] == {"id": "calc_1", "node_type": "CalculatorNode",
-                                    "params": {"operation": "add", "operand": 5}}
+    assert manifest["nodes"][1] == {
+        "id": "calc_1",
+        "node_type": "CalculatorNode",
+        "params": {"operation": "add", "operand": 5},
+    }
     assert manifest["connections"] == [{"from": "input_0", "to": "calc_1"}, {"from": "calc_1", "to": "output_2"}]
     assert validate(manifest) == []
 
@@ -63,7 +65,11 @@ def test_dag_connections_are_written_in_connect_order():
     manifest = pipeline.export_definition()
     assert [node["id"] for node in manifest["nodes"]] == ["source_0", "right_1", "left_2", "merge_3"]
     assert [(c["from"], c["to"]) for c in manifest["connections"]] == [
-        ("source_0", "right_1"), ("source_0", "left_2"), ("left_2", "merge_3"), ("right_1", "merge_3")]
+        ("source_0", "right_1"),
+        ("source_0", "left_2"),
+        ("left_2", "merge_3"),
+        ("right_1", "merge_3"),
+    ]
     assert validate(manifest) == []
 
 
@@ -89,12 +95,17 @@ def test_capabilities_only_for_nodes_that_declare_them():
 
 
 def test_remote_node_is_the_wrapped_node_plus_host():
-    remote = RemoteExecutionNode(CalculatorNode(name="calc", operation="multiply", operand=3),
-                                 RemoteExecutorConfig(host="gpu-box", port=50051))
+    remote = RemoteExecutionNode(
+        CalculatorNode(name="calc", operation="multiply", operand=3), RemoteExecutorConfig(host="gpu-box", port=50051)
+    )
     ipv6 = RemoteExecutionNode(PassThroughNode(), RemoteExecutorConfig(host="::1", port=9000))
     manifest = Pipeline("remote").add_node(remote).add_node(ipv6).export_definition()
-    assert manifest["nodes"][0] == {"id": "calc_0", "node_type": "CalculatorNode",
-                                    "params": {"operation": "multiply", "operand": 3}, "host": "gpu-box:50051"}
+    assert manifest["nodes"][0] == {
+        "id": "calc_0",
+        "node_type": "CalculatorNode",
+        "params": {"operation": "multiply", "operand": 3},
+        "host": "gpu-box:50051",
+    }
     assert manifest["nodes"][1]["host"] == "[::1]:9000"
     assert validate(manifest) == []
 
@@ -136,3 +147,14 @@ def test_manifest_round_trips_into_an_equivalent_pipeline():
     rebuilt = Pipeline.from_manifest(original.serialize())
     assert sorted(rebuilt.run([5])) == sorted(original.run([5])) == [6, 10]
     assert [node.config for node in rebuilt.nodes] == [node.config for node in original.nodes]
+
+
+def test_a_manifest_with_bad_params_names_the_node_when_rebuilt():
+    manifest = json.loads(seed_pipeline().serialize())
+    manifest["nodes"][1]["params"] = {"operation": "sqrt"}
+    message = r"node 'calc_1' \(CalculatorNode\): bad params: unknown operation 'sqrt'"
+    with pytest.raises(ConfigurationError, match=message):
+        Pipeline.from_manifest(manifest)
+    manifest["nodes"][1]["params"] = {"oprand": 1}
+    with pytest.raises(ConfigurationError, match="node 'calc_1' .*unexpected keyword argument.*'oprand'"):
+        Pipeline.from_manifest(manifest)

@@ -7,13 +7,21 @@ import math
 from array import array
 
 import pytest
-
 from remotemedia.core.values import from_jsonable, to_jsonable
 
 
 def test_every_item_kind_has_a_json_form_that_reads_back():
-    item = {"none": None, "flag": True, "count": 3, "ratio": 0.5, "text": "hé", "blob": b"\x00\xff",
-            "pair": (1, 2), "nested": [{"deep": [b"x"]}], "ints": array("h", [1, -2])}
+    item = {
+        "none": None,
+        "flag": True,
+        "count": 3,
+        "ratio": 0.5,
+        "text": "hé",
+        "blob": b"\x00\xff",
+        "pair": (1, 2),
+        "nested": [{"deep": [b"x"]}],
+        "ints": array("h", [1, -2]),
+    }
     jsonable = to_jsonable(item)
     assert json.loads(json.dumps(jsonable)) == jsonable
     assert jsonable["blob"] == {"$bytes": "AP8="}
@@ -33,11 +41,14 @@ def test_non_finite_floats_become_null_as_json_has_none():
     assert to_jsonable([math.nan, math.inf, array("f", [math.inf])]) == [None, None, [None]]
 
 
-@pytest.mark.parametrize("value, message", [
-    ({1: "a"}, "dict key 1 is a int"),
-    ({"f": len}, "builtin_function_or_method has no JSON form"),
-    ({1, 2}, "set has no JSON form"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({1: "a"}, "dict key 1 is a int"),
+        ({"f": len}, "builtin_function_or_method has no JSON form"),
+        ({1, 2}, "set has no JSON form"),
+    ],
+)
 def test_items_without_a_json_form_are_named(value, message):
     with pytest.raises(TypeError, match=message):
         to_jsonable(value)

@@ -1,1 +1,57 @@
-//! The Python SDK frozen for RustPython (filled in by the RustPython engine work).
+//! The remotemedia Python SDK and node catalogue, compiled to bytecode and frozen into the binary
+//! (internal crate of the `remotemedia` runtime).
+//!
+//! Two trees are frozen, so the embedded RustPython interpreter imports them without reading the
+//! disk:
+//!
+//! - `python/remotemedia`: the very package pip users install — one copy of every node, so the
+//!   binary and CPython run the same code;
+//! - `python-stdlib-shim`: replacements for the few standard-library pieces RustPython lacks or
+//!   gets wrong that the nodes need (each shim says what it replaces and why).
+//!
+//! The sources are compiled when this crate builds; `build.rs` makes any `.py` edit rebuild it.
+
+use rustpython_vm::frozen::{FrozenLib, FrozenModule};
+
+static SDK: &FrozenLib = rustpython_vm::py_freeze!(dir = "../../../python");
+static SHIMS: &FrozenLib = rustpython_vm::py_freeze!(dir = "../../../python-stdlib-shim");
+static EMBEDDED: &FrozenLib = rustpython_vm::py_freeze!(
+    file = "../embedded/_remotemedia_embedded.py",
+    module_name = "_remotemedia_embedded"
+);
+
+/// The SDK's modules (`remotemedia`, `remotemedia.nodes`, …), as `(module name, bytecode)`.
+pub fn sdk_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> {
+    SDK.into_iter()
+}
+
+/// `_remotemedia_embedded`: the set-up only the binary's interpreter runs (stdout/stderr routing,
+/// import path); see that module's docstring.
+pub fn embedded_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> {
+    EMBEDDED.into_iter()
+}
+
+/// The standard-library shims, as `(module name, bytecode)`.
+///
+/// Register them after the frozen standard library, so each replaces the module it is named after.
+pub fn shim_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> {
+    SHIMS.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sdk_package_and_its_catalogue_are_frozen() {
+        let names: Vec<&str> = super::sdk_modules().map(|(name, _)| name).collect();
+        for expected in [
+            "remotemedia",
+            "remotemedia.nodes",
+            "remotemedia.core.driver",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} is not frozen; frozen: {names:?}"
+            );
+        }
+    }
+}

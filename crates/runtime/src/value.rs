@@ -196,7 +196,10 @@ impl Serialize for Value {
     }
 }
 
-fn serialize_slice<T: Serialize, S: Serializer>(items: &[T], serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_slice<T: Serialize, S: Serializer>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut seq = serializer.serialize_seq(Some(items.len()))?;
     for item in items {
         seq.serialize_element(item)?;
@@ -213,7 +216,9 @@ mod tests {
     fn json_round_trip_keeps_every_kind() {
         let input = json!({"n": null, "b": true, "i": -3, "f": 1.5, "s": "hé", "l": [1, [2]], "bytes": {"$bytes": "AAEC"}});
         let value = Value::from_json(input.clone()).unwrap();
-        let Value::Map(map) = &value else { panic!("expected a map") };
+        let Value::Map(map) = &value else {
+            panic!("expected a map")
+        };
         assert_eq!(map["bytes"], Value::Bytes(vec![0u8, 1, 2].into()));
         assert_eq!(value.to_json(), input);
     }

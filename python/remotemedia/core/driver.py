@@ -16,7 +16,8 @@ module at start-up, so `asyncio` is imported only at that moment.
 from __future__ import annotations
 
 import types
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.node import Node
 
@@ -34,7 +35,11 @@ class NodeDriver:
         self._settle(self.node.initialize())
 
     def process(self, item: Any) -> Iterator[Any]:
-        """Call the node's `process(item)` now; iterate the result to receive its outputs."""
+        """Call the node's `process(item)` now; iterate the result to receive its outputs.
+
+        An engine that stops iterating early must `close()` the iterator, so that the node's
+        `finally` blocks run (on the driver's loop, for an async generator).
+        """
         return self._outputs(self.node.process(item))
 
     def flush(self) -> Iterator[Any]:

@@ -17,8 +17,10 @@ driven by an asyncio task through a `NodeDriver`; bounded queues between nodes g
 from __future__ import annotations
 
 import asyncio
+import types
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import NodeError, PipelineError, RemoteMediaError
@@ -33,6 +35,7 @@ _END = object()
 """End-of-stream marker sent by each predecessor when it is done."""
 
 _NO_MORE = object()
+"""Marks the end of the inputs, and wakes the consumer after a failure."""
 
 
 class _Stage:
@@ -68,16 +71,24 @@ class LocalRun:
         """Yield the sinks' outputs as they are produced; raise the first failure at the end."""
         if isinstance(inputs, (str, bytes, dict)):
             raise PipelineError("inputs must be an iterable of items; wrap a single item in a list")
-        stages = [_Stage(node_id, NodeDriver(node)) for node_id, node in
-                  zip(self.pipeline.node_ids(), self.pipeline.nodes)]
+        if self.pipeline.running:
+            raise PipelineError(
+                f"pipeline '{self.pipeline.name}' is already running; its nodes hold per-run "
+                "state, so build a second pipeline to run two at once"
+            )
+        stages = [
+            _Stage(node_id, NodeDriver(node))
+            for node_id, node in zip(self.pipeline.node_ids(), self.pipeline.nodes, strict=True)
+        ]
         results: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         roots = self._wire(stages, results)
         sinks = sum(1 for stage in stages if results in stage.successors)
         ready = _Barrier(len(stages))
-        tasks = [asyncio.ensure_future(self._lifecycle(stage, ready)) for stage in stages]
+        tasks: list[asyncio.Future] = [asyncio.ensure_future(self._lifecycle(stage, ready)) for stage in stages]
         tasks.append(asyncio.ensure_future(self._feed(inputs, roots, ready)))
         watcher = asyncio.ensure_future(self._watch(tasks, results))
         ended = 0
+        self.pipeline.running = True
         try:
             while ended < sinks:
                 item = await results.get()
@@ -94,6 +105,7 @@ class LocalRun:
             watcher.cancel()
             for stage in stages:
                 stage.worker.shutdown(wait=False)
+            self.pipeline.running = False
         if self.failure is not None:
             raise self.failure
 
@@ -132,14 +144,15 @@ class LocalRun:
             await self._finish(stage)
 
     async def _forward(self, stage: _Stage, step: str, start: Callable[..., Iterator[Any]], *args: Any) -> None:
-        """Start a node step, then pull its outputs one by one and pass each to every successor."""
-        stage.outputs = await stage.call(step, start, *args)
+        """Start a node step, then pass each output to every successor as soon as it exists."""
+        stage.outputs, batch, done = await stage.call(step, _start, start, args)
         while True:
-            output = await stage.call(step, next, stage.outputs, _NO_MORE)
-            if output is _NO_MORE:
+            for output in batch:
+                for queue in stage.successors:
+                    await queue.put(output)
+            if done:
                 break
-            for queue in stage.successors:
-                await queue.put(output)
+            batch, done = await stage.call(step, _advance, stage.outputs)
         stage.outputs = None
 
     async def _finish(self, stage: _Stage) -> None:
@@ -156,14 +169,17 @@ class LocalRun:
                 continue
             except RemoteMediaError:
                 break
-        if not finishing.cancelled() and finishing.exception() is not None:
-            self._record(finishing.exception())
+        error = None if finishing.cancelled() else finishing.exception()
+        if error is not None:
+            self._record(error)
 
-    async def _feed(self, inputs: Iterable[Any] | AsyncIterator[Any], roots: list[asyncio.Queue],
-                    ready: _Barrier) -> None:
+    async def _feed(
+        self, inputs: Iterable[Any] | AsyncIterator[Any], roots: list[asyncio.Queue], ready: _Barrier
+    ) -> None:
+        items = _iterate(inputs)
         try:
             await ready.wait()
-            async for item in _iterate(inputs):
+            async for item in items:
                 for queue in roots:
                     await queue.put(item)
             for queue in roots:
@@ -171,6 +187,8 @@ class LocalRun:
         except BaseException as exc:
             self._record(exc)
             raise
+        finally:
+            await items.aclose()
 
     async def _watch(self, tasks: list[asyncio.Future], results: asyncio.Queue) -> None:
         """On the first failure, stop every task and wake the consumer."""
@@ -210,7 +228,7 @@ class _Barrier:
         await self.event.wait()
 
 
-async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
     """Iterate sync or async inputs; a sync iterator is advanced off the event loop, as it may block."""
     if hasattr(inputs, "__aiter__"):
         async for item in inputs:  # type: ignore[union-attr]
@@ -221,7 +239,8 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
     except TypeError as exc:
         raise PipelineError(f"inputs must be iterable, got {type(inputs).__name__}") from exc
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs") as reader:
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inputs")
+    try:
         while True:
             try:
                 item = await loop.run_in_executor(reader, next, iterator, _NO_MORE)
@@ -230,6 +249,25 @@ async def _iterate(inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[
             if item is _NO_MORE:
                 return
             yield item
+    finally:
+        reader.shutdown(wait=False)  # a stopped run must not wait for a blocking input source
+
+
+def _start(start: Callable[..., Iterator[Any]], args: tuple) -> tuple[Iterator[Any], list[Any], bool]:
+    """Begin a node step and take its first outputs, in one trip to the node's thread."""
+    outputs = start(*args)
+    return (outputs, *_advance(outputs))
+
+
+def _advance(outputs: Iterator[Any]) -> tuple[list[Any], bool]:
+    """The next outputs and whether the step is done. A generator gives one item per call (it
+    produces lazily, so each output moves on as soon as it exists); any other iterator holds
+    results already computed, which are taken at once."""
+    if isinstance(outputs, types.GeneratorType):
+        for output in outputs:
+            return [output], False
+        return [], True
+    return list(outputs), True
 
 
 def _close_and_cleanup(stage: _Stage) -> None:

@@ -34,6 +34,7 @@ class Node:
 
     name: str
     config: dict[str, Any]
+    _unnamed_args: tuple
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Node:
         node = super().__new__(cls)
@@ -53,7 +54,7 @@ class Node:
         """
         if name is not None:
             self.name = _checked_name(name)
-        if config and type(self).__init__ is not Node.__init__:
+        if config and type(self).__init__ is not Node.__init__:  # type: ignore[misc]
             unexpected = ", ".join(repr(key) for key in config)
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {unexpected}")
 
@@ -106,8 +107,7 @@ class Node:
                 params[key] = to_jsonable(value)
             except (TypeError, RecursionError) as exc:
                 raise SerializationError(
-                    f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized "
-                    f"to JSON: {exc}"
+                    f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized to JSON: {exc}"
                 ) from exc
         return params
 
@@ -122,7 +122,7 @@ def _constructor_params(cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple
     import inspect
 
     try:
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)  # type: ignore[misc]
     except TypeError:
         return dict(kwargs), ()  # the real __init__ call raises the proper TypeError next
     params: dict[str, Any] = {}

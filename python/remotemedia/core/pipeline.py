@@ -9,7 +9,8 @@ rules are in `remotemedia.core.local_run`.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, PipelineError, SerializationError
 from remotemedia.core.node import Node
@@ -27,6 +28,7 @@ class Pipeline:
         self.nodes: list[Node] = []
         self._connections: list[tuple[Node, Node]] = []
         self._explicit_graph = False
+        self.running = False  # nodes hold per-run state, so one run at a time
 
     def add_node(self, node: Node) -> Pipeline:
         """Append a node; returns the pipeline so calls chain."""
@@ -43,11 +45,11 @@ class Pipeline:
         The first call switches the pipeline from "chain in order" to "exactly these connections".
         A connection that would close a cycle is refused here, while the culprit is obvious.
         """
+        if source is target:
+            raise PipelineError(f"cannot connect node '{source.name}' to itself")
         for node in (source, target):
             if not self._contains(node):
                 self.add_node(node)
-        if source is target:
-            raise PipelineError(f"cannot connect node '{source.name}' to itself")
         if any(a is source and b is target for a, b in self._connections):
             raise PipelineError(f"'{source.name}' is already connected to '{target.name}'")
         path = self._path(target, source)
@@ -62,7 +64,7 @@ class Pipeline:
         """The graph's edges in order: the explicit connections, or the chain of added nodes."""
         if self._explicit_graph:
             return list(self._connections)
-        return list(zip(self.nodes, self.nodes[1:]))
+        return list(zip(self.nodes, self.nodes[1:], strict=False))
 
     def node_ids(self) -> list[str]:
         """Manifest ids, by position: `{node.name}_{index}`."""
@@ -83,11 +85,10 @@ class Pipeline:
             "metadata": metadata,
             "nodes": [
                 {"id": node_id, **node.to_manifest(include_capabilities=include_capabilities)}
-                for node_id, node in zip(ids, self.nodes)
+                for node_id, node in zip(ids, self.nodes, strict=True)
             ],
             "connections": [
-                {"from": ids[index[id(source)]], "to": ids[index[id(target)]]}
-                for source, target in self.connections()
+                {"from": ids[index[id(source)]], "to": ids[index[id(target)]]} for source, target in self.connections()
             ],
         }
 
@@ -114,7 +115,7 @@ class Pipeline:
             params = from_jsonable(entry.get("params", {}))
             try:
                 node = node_class(name=entry["id"], **params)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, ConfigurationError) as exc:
                 raise ConfigurationError(f"node '{entry['id']}' ({entry['node_type']}): bad params: {exc}") from exc
             if "host" in entry:
                 from remotemedia.nodes.remote import RemoteExecutionNode, RemoteExecutorConfig
@@ -127,12 +128,12 @@ class Pipeline:
             pipeline.connect(by_id[connection["from"]], by_id[connection["to"]])
         return pipeline
 
-    async def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """Run the pipeline on `inputs`, yielding the sinks' outputs as they are produced."""
+    def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Run the pipeline on `inputs` (sync or async iterable): `async for` over the sinks'
+        outputs as they are produced. Leaving the loop early stops the run and cleans up."""
         from remotemedia.core.local_run import LocalRun
 
-        async for output in LocalRun(self).outputs(inputs):
-            yield output
+        return LocalRun(self).outputs(inputs)
 
     def run(self, inputs: Iterable[Any]) -> list[Any]:
         """Run the pipeline to completion and return the sinks' outputs in production order."""
@@ -142,8 +143,10 @@ class Pipeline:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(self._collect(inputs))
-        raise PipelineError("Pipeline.run() blocks, so it cannot be called inside a running event loop; "
-                            "use `async for output in pipeline.process(inputs)` there")
+        raise PipelineError(
+            "Pipeline.run() blocks, so it cannot be called inside a running event loop; "
+            "use `async for output in pipeline.process(inputs)` there"
+        )
 
     async def _collect(self, inputs: Iterable[Any]) -> list[Any]:
         return [output async for output in self.process(inputs)]

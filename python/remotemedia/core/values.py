@@ -48,8 +48,10 @@ def to_jsonable(value: Any) -> Any:
         if value.typecode == "f":
             return [_shortest_float32(item) for item in value]
         return [to_jsonable(item) for item in value]
-    raise TypeError(f"a {type(value).__name__} has no JSON form (supported: None, bool, int, float, str, "
-                    "bytes, list, tuple, dict with str keys, array.array)")
+    raise TypeError(
+        f"a {type(value).__name__} has no JSON form (supported: None, bool, int, float, str, "
+        "bytes, list, tuple, dict with str keys, array.array)"
+    )
 
 
 def from_jsonable(value: Any) -> Any:

@@ -51,9 +51,7 @@ def load_node_class(node_type: str, module: str | None = None) -> type:
     if ":" in node_type:
         module_part, _, class_name = node_type.partition(":")
         if module is not None and module != module_part:
-            raise ConfigurationError(
-                f"node_type '{node_type}' names module '{module_part}' but module is '{module}'"
-            )
+            raise ConfigurationError(f"node_type '{node_type}' names module '{module_part}' but module is '{module}'")
         module = module_part
     else:
         class_name = node_type

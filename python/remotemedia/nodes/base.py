@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node

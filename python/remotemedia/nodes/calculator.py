@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
@@ -44,9 +45,7 @@ class CalculatorNode(Node):
     def __init__(self, operation: str = "add", operand: float = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if operation not in OPERATIONS:
-            raise ConfigurationError(
-                f"unknown operation {operation!r}; choose one of {', '.join(OPERATIONS)}"
-            )
+            raise ConfigurationError(f"unknown operation {operation!r}; choose one of {', '.join(OPERATIONS)}")
         if not _is_number(operand):
             raise ConfigurationError(f"operand must be a number, got {operand!r}")
         self.operation = operation

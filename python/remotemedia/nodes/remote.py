@@ -30,15 +30,13 @@ class RemoteExecutorConfig:
 
     @classmethod
     def from_address(cls, address: str) -> RemoteExecutorConfig:
-        """Parse a manifest `host` (`host:port`, `[ipv6]:port`, or a bare host for the default port)."""
-        if address.startswith("["):
-            host, _, rest = address[1:].partition("]")
-            port = rest[1:] if rest.startswith(":") else ""
-        else:
-            host, _, port = address.partition(":")
-        if port and not port.isdigit():
-            raise ConfigurationError(f"invalid port in remote address {address!r}")
-        return cls(host, int(port) if port else DEFAULT_PORT)
+        """Parse a manifest `host`: `host:port`, or `[ipv6]:port`."""
+        host, separator, port = address.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not separator or not port.isdigit():
+            raise ConfigurationError(f"remote address must be 'host:port', got {address!r}")
+        return cls(host, int(port))
 
     @property
     def address(self) -> str:

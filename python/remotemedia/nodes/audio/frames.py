@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from remotemedia.core.exceptions import NodeError
 
@@ -22,8 +23,9 @@ class Frame:
     def from_item(cls, item: Any, node: str) -> Frame:
         """Read an incoming item as a frame, or fail saying what `node` expected."""
         if not isinstance(item, dict) or not {"samples", "sample_rate", "channels"} <= item.keys():
-            raise NodeError(f"{node} expects an audio frame (a dict with samples, sample_rate, channels), "
-                            f"got {type(item).__name__}")
+            raise NodeError(
+                f"{node} expects an audio frame (a dict with samples, sample_rate, channels), got {type(item).__name__}"
+            )
         sample_rate, channels = item["sample_rate"], item["channels"]
         if not isinstance(sample_rate, int) or sample_rate <= 0 or not isinstance(channels, int) or channels <= 0:
             raise NodeError(f"{node}: invalid audio frame: sample_rate={sample_rate!r}, channels={channels!r}")
@@ -39,10 +41,17 @@ class Frame:
 
     def to_item(self) -> dict[str, Any]:
         """The dict that flows between nodes, samples as a float32 array."""
-        samples = self.samples if isinstance(self.samples, array) and self.samples.typecode == "f" else \
-            array("f", self.samples)
-        return {"samples": samples, "sample_rate": self.sample_rate, "channels": self.channels,
-                "timestamp": self.timestamp}
+        samples = (
+            self.samples
+            if isinstance(self.samples, array) and self.samples.typecode == "f"
+            else array("f", self.samples)
+        )
+        return {
+            "samples": samples,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "timestamp": self.timestamp,
+        }
 
 
 class StreamFormat:
@@ -60,6 +69,8 @@ class StreamFormat:
             self.sample_rate, self.channels, self.start = frame.sample_rate, frame.channels, frame.timestamp
             return True
         if (frame.sample_rate, frame.channels) != (self.sample_rate, self.channels):
-            raise NodeError(f"{node}: the stream changed from {self.sample_rate} Hz, {self.channels} channel(s) "
-                            f"to {frame.sample_rate} Hz, {frame.channels} channel(s)")
+            raise NodeError(
+                f"{node}: the stream changed from {self.sample_rate} Hz, {self.channels} channel(s) "
+                f"to {frame.sample_rate} Hz, {frame.channels} channel(s)"
+            )
         return False

@@ -35,7 +35,7 @@ class MixDownNode(Node):
         channels = frame.channels
         if channels > 1:
             columns = [frame.samples[channel::channels] for channel in range(channels)]
-            frame.samples = array("f", [sum(values) / channels for values in zip(*columns)])
+            frame.samples = array("f", [sum(values) / channels for values in zip(*columns, strict=True)])
             frame.channels = 1
         return frame.to_item()
 
@@ -55,7 +55,7 @@ class ResampleNode(Node):
         self.target_rate = target_rate
         self._stream = StreamFormat()
         self._previous: list[float] = []  # last input sample per channel, the left end of the next gap
-        self._position = 0  # next output position, in input samples × target_rate, from self._previous
+        self._position = 0  # next output position, in input samples * target_rate, from self._previous
         self._produced = 0
 
     def process(self, data: Any) -> dict[str, Any] | None:
@@ -83,7 +83,7 @@ class ResampleNode(Node):
             index, remainder = divmod(position, target_rate)
             base = index * channels
             if remainder == 0:
-                output.extend(buffer[base:base + channels])
+                output.extend(buffer[base : base + channels])
             else:
                 fraction = remainder / target_rate
                 for channel in range(channels):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node
@@ -20,14 +21,25 @@ class EnergyVADNode(Node):
     count; mix down first to weigh channels equally.
     """
 
-    def __init__(self, threshold_db: float = -40.0, window_ms: int = 30, min_speech_ms: int = 150,
-                 min_silence_ms: int = 400, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        threshold_db: float = -40.0,
+        window_ms: int = 30,
+        min_speech_ms: int = 150,
+        min_silence_ms: int = 400,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        for name, value in (("window_ms", window_ms), ("min_speech_ms", min_speech_ms),
-                            ("min_silence_ms", min_silence_ms)):
+        for name, value in (
+            ("window_ms", window_ms),
+            ("min_speech_ms", min_speech_ms),
+            ("min_silence_ms", min_silence_ms),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "window_ms" else 0):
-                raise ConfigurationError(f"{name} must be a {'positive' if name == 'window_ms' else 'non-negative'} "
-                                         f"integer (milliseconds), got {value!r}")
+                raise ConfigurationError(
+                    f"{name} must be a {'positive' if name == 'window_ms' else 'non-negative'} "
+                    f"integer (milliseconds), got {value!r}"
+                )
         if not isinstance(threshold_db, (int, float)) or isinstance(threshold_db, bool):
             raise ConfigurationError(f"threshold_db must be a number (dBFS), got {threshold_db!r}")
         self.threshold_db = threshold_db

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import wave
 from array import array
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
@@ -31,8 +32,9 @@ class WavReaderNode(Node):
     def process(self, data: Any) -> Iterator[dict[str, Any]]:
         path = self.path if data is None else data
         if not isinstance(path, str):
-            raise NodeError(f"{self.name} expects a WAV file path (str) or None for its `path` parameter, "
-                            f"got {type(data).__name__}")
+            raise NodeError(
+                f"{self.name} expects a WAV file path (str) or None for its `path` parameter, got {type(data).__name__}"
+            )
         try:
             reader = wave.open(path, "rb")
         except (OSError, wave.Error, EOFError) as exc:
@@ -83,8 +85,13 @@ class WavWriterNode(Node):
             return None
         self._close()
         stream = self._stream
-        return {"path": self.path, "sample_rate": stream.sample_rate, "channels": stream.channels,
-                "frames": self._frames, "duration": round(self._frames / stream.sample_rate, 3)}
+        return {
+            "path": self.path,
+            "sample_rate": stream.sample_rate,
+            "channels": stream.channels,
+            "frames": self._frames,
+            "duration": round(self._frames / stream.sample_rate, 3),
+        }
 
     def cleanup(self) -> None:
         self._close()  # after a failure, keep what was written as a valid file
@@ -102,8 +109,9 @@ def pcm_to_float(data: bytes, width: int) -> array:
     if width == 2:
         return array("f", [value / 32768.0 for value in _little_endian(array("h"), data)])
     if width == 3:
-        return array("f", [int.from_bytes(data[i:i + 3], "little", signed=True) / 8388608.0
-                           for i in range(0, len(data), 3)])
+        return array(
+            "f", [int.from_bytes(data[i : i + 3], "little", signed=True) / 8388608.0 for i in range(0, len(data), 3)]
+        )
     if width == 4:
         return array("f", [value / 2147483648.0 for value in _little_endian(_int32_array(), data)])
     raise NodeError(f"unsupported WAV sample width: {width} bytes")

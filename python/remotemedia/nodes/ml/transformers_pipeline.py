@@ -29,8 +29,9 @@ class TransformersPipelineNode(Node):
 
     runtime_hint = "cpython"
 
-    def __init__(self, task: str = "text-classification", model: str | None = None, device: str = "auto",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, task: str = "text-classification", model: str | None = None, device: str = "auto", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(task, str) or not task:
             raise ConfigurationError(f"task must name a transformers pipeline task, got {task!r}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from array import array
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
@@ -25,12 +26,20 @@ class WhisperTranscriptionNode(Node):
 
     runtime_hint = "cpython"
 
-    def __init__(self, model_size: str = "base", device: str = "auto", language: str | None = None,
-                 chunk_seconds: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model_size: str = "base",
+        device: str = "auto",
+        language: str | None = None,
+        chunk_seconds: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if _size_family(model_size) not in MODEL_MEMORY_GB:
-            raise ConfigurationError(f"unknown Whisper model size {model_size!r}; "
-                                     f"choose one of {', '.join(MODEL_MEMORY_GB)} (or a variant like large-v3)")
+            raise ConfigurationError(
+                f"unknown Whisper model size {model_size!r}; "
+                f"choose one of {', '.join(MODEL_MEMORY_GB)} (or a variant like large-v3)"
+            )
         if not isinstance(chunk_seconds, (int, float)) or not 0 < chunk_seconds <= 30:
             raise ConfigurationError(f"chunk_seconds must be in (0, 30], got {chunk_seconds!r}")
         self.model_size = model_size
@@ -53,13 +62,15 @@ class WhisperTranscriptionNode(Node):
     def process(self, data: Any) -> Iterator[dict[str, Any]]:
         frame = Frame.from_item(data, self.name)
         if frame.sample_rate != WHISPER_RATE or frame.channels != 1:
-            raise NodeError(f"{self.name} needs 16 kHz mono audio, got {frame.sample_rate} Hz with "
-                            f"{frame.channels} channels; add MixDownNode and ResampleNode(target_rate=16000) before it")
+            raise NodeError(
+                f"{self.name} needs 16 kHz mono audio, got {frame.sample_rate} Hz with "
+                f"{frame.channels} channels; add MixDownNode and ResampleNode(target_rate=16000) before it"
+            )
         if not self._buffer:
             self._buffer_start = frame.timestamp
         self._buffer.extend(array("f", frame.samples))
         while len(self._buffer) >= self.chunk_samples:
-            chunk, self._buffer = self._buffer[:self.chunk_samples], self._buffer[self.chunk_samples:]
+            chunk, self._buffer = self._buffer[: self.chunk_samples], self._buffer[self.chunk_samples :]
             yield self._transcribe(chunk)
 
     def flush(self) -> Iterator[dict[str, Any]]:
@@ -75,10 +86,15 @@ class WhisperTranscriptionNode(Node):
 
         start = self._buffer_start
         self._buffer_start += len(chunk) / WHISPER_RATE
-        result = self._model.transcribe(numpy.frombuffer(chunk.tobytes(), dtype=numpy.float32),
-                                        language=self.language, fp16=False)
-        return {"text": result["text"].strip(), "start": round(start, 3),
-                "end": round(self._buffer_start, 3), "language": result.get("language")}
+        result = self._model.transcribe(
+            numpy.frombuffer(chunk.tobytes(), dtype=numpy.float32), language=self.language, fp16=False
+        )
+        return {
+            "text": result["text"].strip(),
+            "start": round(start, 3),
+            "end": round(self._buffer_start, 3),
+            "language": result.get("language"),
+        }
 
 
 def _size_family(model_size: str) -> str:

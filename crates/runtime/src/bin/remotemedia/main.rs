@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "remotemedia", version, about = "Validate, plan and run remotemedia pipeline manifests")]
+#[command(
+    name = "remotemedia",
+    version,
+    about = "Validate, plan and run remotemedia pipeline manifests"
+)]
 struct Cli {
     #[command(subcommand)]
     command: commands::Command,
@@ -27,13 +31,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings), coloured only on a terminal.
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

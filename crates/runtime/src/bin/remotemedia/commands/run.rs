@@ -1,10 +1,431 @@
-//! `remotemedia run` (being written).
+//! `remotemedia run`: stream inputs through a manifest and write the outputs as JSON Lines.
+//!
+//! Inputs are JSON values: one per `--input`, or one per line of `--input-file` (`-` for stdin),
+//! read lazily so an endless stdin streams. A bad line ends the input there: the lines before it
+//! are processed completely and their outputs written, then `run` exits with code 2, naming the
+//! file and the line.
+//!
+//! Outputs are JSON Lines, written and flushed as they are produced. With one sink each line is
+//! the value itself; with several, each line is `{"sink": "<node id>", "value": <value>}`.
+//!
+//! Exit codes: 0 success; 1 a node failed (the message names the node, the step, the error and
+//! its traceback); 2 invalid manifest, input or plan; 130 interrupted by SIGINT or SIGTERM (every
+//! node is cleaned up and the outputs produced so far are written; a second signal exits at once).
 
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use remotemedia_runtime::executor::{
+    Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle,
+};
+use remotemedia_runtime::pipeline::{Config, Pipeline};
+use remotemedia_runtime::value::Value;
+use serde::Serialize;
+
+use super::InvalidInput;
+
+/// Exit code after SIGINT/SIGTERM, as shells report a process ended by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// SIGINT/SIGTERM received so far.
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Outputs are JSON Lines, written as produced: the value itself with one sink node, \
+{\"sink\": ID, \"value\": VALUE} with several. Bytes are {\"$bytes\": BASE64}, in inputs too.
 
-pub fn execute(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`run` is not available yet")
+Exit codes: 0 success; 1 a node failed (its id, step, error and traceback are printed); \
+2 invalid manifest, input or plan; 130 interrupted by SIGINT/SIGTERM (nodes are cleaned up and \
+outputs produced so far are written; a second signal exits at once).
+
+Logs go to stderr, filtered by RUST_LOG (e.g. RUST_LOG=debug shows each node's lifecycle).")]
+pub struct Args {
+    /// The manifest to run.
+    manifest: PathBuf,
+    /// An input value, as JSON (repeatable; fed in order).
+    #[arg(
+        long = "input",
+        value_name = "JSON",
+        conflicts_with = "input_file",
+        allow_hyphen_values = true
+    )]
+    inputs: Vec<String>,
+    /// Read inputs as JSON Lines from this file, or from stdin with `-`.
+    #[arg(long, value_name = "PATH|-")]
+    input_file: Option<PathBuf>,
+    /// Write outputs as JSON Lines to this file instead of stdout (`-`).
+    #[arg(long, value_name = "PATH|-")]
+    output: Option<PathBuf>,
+    /// Items each node's input channel holds before its producers wait.
+    #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
+    channel_capacity: usize,
+    /// Print per-node metrics to stderr after the run: items in/out, time processing, time
+    /// blocked waiting for downstream.
+    #[arg(long)]
+    metrics: bool,
+    /// Print the metrics as JSON.
+    #[arg(long, requires = "metrics")]
+    json: bool,
+    /// No progress indicator.
+    #[arg(long, short)]
+    quiet: bool,
+    /// A directory holding modules of user-defined Python nodes and the pure-Python packages they
+    /// import, e.g. filled with `pip install --target DIR` (repeatable; searched in order, before
+    /// those in REMOTEMEDIA_PYTHON_PATH).
+    #[arg(long = "python-path", value_name = "DIR")]
+    python_path: Vec<PathBuf>,
+}
+
+pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
+    let channel_capacity = NonZeroUsize::new(args.channel_capacity)
+        .ok_or_else(|| InvalidInput(anyhow::anyhow!("--channel-capacity must be at least 1")))?;
+    let inputs = open_inputs(&args)?;
+    let mut config = Config::default();
+    config.run.channel_capacity = channel_capacity;
+    if let Some(dir) = args.python_path.iter().find(|dir| !dir.is_dir()) {
+        return Err(InvalidInput(anyhow::anyhow!(
+            "--python-path `{}` is not a directory",
+            dir.display()
+        ))
+        .into());
+    }
+    config.python_path = args.python_path.clone();
+    let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
+        InvalidInput(
+            anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),
+        )
+    })?;
+    let mut sink = OutputSink::open(args.output.as_deref(), pipeline.sinks().len() > 1)?;
+
+    let mut run = pipeline.run(inputs)?;
+    handle_signals(run.handle());
+    let mut progress = Progress::new(!args.quiet && io::stderr().is_terminal());
+    let delivery = pump(&mut run, &mut sink, &mut progress);
+    progress.clear();
+
+    let metrics = run.metrics();
+    let result = run.finish();
+    if args.metrics {
+        print_metrics(&metrics, args.json)?;
+    }
+    match (delivery, result) {
+        (Delivery::Failed(error), _) => Err(error),
+        (_, Err(error @ RunError::Input(_))) => Err(InvalidInput(anyhow::Error::new(error)).into()),
+        (_, Err(error)) => Err(node_failure(error)),
+        (Delivery::ReaderGone, Ok(_)) => Ok(ExitCode::SUCCESS),
+        // A signal that came as the run was finishing anyway still means "interrupted" to the shell.
+        (Delivery::Complete, Ok(report))
+            if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 =>
+        {
+            eprintln!(
+                "interrupted: every node was cleaned up; the outputs produced so far were written"
+            );
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+        (Delivery::Complete, Ok(_)) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// How writing the outputs went.
+enum Delivery {
+    Complete,
+    /// The reader closed the pipe (`| head`): it has all it wanted.
+    ReaderGone,
+    Failed(anyhow::Error),
+}
+
+/// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the
+/// run; the remaining outputs are drained unwritten.
+fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Delivery {
+    let mut failure: Option<io::Error> = None;
+    let mut wait = Duration::ZERO;
+    loop {
+        match run.recv_timeout(wait) {
+            Received::Output(output) => {
+                wait = Duration::ZERO;
+                if failure.is_none() {
+                    progress.clear();
+                    if let Err(error) = sink.write(&output) {
+                        failure = Some(error);
+                        run.cancel();
+                    }
+                }
+            }
+            Received::Timeout => {
+                // Nothing waiting: make what was written visible, then wait for more.
+                if failure.is_none()
+                    && let Err(error) = sink.flush()
+                {
+                    failure = Some(error);
+                    run.cancel();
+                }
+                progress.tick(&run.metrics(), sink.written);
+                wait = Progress::TICK;
+            }
+            Received::Ended => break,
+        }
+    }
+    if failure.is_none()
+        && let Err(error) = sink.flush()
+    {
+        failure = Some(error);
+    }
+    match failure {
+        None => Delivery::Complete,
+        Some(error) if error.kind() == io::ErrorKind::BrokenPipe => Delivery::ReaderGone,
+        Some(error) => Delivery::Failed(sink.failed(error)),
+    }
+}
+
+/// A node failure for people: the node, the step and the error, then the traceback.
+fn node_failure(error: RunError) -> anyhow::Error {
+    let traceback = error.traceback().map(|t| t.trim_end().to_owned());
+    let error = anyhow::Error::new(error);
+    match traceback {
+        Some(traceback) => anyhow::anyhow!("{error:#}\n{traceback}"),
+        None => error,
+    }
+}
+
+/// The first SIGINT/SIGTERM cancels the run gracefully; a second one exits at once.
+fn handle_signals(run: RunHandle) {
+    let installed = ctrlc::set_handler(move || {
+        if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("\ninterrupted: stopping (press Ctrl-C again to exit at once)");
+            run.cancel();
+        } else {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+    });
+    if let Err(error) = installed {
+        tracing::warn!("signals will not stop the run gracefully: {error}");
+    }
+}
+
+fn open_inputs(args: &Args) -> anyhow::Result<Inputs> {
+    if let Some(path) = &args.input_file {
+        return json_lines(path);
+    }
+    let values = args
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            parse_json(text).map_err(|reason| {
+                InvalidInput(anyhow::anyhow!(
+                    "--input #{} is not valid: {reason}",
+                    index + 1
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Inputs::new(values))
+}
+
+/// Inputs read lazily, one JSON value per non-blank line.
+fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
+    let (name, reader): (String, Box<dyn BufRead + Send>) = if path == Path::new("-") {
+        ("stdin".to_owned(), Box::new(BufReader::new(io::stdin())))
+    } else {
+        let file = File::open(path).map_err(|err| {
+            InvalidInput(anyhow::anyhow!(
+                "cannot read input file `{}`: {err}",
+                path.display()
+            ))
+        })?;
+        (
+            format!("`{}`", path.display()),
+            Box::new(BufReader::new(file)),
+        )
+    };
+    let lines = reader.lines().enumerate().filter_map(move |(index, line)| {
+        let number = index + 1;
+        match line {
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => {
+                Some(parse_json(&line).map_err(|reason| format!("{name} line {number}: {reason}")))
+            }
+            Err(err) => Some(Err(format!("{name} line {number}: cannot read: {err}"))),
+        }
+    });
+    Ok(Inputs::fallible(lines))
+}
+
+fn parse_json(text: &str) -> Result<Value, String> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
+    Value::from_json(json).map_err(|err| err.to_string())
+}
+
+/// Where outputs go, and how each line looks.
+struct OutputSink {
+    writer: BufWriter<Box<dyn Write>>,
+    name: String,
+    tag_with_sink: bool,
+    written: u64,
+}
+
+impl OutputSink {
+    fn open(path: Option<&Path>, tag_with_sink: bool) -> anyhow::Result<OutputSink> {
+        let (name, writer): (String, Box<dyn Write>) = match path {
+            None => ("stdout".to_owned(), Box::new(io::stdout())),
+            Some(path) if path == Path::new("-") => ("stdout".to_owned(), Box::new(io::stdout())),
+            Some(path) => {
+                let file = File::create(path).map_err(|err| {
+                    InvalidInput(anyhow::anyhow!(
+                        "cannot write output file `{}`: {err}",
+                        path.display()
+                    ))
+                })?;
+                (format!("`{}`", path.display()), Box::new(file))
+            }
+        };
+        Ok(OutputSink {
+            writer: BufWriter::new(writer),
+            name,
+            tag_with_sink,
+            written: 0,
+        })
+    }
+
+    fn write(&mut self, output: &Output) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            sink: &'a str,
+            value: &'a Value,
+        }
+        if self.tag_with_sink {
+            let line = Tagged {
+                sink: &output.sink,
+                value: &output.value,
+            };
+            serde_json::to_writer(&mut self.writer, &line)?;
+        } else {
+            serde_json::to_writer(&mut self.writer, &output.value)?;
+        }
+        self.writer.write_all(b"\n")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+
+    fn failed(&self, error: io::Error) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!("writing outputs to {} failed", self.name))
+    }
+}
+
+/// A one-line progress indicator on stderr, only when it is a terminal, and only once a run has
+/// lasted long enough for one to help.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    const TICK: Duration = Duration::from_millis(100);
+    const DELAY: Duration = Duration::from_millis(500);
+    const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+    fn new(enabled: bool) -> Progress {
+        Progress {
+            enabled,
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn tick(&mut self, metrics: &[NodeMetrics], written: u64) {
+        if !self.enabled {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        if elapsed < Self::DELAY {
+            return;
+        }
+        let spinner = Self::SPINNER
+            [(elapsed.as_millis() / Self::TICK.as_millis()) as usize % Self::SPINNER.len()];
+        let processed: u64 = metrics.iter().map(|m| m.items_in).sum();
+        eprint!(
+            "\r\x1b[2K{spinner} running: {written} outputs, {processed} items processed by {} nodes, {:.1}s",
+            metrics.len(),
+            elapsed.as_secs_f64()
+        );
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}
+
+/// The metrics as a table, or as JSON, on stderr (stdout carries the outputs).
+fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        node: &'a str,
+        items_in: u64,
+        items_out: u64,
+        process_seconds: f64,
+        blocked_seconds: f64,
+    }
+    let millis = |seconds: f64| seconds * 1e3;
+    let rows: Vec<Row> = metrics
+        .iter()
+        .map(|m| Row {
+            node: &m.node,
+            items_in: m.items_in,
+            items_out: m.items_out,
+            process_seconds: m.process_time.as_secs_f64(),
+            blocked_seconds: m.blocked_time.as_secs_f64(),
+        })
+        .collect();
+    let mut stderr = io::stderr().lock();
+    if json {
+        serde_json::to_writer(&mut stderr, &serde_json::json!({ "nodes": rows }))?;
+        writeln!(stderr)?;
+        return Ok(());
+    }
+    let width = rows
+        .iter()
+        .map(|r| r.node.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        stderr,
+        "{:<width$}  {:>10}  {:>10}  {:>12}  {:>12}",
+        "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS ms", "BLOCKED ms"
+    )
+    .context("writing metrics")?;
+    for row in rows {
+        writeln!(
+            stderr,
+            "{:<width$}  {:>10}  {:>10}  {:>12.3}  {:>12.3}",
+            row.node,
+            row.items_in,
+            row.items_out,
+            millis(row.process_seconds),
+            millis(row.blocked_seconds)
+        )?;
+    }
+    Ok(())
 }

@@ -1,0 +1,3 @@
+//! The engines that run node code behind the [`Engine`](crate::engine::Engine) interface.
+
+pub mod rustpython;
