@@ -241,9 +241,10 @@ STREAMING_NODES = """
             try:
                 for tick in range(data):
                     await asyncio.sleep(0.002)
+                    yield tick
+                    # Runs once the tick was emitted: the count of ticks delivered so far.
                     with open(self.marks + ".ticks", "w") as f:
                         f.write(str(tick + 1))
-                    yield tick
             finally:
                 self.mark(f"{self.name} closed")
 
