@@ -32,6 +32,8 @@ class Sizes:
     """Measurement time of each criterion benchmark the bench command runs."""
     op_iterations: int
     """Executions of each single operation in the interpreter breakdown."""
+    array_items: int
+    """Arrays of each size through the CPython bridge."""
 
 
 FULL = Sizes(
@@ -46,6 +48,7 @@ FULL = Sizes(
     parallel_rounds=100_000,
     criterion_seconds=2.0,
     op_iterations=200_000,
+    array_items=50,
 )
 
 QUICK = Sizes(
@@ -60,6 +63,7 @@ QUICK = Sizes(
     parallel_rounds=500,
     criterion_seconds=0.5,
     op_iterations=2_000,
+    array_items=3,
 )
 
 

@@ -46,6 +46,11 @@ def cpu_stages(stages: int, rounds: int, variant: str = "same code") -> Spec:
     return {"name": "cpu_stages", "stages": stages, "rounds": rounds, "variant": variant}
 
 
+def arrays(size_bytes: int) -> Spec:
+    """A float32 array of `size_bytes` per item, made in RustPython, consumed by a CPython-bridge node."""
+    return {"name": "arrays", "size_bytes": size_bytes}
+
+
 def build(spec: Spec) -> Any:
     """The SDK `Pipeline` for `spec`."""
     from remotemedia.core.pipeline import Pipeline
@@ -83,6 +88,10 @@ def _nodes(spec: Spec) -> list[Any]:
         stage_classes = classes[spec["variant"]]
         return [stage_classes[index % len(stage_classes)](name=f"stage{index}", rounds=spec["rounds"])
                 for index in range(spec["stages"])]
+    if name == "arrays":
+        from bench_nodes import ArrayConsumeNode, ArrayEmitNode
+
+        return [ArrayEmitNode(name="emit", size_bytes=spec["size_bytes"]), ArrayConsumeNode(name="consume")]
     if name == "op_costs":
         from bench_nodes import OpCostsNode
 
@@ -92,4 +101,4 @@ def _nodes(spec: Spec) -> list[Any]:
 
 def uses_bench_nodes(spec: Spec) -> bool:
     """Whether the workload needs `benchmarks/nodes` on the Python path (binary: --python-path)."""
-    return spec["name"] in {"cpu_stages", "op_costs"}
+    return spec["name"] in {"cpu_stages", "op_costs", "arrays"}

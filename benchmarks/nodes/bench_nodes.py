@@ -69,6 +69,37 @@ class CpuStageLocalsTwinNode(CpuStageNode):
         return state
 
 
+class ArrayEmitNode(Node):
+    """Emits, for every input, one float32 array of `size_bytes` (built once, in the constructor)."""
+
+    def __init__(self, size_bytes: int = 16384, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from array import array
+
+        self.size_bytes = size_bytes
+        self.samples = array("f", bytes(size_bytes))
+
+    def process(self, data: Any) -> Any:
+        return self.samples
+
+
+class ArrayConsumeNode(Node):
+    """Takes an array into CPython — through the runtime's CPython bridge, as a numpy array when
+    numpy is installed — reads one element and emits the array's length."""
+
+    runtime_hint = "cpython"
+
+    def initialize(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(ImportError):
+            import numpy  # noqa: F401 - the bridge's first array must not pay for this import
+
+    def process(self, data: Any) -> int:
+        _ = data[len(data) // 2]
+        return len(data)
+
+
 _GLOBAL = 7
 
 
