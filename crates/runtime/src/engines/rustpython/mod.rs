@@ -15,6 +15,7 @@
 
 mod convert;
 mod exception;
+mod inspect;
 mod node;
 mod stdio;
 
