@@ -9,7 +9,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/remotemedia
 export REMOTEMEDIA_BIN := $(abspath $(BIN))
 
-.PHONY: build demo test test-rust test-python python-deps
+.PHONY: build demo test test-rust test-python python-deps bench
 
 build:
 	$(CARGO) build $(CARGO_FLAGS) --bin remotemedia
@@ -32,3 +32,9 @@ test-python: build python-deps
 
 python-deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+# The runtime against CPython, side by side (benchmarks/README.md): builds the release artefacts once,
+# prints the table, rewrites benchmarks/results.md and results.json. ~10 min on 2 cores; BENCH_ARGS=--quick
+# for a smoke run.
+bench:
+	$(PYTHON) -m benchmarks $(BENCH_ARGS)

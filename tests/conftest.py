@@ -45,7 +45,7 @@ def remotemedia_bin() -> Path:
     if not binary.is_file():
         pytest.fail(
             f"the remotemedia binary is missing at {binary}; build it with "
-            "`cargo build --release -p remotemedia-runtime` (or set REMOTEMEDIA_BIN)",
+            "`cargo build --release -p remotemedia-cli` (or set REMOTEMEDIA_BIN)",
             pytrace=False,
         )
     return binary

@@ -1,13 +1,15 @@
 //! The remotemedia Python SDK and node catalogue, compiled to bytecode and frozen into the binary
 //! (internal crate of the `remotemedia` runtime).
 //!
-//! Two trees are frozen, so the embedded RustPython interpreter imports them without reading the
-//! disk:
+//! Three sources are frozen, so the embedded RustPython interpreter imports them without reading
+//! the disk:
 //!
 //! - `python/remotemedia`: the very package pip users install — one copy of every node, so the
 //!   binary and CPython run the same code;
 //! - `python-stdlib-shim`: replacements for the few standard-library pieces RustPython lacks or
-//!   gets wrong that the nodes need (each shim says what it replaces and why).
+//!   gets wrong that the nodes need (each shim says what it replaces and why);
+//! - `embedded/_remotemedia_embedded.py`: set-up only the binary's interpreter runs (stdout and
+//!   stderr routed to the runtime, the import path).
 //!
 //! The sources are compiled when this crate builds; `build.rs` makes any `.py` edit rebuild it.
 

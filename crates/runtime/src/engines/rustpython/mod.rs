@@ -106,12 +106,15 @@ impl RustPythonEngine {
             // Last, so each shim replaces the frozen standard-library module it is named after.
             .add_frozen_modules(remotemedia_pynodes::shim_modules())
             .build();
+        let built = started.elapsed();
         let sdk = interpreter
             .enter(|vm| prepare(vm, &python_path).map_err(|exc| exception::node_error(vm, &exc)))
             .map_err(EngineError::Startup)?;
         let startup = started.elapsed();
         tracing::debug!(
             startup_ms = startup.as_secs_f64() * 1e3,
+            interpreter_ms = built.as_secs_f64() * 1e3,
+            sdk_import_ms = (startup - built).as_secs_f64() * 1e3,
             "embedded RustPython interpreter ready"
         );
         Ok(RustPythonEngine {

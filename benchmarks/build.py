@@ -1,0 +1,73 @@
+"""Building what the bench measures, once, with the one release profile everything uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.measure import BenchError
+
+CARGO_FLAGS = ["--release", "--locked", "--ignore-rust-version"]
+CRITERION_BENCHES = ("values", "executor", "validation")
+
+
+@dataclass
+class Artefacts:
+    """The binary under test (a private copy) and the criterion bench executables, by bench name."""
+
+    binary: Path
+    bench_executables: dict[str, Path]
+
+
+def target_dir(repo: Path) -> Path:
+    return Path(os.environ.get("CARGO_TARGET_DIR") or repo / "target")
+
+
+def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
+    """`cargo build --release` of the binary and, if asked, the criterion benches (`cargo bench`'s
+    profile inherits `release` unchanged, so they reuse the same compiled dependencies).
+
+    The binary is copied into `work`: the target directory may be shared, and another build must
+    not swap the executable under the benchmark's feet.
+    """
+    log("cargo build --release (binary)")
+    _cargo(repo, ["build", *CARGO_FLAGS, "--bin", "remotemedia"])
+    binary = work / "remotemedia"
+    shutil.copy2(target_dir(repo) / "release" / "remotemedia", binary)
+    executables: dict[str, Path] = {}
+    if with_criterion:
+        log("cargo bench --no-run (criterion micro-benchmarks)")
+        benches = [argument for name in CRITERION_BENCHES for argument in ("--bench", name)]
+        messages = _cargo(repo, ["bench", "--locked", "--ignore-rust-version", "-p", "remotemedia-runtime",
+                                 *benches, "--no-run", "--message-format=json"])
+        for line in messages.splitlines():
+            message = json.loads(line) if line.startswith("{") else {}
+            target = message.get("target", {})
+            if message.get("reason") == "compiler-artifact" and "bench" in target.get("kind", []) \
+                    and message.get("executable"):
+                executables[target["name"]] = work / f"bench-{target['name']}"
+                shutil.copy2(message["executable"], executables[target["name"]])
+        missing = set(CRITERION_BENCHES) - executables.keys()
+        if missing:
+            raise BenchError(f"cargo did not report the bench executables {sorted(missing)}")
+    return Artefacts(binary, executables)
+
+
+def existing(binary: Path, work: Path) -> Artefacts:
+    """Use an already built binary (`--no-build`); the criterion rows then cannot run."""
+    if not binary.is_file():
+        raise BenchError(f"no binary at {binary}; build it (make build) or drop --no-build")
+    copy = work / "remotemedia"
+    shutil.copy2(binary, copy)
+    return Artefacts(copy, {})
+
+
+def _cargo(repo: Path, arguments: list[str]) -> str:
+    completed = subprocess.run(["cargo", *arguments], cwd=repo, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise BenchError(f"`cargo {' '.join(arguments)}` failed:\n{completed.stderr[-4000:]}")
+    return completed.stdout
