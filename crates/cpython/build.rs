@@ -36,12 +36,14 @@ fn main() {
         .expect("writing to a String");
     }
     table.push(']');
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("sdk_modules.rs");
+    let out =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("sdk_modules.rs");
     std::fs::write(out, table).expect("OUT_DIR is writable");
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
     for entry in entries {
         let path = entry.expect("a directory entry").path();
         if path.is_dir() {

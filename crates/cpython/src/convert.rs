@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::PyTypeInfo as _;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -130,11 +130,7 @@ pub fn to_python<'py>(
     })
 }
 
-fn array_to_python(
-    py: Python<'_>,
-    array: Array,
-    style: ArrayStyle,
-) -> PyResult<Bound<'_, PyAny>> {
+fn array_to_python(py: Python<'_>, array: Array, style: ArrayStyle) -> PyResult<Bound<'_, PyAny>> {
     if style == ArrayStyle::NumpyIfAvailable
         && let Some(asarray) = numpy_asarray(py)
     {
@@ -297,11 +293,7 @@ fn array_module_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
 
 /// A numpy array: one copy for a one-dimensional array of a supported dtype, nested lists
 /// (`tolist()`) for anything else — the JSON form either way.
-fn numpy_value(
-    numpy: &Bound<'_, PyAny>,
-    obj: &Bound<'_, PyAny>,
-    depth: usize,
-) -> PyResult<Value> {
+fn numpy_value(numpy: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     let ndim: usize = obj.getattr("ndim")?.extract()?;
     let dtype: String = obj.getattr("dtype")?.getattr("str")?.extract()?;
     let native = if cfg!(target_endian = "little") {

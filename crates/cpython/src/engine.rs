@@ -10,7 +10,7 @@ use remotemedia_runtime::engines::cpython::CPythonSettings;
 
 use crate::error::node_error;
 use crate::helper;
-use crate::node::{CPythonNode, NodeObjects};
+use crate::node::{CPythonNode, NodeObjects, StageThreadState};
 
 /// The SDK functions every node is created through, looked up once.
 pub(crate) struct Sdk {
@@ -128,9 +128,10 @@ impl Engine for CPythonEngine {
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
+        let thread = StageThreadState::acquire();
         let objects =
             Python::attach(|py| self.build(py, spec).map_err(|err| node_error(py, &err)))?;
-        Ok(Box::new(CPythonNode::new(&spec.id, objects)))
+        Ok(Box::new(CPythonNode::new(&spec.id, objects, thread)))
     }
 }
 

@@ -29,13 +29,16 @@ pub(crate) struct CPythonNode {
     id: Arc<str>,
     /// Always `Some` until dropped (with the GIL held, see `Drop`).
     objects: Option<NodeObjects>,
+    /// Dropped after `objects`.
+    _thread: StageThreadState,
 }
 
 impl CPythonNode {
-    pub(crate) fn new(id: &str, objects: NodeObjects) -> Self {
+    pub(crate) fn new(id: &str, objects: NodeObjects, thread: StageThreadState) -> Self {
         CPythonNode {
             id: Arc::from(id),
             objects: Some(objects),
+            _thread: thread,
         }
     }
 
@@ -121,6 +124,40 @@ impl Drop for CPythonNode {
     }
 }
 
+/// The stage thread's own Python thread state, kept from the node's creation to its drop.
+///
+/// Without it every call would attach through a fresh thread state, destroyed when the call
+/// returns: Python's thread-local data (`threading.local`, which asyncio, numpy and the engine's
+/// output labels rely on) would vanish between two items, and each call would pay for the set-up.
+pub(crate) struct StageThreadState {
+    state: pyo3::ffi::PyGILState_STATE,
+    saved: *mut pyo3::ffi::PyThreadState,
+}
+
+impl StageThreadState {
+    /// Creates this thread's state and releases the GIL, keeping the state.
+    pub(crate) fn acquire() -> Self {
+        // SAFETY: the interpreter is initialized (an engine exists); `PyGILState_Ensure` gives this
+        // thread a state and the GIL, and `PyEval_SaveThread` releases the GIL keeping the state.
+        unsafe {
+            let state = pyo3::ffi::PyGILState_Ensure();
+            let saved = pyo3::ffi::PyEval_SaveThread();
+            StageThreadState { state, saved }
+        }
+    }
+}
+
+impl Drop for StageThreadState {
+    fn drop(&mut self) {
+        // SAFETY: dropped on the thread that acquired it (nodes never leave their stage thread),
+        // which holds no GIL now: restore, then release the state `acquire` created.
+        unsafe {
+            pyo3::ffi::PyEval_RestoreThread(self.saved);
+            pyo3::ffi::PyGILState_Release(self.state);
+        }
+    }
+}
+
 /// Emits every item of a Python iterator as it is produced. If the run stops meanwhile, the
 /// iterator is closed so the node's `finally` blocks run.
 fn drain(
@@ -158,8 +195,7 @@ fn emit(
         )
     })?;
     let pending = OnThisThread((out, value));
-    py.detach(move || pending.send())
-        .map_err(NodeError::from)
+    py.detach(move || pending.send()).map_err(NodeError::from)
 }
 
 /// An emitter and its value, used on the very thread that holds them while the GIL is released.

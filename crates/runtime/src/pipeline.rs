@@ -216,7 +216,12 @@ impl Pipeline {
                 Some(engine) => Arc::clone(engine),
                 None => {
                     let engine = match &placed.engine {
-                        EngineKind::Rustpython => self.planning_interpreter.lock().unwrap_or_else(PoisonError::into_inner).take().map(|engine| engine as Arc<dyn Engine>),
+                        EngineKind::Rustpython => self
+                            .planning_interpreter
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take()
+                            .map(|engine| engine as Arc<dyn Engine>),
                         _ => None,
                     };
                     let engine = match engine {

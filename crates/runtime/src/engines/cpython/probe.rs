@@ -107,7 +107,10 @@ impl PythonInstallation {
             found,
         };
         if answer.implementation != "cpython" {
-            return Err(unsupported(format!("{} {major}.{minor}", answer.implementation)));
+            return Err(unsupported(format!(
+                "{} {major}.{minor}",
+                answer.implementation
+            )));
         }
         if (major, minor) < MIN_VERSION {
             return Err(unsupported(format!("CPython {major}.{minor}.{micro}")));

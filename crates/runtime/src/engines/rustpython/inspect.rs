@@ -32,7 +32,10 @@ impl ClassProbe for RustPythonEngine {
                     .downcast::<PyTuple>()
                     .map_err(|_| vm.new_type_error("class_engine() must return a tuple"))?;
                 let text = |index: usize| -> PyResult<String> {
-                    Ok(answer.as_slice()[index].str(vm)?.to_string_lossy().into_owned())
+                    Ok(answer.as_slice()[index]
+                        .str(vm)?
+                        .to_string_lossy()
+                        .into_owned())
                 };
                 Ok((text(0)?, text(1)?))
             };

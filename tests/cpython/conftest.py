@@ -1,0 +1,60 @@
+"""Fixtures for the CPython engine's tests: manifests on disk and the binary run with a chosen
+environment (PATH, REMOTEMEDIA_PYTHON …)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+SPEECH_WAV = Path(__file__).resolve().parent.parent.parent / "examples" / "audio" / "speech.wav"
+# Where the speech is in speech.wav, by construction (examples/audio/README.md).
+SPEECH_TRUTH = [(0.250, 1.570), (2.570, 3.754), (4.754, 5.282)]
+
+
+@pytest.fixture
+def write_manifest(tmp_path: Path) -> Callable[..., Path]:
+    """Writes a chain of `nodes` (each feeding the next) as a v1 manifest; returns its path."""
+
+    def write(nodes: list[dict[str, Any]], name: str = "cpython-test") -> Path:
+        document = {
+            "version": "v1",
+            "metadata": {"name": name},
+            "nodes": nodes,
+            "connections": [{"from": a["id"], "to": b["id"]} for a, b in zip(nodes, nodes[1:])],
+        }
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document, indent=2))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_binary(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs `remotemedia ARGS`; `env` entries are set (or, when None, removed). The engine override
+    of the developer's shell never leaks in."""
+
+    def run(*args: str | Path, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ)
+        environment.pop("REMOTEMEDIA_PYTHON_RUNTIME", None)
+        # The interpreter running the tests is the one with numpy, onnxruntime … installed.
+        environment.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return subprocess.run([str(remotemedia_bin), *map(str, args)], capture_output=True, text=True,
+                              env=environment, timeout=120, stdin=subprocess.DEVNULL)
+
+    return run
+
+
+def json_lines(text: str) -> list[Any]:
+    return [json.loads(line) for line in text.splitlines()]
