@@ -58,3 +58,13 @@ def run_binary(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProce
 
 def json_lines(text: str) -> list[Any]:
     return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def native_module_from_the_build(remotemedia_bin: Path) -> None:
+    """`Pipeline.run()` on the runtime uses the native module the same `cargo build --release` made,
+    next to the binary (no second build through maturin)."""
+    built = remotemedia_bin.parent / "libremotemedia_native.so"
+    if not built.is_file():
+        pytest.fail(f"the native module is missing at {built}; build it with `make build`", pytrace=False)
+    os.environ.setdefault("REMOTEMEDIA_NATIVE_MODULE", str(built))

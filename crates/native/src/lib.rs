@@ -45,8 +45,22 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     }));
     module.add_function(wrap_pyfunction!(run, module)?)?;
     module.add_function(wrap_pyfunction!(plan, module)?)?;
+    module.add_function(wrap_pyfunction!(main, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+/// The `remotemedia` command line (the package's console command): the executable's very program,
+/// with `sys.argv`, CPython nodes running in this interpreter. Returns the exit code.
+#[pyfunction]
+fn main(py: Python<'_>) -> PyResult<u8> {
+    let argv: Vec<String> = py.import("sys")?.getattr("argv")?.extract()?;
+    let args: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+    let code = py.detach(move || remotemedia_cli::run(args));
+    // `ExitCode` keeps its number private, but compares.
+    Ok((0..=u8::MAX)
+        .find(|&number| code == std::process::ExitCode::from(number))
+        .unwrap_or(1))
 }
 
 /// Runs the manifest (JSON text) on `inputs` and returns the sinks' outputs in production order.
