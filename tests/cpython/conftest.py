@@ -12,11 +12,6 @@ from typing import Any, Callable
 
 import pytest
 
-SPEECH_WAV = Path(__file__).resolve().parent.parent.parent / "examples" / "audio" / "speech.wav"
-# Where the speech is in speech.wav, by construction (examples/audio/README.md).
-SPEECH_TRUTH = [(0.250, 1.570), (2.570, 3.754), (4.754, 5.282)]
-
-
 @pytest.fixture
 def write_manifest(tmp_path: Path) -> Callable[..., Path]:
     """Writes a chain of `nodes` (each feeding the next) as a v1 manifest; returns its path."""
@@ -56,10 +51,6 @@ def run_binary(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProce
     return run
 
 
-def json_lines(text: str) -> list[Any]:
-    return [json.loads(line) for line in text.splitlines()]
-
-
 @pytest.fixture(scope="session", autouse=True)
 def native_module_from_the_build(remotemedia_bin: Path) -> None:
     """`Pipeline.run()` on the runtime uses the native module the same `cargo build --release` made,
@@ -68,3 +59,9 @@ def native_module_from_the_build(remotemedia_bin: Path) -> None:
     if not built.is_file():
         pytest.fail(f"the native module is missing at {built}; build it with `make build`", pytrace=False)
     os.environ.setdefault("REMOTEMEDIA_NATIVE_MODULE", str(built))
+
+
+@pytest.fixture(autouse=True)
+def pipeline_run_default_engine(monkeypatch: pytest.MonkeyPatch, pure_cpython_pipeline_runs: None) -> None:
+    """Here `Pipeline.run()` keeps its default, the runtime (the suite pins the local run)."""
+    monkeypatch.delenv("REMOTEMEDIA_ENGINE", raising=False)

@@ -77,7 +77,13 @@ fn run(
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let pipeline = load(py, manifest, Some(live_nodes), python_path, channel_capacity)?;
+    let pipeline = load(
+        py,
+        manifest,
+        Some(live_nodes),
+        python_path,
+        channel_capacity,
+    )?;
     let inputs = PyIterator::from_object(inputs)?.unbind();
     let values = Inputs::fallible(std::iter::from_fn(move || {
         Python::attach(|py| match inputs.bind(py).clone().next()? {
@@ -91,11 +97,12 @@ fn run(
     let mut outputs = Vec::new();
     loop {
         let next = {
-            let run = Unchecked(&mut started);
+            let mut run = Unchecked(&mut started);
             py.detach(move || run.next())
         };
         match next {
-            Some(output) => outputs.push(convert::to_python(py, output.value, ArrayStyle::ArrayModule)?.unbind()),
+            Some(output) => outputs
+                .push(convert::to_python(py, output.value, ArrayStyle::ArrayModule)?.unbind()),
             None => break,
         }
     }
@@ -110,7 +117,11 @@ fn run(
 /// shows it, with this process's interpreter counted as CPython.
 #[pyfunction]
 #[pyo3(signature = (manifest, python_path = Vec::new()))]
-fn plan(py: Python<'_>, manifest: &str, python_path: Vec<std::path::PathBuf>) -> PyResult<Vec<Py<PyAny>>> {
+fn plan(
+    py: Python<'_>,
+    manifest: &str,
+    python_path: Vec<std::path::PathBuf>,
+) -> PyResult<Vec<Py<PyAny>>> {
     let pipeline = load(py, manifest, None, python_path, None)?;
     pipeline
         .plan()
@@ -157,10 +168,16 @@ fn load(
         ..Config::default()
     };
     if let Some(capacity) = channel_capacity {
-        config.run.channel_capacity = std::num::NonZeroUsize::new(capacity)
-            .ok_or_else(|| sdk_error(py, "ConfigurationError", "channel_capacity must be at least 1"))?;
+        config.run.channel_capacity = std::num::NonZeroUsize::new(capacity).ok_or_else(|| {
+            sdk_error(
+                py,
+                "ConfigurationError",
+                "channel_capacity must be at least 1",
+            )
+        })?;
     }
-    Pipeline::new(manifest, config).map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+    Pipeline::new(manifest, config)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
 }
 
 /// An input that cannot become a runtime value, or a failing input iterator.
@@ -190,7 +207,9 @@ fn run_error(py: Python<'_>, err: RunError) -> PyErr {
         kwargs.set_item("stage", stage)?;
         kwargs.set_item("exception_type", &kind)?;
         kwargs.set_item("traceback", error.traceback.as_deref())?;
-        let value = exceptions.getattr("NodeError")?.call((message.clone(),), Some(&kwargs))?;
+        let value = exceptions
+            .getattr("NodeError")?
+            .call((message.clone(),), Some(&kwargs))?;
         Ok(PyErr::from_value(value))
     })();
     built.unwrap_or_else(|failure| failure)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import json_lines
+from cpython_helpers import json_lines, speech_pipeline
 from remotemedia.core.engines import RuntimeUnavailableError, choose_engine, native_module
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.native_run import runtime_plan
@@ -16,7 +16,6 @@ from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import to_jsonable
 from remotemedia.nodes.calculator import CalculatorNode
-from test_bridge import speech_pipeline
 
 
 class Counter(Node):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH_TRUTH, SPEECH_WAV, json_lines
+from cpython_helpers import SPEECH_TRUTH, SPEECH_WAV, json_lines
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline

@@ -3,6 +3,7 @@ RustPython nodes, and never links libpython itself."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,24 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH_WAV, json_lines
-from remotemedia.core.pipeline import Pipeline
+from cpython_helpers import SPEECH_WAV, json_lines, speech_pipeline
 from remotemedia.core.values import to_jsonable
-from remotemedia.nodes.audio.sinc_resample import SincResampleNode
-from remotemedia.nodes.audio.transforms import MixDownNode
-from remotemedia.nodes.audio.vad import EnergyVADNode
-from remotemedia.nodes.audio.wav import WavReaderNode
 
 NUMPY_NODE = {"id": "resample", "node_type": "SincResampleNode", "params": {"target_rate": 16000}}
-
-
-def speech_pipeline() -> Pipeline:
-    """RustPython (reader, mix-down) -> CPython (numpy resampler) -> RustPython (energy VAD)."""
-    return (Pipeline("mixed-engines")
-            .add_node(WavReaderNode(name="reader", path=str(SPEECH_WAV), frame_ms=20))
-            .add_node(MixDownNode(name="mono"))
-            .add_node(SincResampleNode(name="resample", target_rate=16000))
-            .add_node(EnergyVADNode(name="vad", threshold_db=-45.0, min_silence_ms=200)))
 
 
 def test_the_executable_links_no_libpython_and_neither_does_the_bridge(remotemedia_bin: Path):
@@ -44,7 +31,7 @@ def test_rustpython_cpython_rustpython_equals_the_pure_cpython_run(run_binary, t
 
     plan = run_binary("plan", manifest, "--json")
     assert plan.returncode == 0, plan.stderr
-    engines = {node["id"]: node["engine"]["kind"] for node in __import__("json").loads(plan.stdout)["nodes"]}
+    engines = {node["id"]: node["engine"]["kind"] for node in json.loads(plan.stdout)["nodes"]}
     assert engines == {"reader_0": "rustpython", "mono_1": "rustpython", "resample_2": "cpython",
                        "vad_3": "rustpython"}
 
