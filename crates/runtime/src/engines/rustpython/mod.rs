@@ -20,7 +20,7 @@ mod node;
 mod stdio;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustpython::InterpreterBuilderExt as _;
@@ -75,11 +75,13 @@ struct SdkEntryPoints {
 pub struct RustPythonEngine {
     /// Only touched to hand each stage thread its own handle on the interpreter.
     interpreter: Mutex<Interpreter>,
-    /// Held while a node is created: stage threads loading node classes at the same time would
-    /// import the same packages concurrently, and Python's per-module import locks then detect a
-    /// deadlock (a package's `__init__` importing a submodule another thread is importing) — as
-    /// they would in CPython. Creation happens once per node, so serializing it costs nothing.
-    creation: Mutex<()>,
+    /// Held while a node is created and while it initializes: stage threads loading node classes
+    /// (or importing lazily in `initialize`) at the same time would import the same packages
+    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
+    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
+    /// threads, and never in the SDK's single-threaded local run. Both steps happen once per node
+    /// before any data flows, so serializing them costs little.
+    setup: Arc<Mutex<()>>,
     /// Always `Some` until dropped (inside the interpreter, see `Drop`).
     sdk: Option<SdkEntryPoints>,
     startup: Duration,
@@ -119,7 +121,7 @@ impl RustPythonEngine {
         );
         Ok(RustPythonEngine {
             interpreter: Mutex::new(interpreter),
-            creation: Mutex::new(()),
+            setup: Arc::new(Mutex::new(())),
             sdk: Some(sdk),
             startup,
         })
@@ -177,8 +179,13 @@ impl Engine for RustPythonEngine {
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         // Taken outside the interpreter, so a thread waiting here never holds up a collection.
-        let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
-        let node = node::RustPythonNode::create(self.thread_handle(), self.sdk(), spec)?;
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let node = node::RustPythonNode::create(
+            self.thread_handle(),
+            self.sdk(),
+            spec,
+            Arc::clone(&self.setup),
+        )?;
         Ok(Box::new(node))
     }
 }

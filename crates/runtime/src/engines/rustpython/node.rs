@@ -4,7 +4,7 @@
 //! methods the executor calls, so each item costs one conversion in, one Python call and one
 //! conversion per output — no attribute lookups, no source text, no JSON.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustpython_vm::builtins::PyBaseExceptionRef;
 use rustpython_vm::function::FuncArgs;
@@ -24,6 +24,8 @@ pub(super) struct RustPythonNode {
     id: Arc<str>,
     /// Python objects, dropped inside the interpreter (see `Drop`).
     objects: Option<NodeObjects>,
+    /// The engine's set-up lock, held during `initialize` (see `RustPythonEngine::setup`).
+    setup: Arc<Mutex<()>>,
 }
 
 /// Bound methods, looked up once.
@@ -53,6 +55,7 @@ impl RustPythonNode {
         thread: ThreadedVirtualMachine,
         sdk: &SdkEntryPoints,
         spec: &NodeSpec,
+        setup: Arc<Mutex<()>>,
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
         stdio::set_label(&id);
@@ -82,6 +85,7 @@ impl RustPythonNode {
             thread,
             id,
             objects: Some(objects),
+            setup,
         })
     }
 
@@ -95,6 +99,8 @@ impl RustPythonNode {
 impl NodeInstance for RustPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
         stdio::set_label(&self.id);
+        // Taken outside the interpreter, so a thread waiting here never holds up a collection.
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
         let objects = self.objects();
         self.thread.run(|vm| {
             objects
