@@ -2,7 +2,7 @@
 //! `NodeDriver`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
 use remotemedia_runtime::engine::{Engine, NodeError, NodeInstance, NodeSpec};
@@ -29,9 +29,10 @@ pub(crate) struct Sdk {
 pub struct CPythonEngine {
     /// Always `Some` until dropped (with the GIL held, see `Drop`).
     sdk: Option<Sdk>,
-    /// Held while a node is created, so two stage threads never import the same packages at once
-    /// (CPython's per-module import locks can report a deadlock then). Taken before the GIL.
-    creation: Mutex<()>,
+    /// Held while a node is created and while it initializes (where nodes import numpy,
+    /// onnxruntime …), so two stage threads never import the same packages at once: CPython's
+    /// per-module import locks can report a deadlock then. Taken before the GIL.
+    setup: Arc<Mutex<()>>,
     /// Node objects the caller already built, by node id: used instead of building new ones.
     live_nodes: Mutex<HashMap<String, Py<PyAny>>>,
 }
@@ -70,7 +71,7 @@ impl CPythonEngine {
                 set_label: helper.getattr("set_label")?.unbind(),
                 lazy_types: helper.call_method0("lazy_result_types")?.unbind(),
             }),
-            creation: Mutex::new(()),
+            setup: Arc::new(Mutex::new(())),
             live_nodes: Mutex::new(HashMap::new()),
         })
     }
@@ -127,11 +128,16 @@ impl Engine for CPythonEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
-        let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
         let thread = StageThreadState::acquire();
         let objects =
             Python::attach(|py| self.build(py, spec).map_err(|err| node_error(py, &err)))?;
-        Ok(Box::new(CPythonNode::new(&spec.id, objects, thread)))
+        Ok(Box::new(CPythonNode::new(
+            &spec.id,
+            objects,
+            thread,
+            Arc::clone(&self.setup),
+        )))
     }
 }
 

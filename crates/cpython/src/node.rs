@@ -3,7 +3,7 @@
 //! The node and the SDK's `NodeDriver` around it are created once; their bound methods are kept,
 //! so each item costs one conversion in, one Python call and one conversion per output.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
 use remotemedia_runtime::engine::{Emitter, NodeError, NodeInstance, Stopped};
@@ -29,15 +29,23 @@ pub(crate) struct CPythonNode {
     id: Arc<str>,
     /// Always `Some` until dropped (with the GIL held, see `Drop`).
     objects: Option<NodeObjects>,
+    /// The engine's set-up lock, held during `initialize` (see `CPythonEngine`).
+    setup: Arc<Mutex<()>>,
     /// Dropped after `objects`.
     _thread: StageThreadState,
 }
 
 impl CPythonNode {
-    pub(crate) fn new(id: &str, objects: NodeObjects, thread: StageThreadState) -> Self {
+    pub(crate) fn new(
+        id: &str,
+        objects: NodeObjects,
+        thread: StageThreadState,
+        setup: Arc<Mutex<()>>,
+    ) -> Self {
         CPythonNode {
             id: Arc::from(id),
             objects: Some(objects),
+            setup,
             _thread: thread,
         }
     }
@@ -51,6 +59,7 @@ impl CPythonNode {
 
 impl NodeInstance for CPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
         let objects = self.objects();
         Python::attach(|py| {
             objects

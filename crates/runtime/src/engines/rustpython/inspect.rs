@@ -12,8 +12,9 @@ use crate::placement::{ClassFinding, ClassProbe, PythonEngine};
 
 impl ClassProbe for RustPythonEngine {
     fn probe(&self, node: &NodeManifest) -> ClassFinding {
-        let _creating = self
-            .creation
+        // Loading the class imports its module: one import at a time, as when nodes are set up.
+        let _setting_up = self
+            .setup
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let answer = self.thread_handle().run(|vm| {
