@@ -10,3 +10,7 @@ pub const PYTHON: &str = "REMOTEMEDIA_PYTHON";
 /// More directories for the modules of user-defined Python nodes, separated like `PATH`; searched
 /// after those given with `--python-path`.
 pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";
+
+/// The CPython bridge library (`libremotemedia_cpython.so`) to load, when it is not next to the
+/// executable.
+pub const CPYTHON_BRIDGE: &str = "REMOTEMEDIA_CPYTHON_BRIDGE";

@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::engine::{Engine, NodeSpec};
+use crate::engines::cpython::{self, CPythonError, CPythonSettings};
 use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
@@ -29,6 +30,20 @@ pub struct Config {
     pub python_path: Vec<PathBuf>,
     /// How runs are executed (channel capacity).
     pub run: RunOptions,
+    /// The engine for nodes placed on CPython; `None` starts one per run (see
+    /// [`engines::cpython`](crate::engines::cpython)). A Python process embedding the runtime
+    /// passes its own, so those nodes run in the calling interpreter.
+    pub cpython_engine: Option<ProvidedEngine>,
+}
+
+/// An engine supplied by the embedding application.
+#[derive(Clone)]
+pub struct ProvidedEngine(pub Arc<dyn Engine>);
+
+impl std::fmt::Debug for ProvidedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProvidedEngine({})", self.0.name())
+    }
 }
 
 /// A manifest that cannot be run.
@@ -76,6 +91,15 @@ pub enum StartError {
         /// Why.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Nodes are placed on CPython, and no CPython engine could be started (no interpreter found,
+    /// no shared libpython, the bridge library missing …). Nothing has run.
+    #[error("{} CPython, which could not start: {source}", describe_nodes(nodes))]
+    Cpython {
+        /// The ids of the nodes placed on CPython.
+        nodes: Vec<String>,
+        /// Why, and how to fix it.
+        source: CPythonError,
+    },
     /// The executor could not start (the operating system refused a thread).
     #[error(transparent)]
     Run(#[from] RunError),
@@ -87,6 +111,9 @@ pub struct Pipeline {
     manifest: Manifest,
     graph: Graph,
     plan: Plan,
+    /// The interpreter placement already started to inspect node classes, handed to the first
+    /// run instead of starting another.
+    planning_interpreter: Arc<Mutex<Option<Arc<RustPythonEngine>>>>,
     specs: Vec<NodeSpec>,
     config: Config,
 }
@@ -106,9 +133,14 @@ impl Pipeline {
     pub fn new(manifest: Manifest, config: Config) -> Result<Pipeline, LoadError> {
         manifest.validate()?;
         let graph = Graph::new(&manifest)?;
-        let plan = match &config.machine {
+        let (plan, planning_interpreter) = match &config.machine {
             Some(machine) => plan_for(&manifest, machine, &config)?,
-            None => plan_for(&manifest, &placement::detect(), &config)?,
+            None => {
+                let mut machine = placement::detect();
+                // The engine is at hand: CPython is available whatever the PATH says.
+                machine.engines.cpython |= config.cpython_engine.is_some();
+                plan_for(&manifest, &machine, &config)?
+            }
         };
         for node in &plan.nodes {
             if !engine_available(&node.engine) {
@@ -147,6 +179,7 @@ impl Pipeline {
             manifest,
             graph,
             plan,
+            planning_interpreter: Arc::new(Mutex::new(planning_interpreter)),
             specs,
             config,
         })
@@ -182,7 +215,19 @@ impl Pipeline {
             let engine = match engines.get(&placed.engine) {
                 Some(engine) => Arc::clone(engine),
                 None => {
-                    let engine = start_engine(&placed.engine, &self.config)?;
+                    let engine = match &placed.engine {
+                        EngineKind::Rustpython => self
+                            .planning_interpreter
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take()
+                            .map(|engine| engine as Arc<dyn Engine>),
+                        _ => None,
+                    };
+                    let engine = match engine {
+                        Some(engine) => engine,
+                        None => start_engine(&placed.engine, &self.config, &self.plan)?,
+                    };
                     engines.insert(&placed.engine, Arc::clone(&engine));
                     engine
                 }
@@ -201,26 +246,58 @@ impl Pipeline {
     }
 }
 
-fn plan_for(
+/// Plans `manifest` on `machine` as [`Pipeline::new`] does: with the configured (or the
+/// environment's) options, asking the embedded RustPython interpreter what the classes of nodes
+/// left to `runtime_hint: auto` need (a declared `runtime_hint`, or a module that only imports in
+/// CPython).
+pub fn plan_manifest(
     manifest: &Manifest,
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<Plan, PlanError> {
-    match &config.plan {
-        Some(options) => placement::plan_with(manifest, machine, options),
-        None => placement::plan(manifest, machine),
+    plan_for(manifest, machine, config).map(|(plan, _)| plan)
+}
+
+/// The plan, and the interpreter started to inspect classes (if one was needed).
+fn plan_for(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
+    let options = match &config.plan {
+        Some(options) => *options,
+        None => PlanOptions::from_env()?,
+    };
+    if !manifest.nodes.iter().any(|node| options.needs_probe(node)) {
+        return Ok((placement::plan_with(manifest, machine, &options)?, None));
+    }
+    let python = RustPythonConfig::with_env(config.python_path.clone());
+    match RustPythonEngine::new(&python) {
+        Ok(engine) => {
+            let plan = placement::plan_probed(manifest, machine, &options, &engine)?;
+            Ok((plan, Some(Arc::new(engine))))
+        }
+        // Starting it again for the run reports the problem there, as before any probing.
+        Err(err) => {
+            tracing::debug!("node classes not inspected: {err}");
+            Ok((placement::plan_with(manifest, machine, &options)?, None))
+        }
     }
 }
 
 /// The engines this build can start.
 fn engine_available(kind: &EngineKind) -> bool {
     match kind {
-        EngineKind::Rustpython => true,
-        EngineKind::Cpython | EngineKind::Remote { .. } => false,
+        EngineKind::Rustpython | EngineKind::Cpython => true,
+        EngineKind::Remote { .. } => false,
     }
 }
 
-fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, StartError> {
+fn start_engine(
+    kind: &EngineKind,
+    config: &Config,
+    plan: &Plan,
+) -> Result<Arc<dyn Engine>, StartError> {
     match kind {
         EngineKind::Rustpython => {
             let python = RustPythonConfig::with_env(config.python_path.clone());
@@ -230,6 +307,33 @@ fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, S
             })?;
             Ok(Arc::new(engine))
         }
+        EngineKind::Cpython => {
+            if let Some(ProvidedEngine(engine)) = &config.cpython_engine {
+                return Ok(Arc::clone(engine));
+            }
+            let settings = CPythonSettings {
+                python_path: RustPythonConfig::with_env(config.python_path.clone()).python_path,
+                capture_stdio: true,
+            };
+            cpython::start(&settings).map_err(|source| StartError::Cpython {
+                nodes: plan
+                    .nodes
+                    .iter()
+                    .filter(|node| node.engine == EngineKind::Cpython)
+                    .map(|node| node.id.clone())
+                    .collect(),
+                source,
+            })
+        }
         _ => unreachable!("the {kind} engine is not available; Pipeline::new rejects the plan"),
+    }
+}
+
+/// `node `a` runs on` / `nodes `a`, `b` run on`.
+fn describe_nodes(nodes: &[String]) -> String {
+    let ids: Vec<String> = nodes.iter().map(|id| format!("`{id}`")).collect();
+    match ids.as_slice() {
+        [one] => format!("node {one} runs on"),
+        _ => format!("nodes {} run on", ids.join(", ")),
     }
 }

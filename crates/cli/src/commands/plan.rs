@@ -78,7 +78,13 @@ pub struct Planned {
 pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Result<Planned> {
     let (manifest, graph) = load_manifest(manifest_path)?;
     let machine = machine.load()?;
-    let plan = placement::plan(&manifest, &machine.capabilities).map_err(|err| {
+    // Asks the embedded interpreter what the classes of `auto` nodes need, as `run` does.
+    let plan = remotemedia_runtime::pipeline::plan_manifest(
+        &manifest,
+        &machine.capabilities,
+        &Default::default(),
+    )
+    .map_err(|err| {
         InvalidInput(anyhow::Error::new(err).context(format!(
             "cannot plan `{}` on {} [{}]",
             manifest_path.display(),

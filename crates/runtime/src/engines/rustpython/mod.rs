@@ -15,6 +15,7 @@
 
 mod convert;
 mod exception;
+mod inspect;
 mod node;
 mod stdio;
 
@@ -68,6 +69,7 @@ struct SdkEntryPoints {
     load_node_class: PyObjectRef,
     node_driver: PyObjectRef,
     catalogue: PyObjectRef,
+    private_method: PyObjectRef,
 }
 
 /// Runs catalogue and user nodes in one embedded RustPython interpreter.
@@ -246,6 +248,7 @@ fn prepare(vm: &VirtualMachine, python_path: &[String]) -> PyResult<SdkEntryPoin
     let nodes = import_module(vm, "remotemedia.nodes")?;
     let driver = import_module(vm, "remotemedia.core.driver")?;
     Ok(SdkEntryPoints {
+        private_method: embedded.get_attr("private_method", vm)?,
         load_node_class: nodes.get_attr("load_node_class", vm)?,
         catalogue: nodes.get_attr("catalogue", vm)?,
         node_driver: driver.get_attr("NodeDriver", vm)?,
