@@ -17,7 +17,8 @@ def run(bench: Bench) -> Row:
               f"`OpCostsNode` (benchmarks/nodes/bench_nodes.py) times each operation {iterations:,} times in a loop "
               "(best of 3, the empty loop's cost taken off) inside whichever interpreter runs it: the binary's "
               "RustPython engine, and CPython. The operations are those of the resampler's inner loop (row 4) and "
-              "of glue code; the ratio per operation says where the compute-heavy gap comes from. The outputs "
+              "of glue code; the ratio per operation says where the compute-heavy gap comes from (CPython's time "
+              "is counted as at least 1 ns, the timer's reach). The outputs "
               "are the timings themselves, so they are not compared; each figure is RustPython's time ÷ "
               "CPython's, run by run.")
     inputs = bench.inputs("op-costs", [iterations])
@@ -28,8 +29,10 @@ def run(bench: Bench) -> Row:
     comparison = compare([binary, cpython], bench.sizes.repetitions, progress=bench.log, outputs_are_timings=True)
     runs_binary, runs_cpython = comparison.runs[binary.name], comparison.runs[cpython.name]
     for operation in runs_binary[0].extra:
+        # CPython does some of these in about a nanosecond; below the timer's reach a ratio means
+        # nothing, so the denominator is held at 1 ns at least.
         ratio = pairwise([run.extra[operation] for run in runs_binary], [run.extra[operation] for run in runs_cpython],
-                         lambda rustpython, cpython_ns: rustpython / cpython_ns if cpython_ns > 0 else float("inf"))
+                         lambda rustpython, cpython_ns: rustpython / max(cpython_ns, 1.0))
         cpython_ns = stats(run.extra[operation] for run in runs_cpython).median
         rustpython_ns = stats(run.extra[operation] for run in runs_binary).median
         row.figures.append(Figure(operation, "×", ratio,
