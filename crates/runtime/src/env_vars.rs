@@ -10,3 +10,6 @@ pub const PYTHON: &str = "REMOTEMEDIA_PYTHON";
 /// More directories for the modules of user-defined Python nodes, separated like `PATH`; searched
 /// after those given with `--python-path`.
 pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";
+
+/// The token `run` and `plan` present to remote hosts, when `--token-file` is not given.
+pub const TOKEN: &str = "REMOTEMEDIA_TOKEN";

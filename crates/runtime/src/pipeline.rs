@@ -12,6 +12,7 @@ use crate::engine::{Engine, NodeSpec};
 use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
+use crate::hosts::HostConnector;
 use crate::manifest::{Manifest, ManifestErrors};
 use crate::placement::{self, EngineKind, MachineCapabilities, Plan, PlanError, PlanOptions};
 use crate::value::{Value, ValueError};
@@ -29,6 +30,9 @@ pub struct Config {
     pub python_path: Vec<PathBuf>,
     /// How runs are executed (channel capacity).
     pub run: RunOptions,
+    /// Reaches the hosts that nodes are placed on: checked when the pipeline is planned, then
+    /// running those nodes. `None`: a node placed on another host is an error.
+    pub hosts: Option<Arc<dyn HostConnector>>,
 }
 
 /// A manifest that cannot be run.
@@ -111,7 +115,7 @@ impl Pipeline {
             None => plan_for(&manifest, &placement::detect(), &config)?,
         };
         for node in &plan.nodes {
-            if !engine_available(&node.engine) {
+            if !engine_available(&node.engine, &config) {
                 return Err(LoadError::EngineUnavailable {
                     node: node.id.clone(),
                     engine: node.engine.clone(),
@@ -182,7 +186,10 @@ impl Pipeline {
             let engine = match engines.get(&placed.engine) {
                 Some(engine) => Arc::clone(engine),
                 None => {
-                    let engine = start_engine(&placed.engine, &self.config)?;
+                    let engine = match &placed.engine {
+                        EngineKind::Remote { host } => self.remote_engine(host)?,
+                        local => start_engine(local, &self.config)?,
+                    };
                     engines.insert(&placed.engine, Arc::clone(&engine));
                     engine
                 }
@@ -201,26 +208,47 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
+        let hosts = self.config.hosts.as_ref().expect("Pipeline::new checked remote engines");
+        hosts
+            .engine(host, &self.manifest)
+            .map_err(|err| StartError::Engine {
+                engine: "remote",
+                source: Box::new(err),
+            })
+    }
+}
+
 fn plan_for(
     manifest: &Manifest,
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<Plan, PlanError> {
-    match &config.plan {
-        Some(options) => placement::plan_with(manifest, machine, options),
-        None => placement::plan(manifest, machine),
+    let options = match &config.plan {
+        Some(options) => *options,
+        None => PlanOptions::from_env()?,
+    };
+    let plan = placement::plan_with(manifest, machine, &options)?;
+    match &config.hosts {
+        Some(hosts) => placement::check_hosts(manifest, plan, machine, &options, hosts.as_ref()),
+        None => Ok(plan),
     }
 }
 
-/// The engines this build can start.
-fn engine_available(kind: &EngineKind) -> bool {
+/// True when this build can start engines of `kind` with `config` (remote ones need
+/// [`Config::hosts`]).
+pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
         EngineKind::Rustpython => true,
-        EngineKind::Cpython | EngineKind::Remote { .. } => false,
+        EngineKind::Remote { .. } => config.hosts.is_some(),
+        EngineKind::Cpython => false,
     }
 }
 
-fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, StartError> {
+/// Starts a local engine of `kind`, as a run does for its nodes (a `remotemedia serve` host for the
+/// nodes it runs). Check [`engine_available`] first; remote engines come from [`Config::hosts`].
+pub fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, StartError> {
     match kind {
         EngineKind::Rustpython => {
             let python = RustPythonConfig::with_env(config.python_path.clone());

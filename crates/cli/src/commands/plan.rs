@@ -9,6 +9,7 @@ use remotemedia_runtime::placement::{self, MachineCapabilities, Plan};
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::remote_args::RemoteArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +17,8 @@ pub struct Args {
     manifest: PathBuf,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
@@ -31,6 +34,16 @@ pub struct MachineArgs {
 }
 
 impl MachineArgs {
+    /// The profile given with `--capabilities`, if any.
+    pub fn profile(&self) -> anyhow::Result<Option<MachineCapabilities>> {
+        match &self.capabilities {
+            Some(path) => Ok(Some(
+                MachineCapabilities::from_path(path).map_err(|err| InvalidInput(err.into()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn load(&self) -> anyhow::Result<Machine> {
         match &self.capabilities {
             Some(path) => Ok(Machine {
@@ -94,6 +107,31 @@ pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Res
     })
 }
 
+/// Asks the hosts that nodes are placed on what they offer (short timeouts): a node whose host
+/// cannot take it fails the plan, or runs here with a warning when it can do without.
+fn check_hosts(planned: &Planned, manifest_path: &Path, remote: &RemoteArgs) -> anyhow::Result<Plan> {
+    if planned.plan.nodes.iter().all(|node| node.engine.is_local()) {
+        return Ok(planned.plan.clone());
+    }
+    let hosts = remote.connector()?;
+    let options = placement::PlanOptions::from_env().map_err(|err| InvalidInput(err.into()))?;
+    placement::check_hosts(
+        &planned.manifest,
+        planned.plan.clone(),
+        &planned.machine.capabilities,
+        &options,
+        hosts.as_ref(),
+    )
+    .map_err(|err| {
+        InvalidInput(anyhow::Error::new(err).context(format!(
+            "cannot plan `{}` on {}",
+            manifest_path.display(),
+            planned.machine.label()
+        )))
+        .into()
+    })
+}
+
 /// Reads and validates a manifest and builds its graph.
 fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
     let context = || format!("cannot plan `{}`", path.display());
@@ -106,7 +144,8 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let planned = load_and_plan(&args.manifest, &args.machine)?;
+    let mut planned = load_and_plan(&args.manifest, &args.machine)?;
+    planned.plan = check_hosts(&planned, &args.manifest, &args.remote)?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {
