@@ -261,19 +261,25 @@ fn with_tls(_endpoint: Endpoint, _ca: &[u8]) -> Result<Endpoint, HostError> {
     ))
 }
 
-/// A gRPC status for people: what the host (or the connection) said.
+/// A gRPC status for people: what the host said, or how the connection broke.
 fn describe_status(status: &Status) -> String {
-    let message = match std::error::Error::source(status) {
-        Some(source) if status.message().is_empty() || status.code() == tonic::Code::Unknown => {
-            format!("{} ({})", status.message(), error_chain(source))
-        }
-        _ => status.message().to_owned(),
-    };
-    match status.code() {
-        tonic::Code::Unauthenticated => format!("it refused the token: {message}"),
-        tonic::Code::Unavailable => format!("unavailable: {message}"),
-        code => format!("{message} ({code:?})"),
+    if let Some(cause) = connection_failure(status) {
+        return format!("the connection broke ({cause})");
     }
+    match status.code() {
+        tonic::Code::Unauthenticated => format!("it refused the token: {}", status.message()),
+        tonic::Code::Unavailable => format!("unavailable: {}", status.message()),
+        code => format!("{} ({code:?})", status.message()),
+    }
+}
+
+/// The innermost cause when `status` reports a broken connection rather than a host's answer.
+fn connection_failure(status: &Status) -> Option<String> {
+    let mut cause = std::error::Error::source(status)?;
+    while let Some(deeper) = cause.source() {
+        cause = deeper;
+    }
+    Some(cause.to_string())
 }
 
 /// Creates nodes on one host.
@@ -503,7 +509,11 @@ impl NodeInstance for RemoteNode {
             // The connection is gone: the host cleans the node up by itself.
             return Ok(());
         }
-        self.send(RequestKind::Close(proto::Close {}), DOING)?;
+        if let Err(error) = self.send(RequestKind::Close(proto::Close {}), DOING) {
+            // Already reported by the step that met the broken connection, if any.
+            tracing::debug!(host = %self.host, "{error}");
+            return Ok(());
+        }
         let deadline = tokio::time::Instant::now() + self.client.options.close_timeout;
         let result = loop {
             let Some(responses) = self.responses.as_mut() else {
@@ -532,6 +542,10 @@ impl NodeInstance for RemoteNode {
                 }
                 Ok(Ok(Some(_))) => {}
                 Ok(Ok(None)) => break Ok(()),
+                Ok(Err(status)) if connection_failure(&status).is_some() => {
+                    tracing::debug!(host = %self.host, "connection lost while {DOING}: {}", describe_status(&status));
+                    break Ok(());
+                }
                 Ok(Err(status)) => break Err(self.lost(DOING, &describe_status(&status))),
             }
         };

@@ -25,7 +25,7 @@ pub mod proto {
 
 pub use auth::{Token, TokenError};
 pub use client::{ClientOptions, RemoteHosts};
-pub use server::{ServeConfig, ServeError, TlsIdentity, serve};
+pub use server::{ServeConfig, ServeError, TlsIdentity, serve, serve_until};
 
 /// The protocol revision this build speaks (`DescribeResponse.protocol_version`).
 pub const PROTOCOL_VERSION: u32 = 1;

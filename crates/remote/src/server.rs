@@ -105,6 +105,15 @@ pub enum ServeError {
 /// Serves until SIGINT or SIGTERM. `listening` is called with the bound address once clients can
 /// connect (the CLI prints it: with port 0 it is how callers learn the port).
 pub fn serve(config: ServeConfig, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    serve_until(config, listening, wait_for_signal())
+}
+
+/// [`serve`] until `stop` completes instead of until a signal (for embedding and tests).
+pub fn serve_until(
+    config: ServeConfig,
+    listening: impl FnOnce(SocketAddr),
+    stop: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("remotemedia-serve")
@@ -112,13 +121,14 @@ pub fn serve(config: ServeConfig, listening: impl FnOnce(SocketAddr)) -> Result<
         .build()
         .map_err(ServeError::Runtime)?;
     let service = NodeService::new(&config, runtime.handle().clone())?;
-    runtime.block_on(run_server(config, service, listening))
+    runtime.block_on(run_server(config, service, listening, stop))
 }
 
 async fn run_server(
     config: ServeConfig,
     service: NodeService,
     listening: impl FnOnce(SocketAddr),
+    stop_requested: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     use tokio_stream::StreamExt as _;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -156,7 +166,7 @@ async fn run_server(
         },
     ));
     listening(local);
-    wait_for_signal().await;
+    stop_requested.await;
     tracing::info!("stopping: no new connections; open node streams get {SHUTDOWN_GRACE:?}");
     let _ = stop.send(());
     match tokio::time::timeout(SHUTDOWN_GRACE, serving).await {

@@ -19,6 +19,10 @@ pub struct Args {
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// Do not contact the hosts nodes are placed on: place by requirements alone (to plan for
+    /// hosts that are not up, or not reachable from here).
+    #[arg(long)]
+    offline: bool,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
@@ -145,7 +149,9 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let mut planned = load_and_plan(&args.manifest, &args.machine)?;
-    planned.plan = check_hosts(&planned, &args.manifest, &args.remote)?;
+    if !args.offline {
+        planned.plan = check_hosts(&planned, &args.manifest, &args.remote)?;
+    }
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {
