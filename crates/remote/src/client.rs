@@ -398,9 +398,10 @@ impl RemoteNode {
         let Some(requests) = &self.requests else {
             return Err(self.lost(doing, "the stream is closed"));
         };
-        let sent = self.client.runtime.block_on(requests.send(NodeRequest {
-            kind: Some(kind),
-        }));
+        let sent = self
+            .client
+            .runtime
+            .block_on(requests.send(NodeRequest { kind: Some(kind) }));
         if sent.is_err() {
             // The stream ended; the response side says why.
             return Err(match self.next_response(doing) {
@@ -475,10 +476,7 @@ impl RemoteNode {
     }
 
     fn lost(&self, doing: &str, why: &str) -> NodeError {
-        NodeError::new(format!(
-            "lost host {} while {doing}: {why}",
-            self.host
-        ))
+        NodeError::new(format!("lost host {} while {doing}: {why}", self.host))
     }
 }
 
@@ -491,7 +489,11 @@ impl NodeInstance for RemoteNode {
         }
     }
 
-    fn process(&mut self, item: remotemedia_runtime::value::Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
+    fn process(
+        &mut self,
+        item: remotemedia_runtime::value::Value,
+        out: &mut dyn Emitter,
+    ) -> Result<(), NodeError> {
         const DOING: &str = "processing an item";
         self.send(RequestKind::Item(convert::encode_value(&item)), DOING)?;
         self.relay(out, DOING, |kind| matches!(kind, ResponseKind::ItemDone(_)))

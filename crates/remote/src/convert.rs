@@ -156,7 +156,7 @@ fn decode_array(array: proto::Array, path: &str) -> Result<Array, Malformed> {
         dtype: &str,
         path: &str,
     ) -> Result<Arc<[T]>, Malformed> {
-        if data.len() % N != 0 {
+        if !data.len().is_multiple_of(N) {
             return Err(Malformed::new(
                 path,
                 format!(
@@ -278,12 +278,12 @@ pub fn decode_requirements(
         }),
         None => None,
     };
-    let cpu = (requirements.cpu_cores.is_some() || requirements.cpu_arch.is_some()).then(|| {
+    let cpu = (requirements.cpu_cores.is_some() || requirements.cpu_arch.is_some()).then_some(
         CpuRequirement {
             cores: requirements.cpu_cores,
             arch: requirements.cpu_arch,
-        }
-    });
+        },
+    );
     Ok(Some(Capabilities {
         gpu,
         cpu,
@@ -447,10 +447,7 @@ mod tests {
             "gpu-box.json",
         )
         .unwrap();
-        assert_eq!(
-            decode_machine(encode_machine(&machine)).unwrap(),
-            machine
-        );
+        assert_eq!(decode_machine(encode_machine(&machine)).unwrap(), machine);
         let capabilities = Capabilities {
             gpu: Some(GpuRequirement {
                 kind: GpuKind::Any,

@@ -142,13 +142,12 @@ async fn run_server(
         source,
     })?;
     // Items are small and latency matters: no Nagle delay.
-    let incoming =
-        tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
-            if let Ok(stream) = &accepted {
-                let _ = stream.set_nodelay(true);
-            }
-            accepted
-        });
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        accepted
+    });
     let server = RemoteNodesServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);
@@ -182,10 +181,8 @@ fn with_tls(
     identity: &TlsIdentity,
 ) -> Result<tonic::transport::Server, ServeError> {
     use tonic::transport::{Identity, ServerTlsConfig};
-    let tls = ServerTlsConfig::new().identity(Identity::from_pem(
-        &identity.cert_pem,
-        &identity.key_pem,
-    ));
+    let tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(&identity.cert_pem, &identity.key_pem));
     builder
         .tls_config(tls)
         .map_err(|error| ServeError::Tls(crate::error_chain(&error)))
@@ -293,10 +290,7 @@ impl Shared {
             )));
         }
         let engine = pipeline::start_engine(kind, &self.engine_config).map_err(|error| {
-            Status::internal(format!(
-                "{}",
-                crate::error_chain(&error as &dyn std::error::Error)
-            ))
+            Status::internal(crate::error_chain(&error as &dyn std::error::Error))
         })?;
         engines.insert(kind.clone(), Arc::clone(&engine));
         Ok(engine)
@@ -362,7 +356,9 @@ impl RemoteNodes for NodeService {
                 }
                 .run();
             })
-            .map_err(|error| Status::resource_exhausted(format!("no thread for the node: {error}")))?;
+            .map_err(|error| {
+                Status::resource_exhausted(format!("no thread for the node: {error}"))
+            })?;
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 }
@@ -572,36 +568,25 @@ impl Session<'_> {
     }
 
     /// After a failure to create or initialize: only `close` (or the client leaving) remains.
-    fn until_closed(&mut self, mut node: Option<&mut dyn NodeInstance>) -> Ending {
-        loop {
-            match self.next_request() {
-                Ok(Some(RequestKind::Close(_))) | Ok(None) => {
-                    return match node.take() {
-                        Some(node) => self.close(node),
-                        None => match self
-                            .reply(ResponseKind::Closed(proto::Closed::default()))
-                        {
-                            Ok(()) => Ending::Closed,
-                            Err(gone) => gone,
-                        },
-                    };
-                }
-                Ok(Some(_)) => {
-                    let status = Status::failed_precondition(
-                        "the node failed to start; only `close` is accepted",
-                    );
-                    return match node.take() {
-                        Some(node) => self.clean_up(node, Ending::Refused(status)),
-                        None => Ending::Refused(status),
-                    };
-                }
-                Err(ending) => {
-                    return match node.take() {
-                        Some(node) => self.clean_up(node, ending),
-                        None => ending,
-                    };
-                }
+    fn until_closed(&mut self, node: Option<&mut dyn NodeInstance>) -> Ending {
+        let ending = match self.next_request() {
+            Ok(Some(RequestKind::Close(_)) | None) => {
+                return match node {
+                    Some(node) => self.close(node),
+                    None => match self.reply(ResponseKind::Closed(proto::Closed::default())) {
+                        Ok(()) => Ending::Closed,
+                        Err(gone) => gone,
+                    },
+                };
             }
+            Ok(Some(_)) => Ending::Refused(Status::failed_precondition(
+                "the node failed to start; only `close` is accepted",
+            )),
+            Err(ending) => ending,
+        };
+        match node {
+            Some(node) => self.clean_up(node, ending),
+            None => ending,
         }
     }
 
@@ -640,8 +625,7 @@ impl Session<'_> {
     }
 
     fn reply(&self, kind: ResponseKind) -> Result<(), Ending> {
-        send(&self.responses, kind)
-            .map_err(|_| Ending::ClientGone("stopped reading".to_owned()))
+        send(&self.responses, kind).map_err(|_| Ending::ClientGone("stopped reading".to_owned()))
     }
 
     fn refuse(&self, status: Status) {

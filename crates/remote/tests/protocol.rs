@@ -38,13 +38,9 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            serve_until(
-                config,
-                |addr| bound.send(addr).unwrap(),
-                async {
-                    let _ = stopped.await;
-                },
-            )
+            serve_until(config, |addr| bound.send(addr).unwrap(), async {
+                let _ = stopped.await;
+            })
             .unwrap();
         });
         let addr = address
@@ -190,7 +186,14 @@ fn a_node_stream_follows_the_lifecycle() {
         end.unwrap();
         assert_eq!(
             names(&answers),
-            ["created", "initialized", "output", "item_done", "flushed", "closed"]
+            [
+                "created",
+                "initialized",
+                "output",
+                "item_done",
+                "flushed",
+                "closed"
+            ]
         );
         assert_eq!(answers[2], ResponseKind::Output(three));
     });
@@ -203,7 +206,11 @@ fn malformed_requests_get_invalid_argument_and_the_server_keeps_serving() {
         let mut client = connect(server.addr).await;
 
         let (_, end) = exchange(&mut client, vec![item(convert::encode_value(&Value::Null))]).await;
-        expect_status(end, Code::InvalidArgument, "first message of a RunNode stream must be `open`");
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "first message of a RunNode stream must be `open`",
+        );
 
         let (_, end) = exchange(&mut client, vec![NodeRequest { kind: None }]).await;
         expect_status(end, Code::InvalidArgument, "no kind");
@@ -214,7 +221,11 @@ fn malformed_requests_get_invalid_argument_and_the_server_keeps_serving() {
         )
         .await;
         assert_eq!(names(&answers), ["created", "initialized"]);
-        expect_status(end, Code::InvalidArgument, "item #1: a value with no kind set");
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "item #1: a value with no kind set",
+        );
 
         let bad_array = proto::Value {
             kind: Some(proto::value::Kind::Array(proto::Array {
@@ -223,7 +234,11 @@ fn malformed_requests_get_invalid_argument_and_the_server_keeps_serving() {
             })),
         };
         let (_, end) = exchange(&mut client, vec![open("PassThroughNode"), item(bad_array)]).await;
-        expect_status(end, Code::InvalidArgument, "3 bytes is not a whole number of f64");
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "3 bytes is not a whole number of f64",
+        );
 
         let (_, end) = exchange(
             &mut client,
@@ -248,7 +263,10 @@ fn malformed_requests_get_invalid_argument_and_the_server_keeps_serving() {
             .unwrap()
             .into_inner();
         assert_eq!(described.protocol_version, 1);
-        assert_eq!(described.machine.unwrap().name.as_deref(), Some("test-host"));
+        assert_eq!(
+            described.machine.unwrap().name.as_deref(),
+            Some("test-host")
+        );
     });
 }
 
@@ -272,7 +290,10 @@ fn node_failures_come_back_in_band_with_their_phase() {
             panic!("expected a failure, got {:?}", names(&answers))
         };
         assert_eq!(failure.phase, proto::Phase::Create as i32);
-        assert!(failure.message.contains("unknown node type 'NoSuchNode'"), "{failure:?}");
+        assert!(
+            failure.message.contains("unknown node type 'NoSuchNode'"),
+            "{failure:?}"
+        );
         assert_eq!(names(&answers), ["failure", "closed"]);
     });
 }

@@ -210,7 +210,11 @@ impl Pipeline {
 
 impl Pipeline {
     fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
-        let hosts = self.config.hosts.as_ref().expect("Pipeline::new checked remote engines");
+        let hosts = self
+            .config
+            .hosts
+            .as_ref()
+            .expect("Pipeline::new checked remote engines");
         hosts
             .engine(host, &self.manifest)
             .map_err(|err| StartError::Engine {

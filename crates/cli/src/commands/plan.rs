@@ -113,7 +113,11 @@ pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Res
 
 /// Asks the hosts that nodes are placed on what they offer (short timeouts): a node whose host
 /// cannot take it fails the plan, or runs here with a warning when it can do without.
-fn check_hosts(planned: &Planned, manifest_path: &Path, remote: &RemoteArgs) -> anyhow::Result<Plan> {
+fn check_hosts(
+    planned: &Planned,
+    manifest_path: &Path,
+    remote: &RemoteArgs,
+) -> anyhow::Result<Plan> {
     if planned.plan.nodes.iter().all(|node| node.engine.is_local()) {
         return Ok(planned.plan.clone());
     }

@@ -96,7 +96,9 @@ pub fn check_hosts(
                 }) => format!(" (`{name}`)"),
                 _ => String::new(),
             };
-            placed.reason.push_str(&format!("; host{name} checked: it meets them"));
+            placed
+                .reason
+                .push_str(&format!("; host{name} checked: it meets them"));
             continue;
         };
         if placed.unmet.iter().all(|shortfall| !shortfall.required) {
