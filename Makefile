@@ -11,8 +11,10 @@ export REMOTEMEDIA_BIN := $(abspath $(BIN))
 
 .PHONY: build demo test test-rust test-python python-deps bench
 
+# The whole workspace, in the one profile the tests use too: the binary, the CPython bridge it loads at
+# run time (libremotemedia_cpython.so, kept next to it) and the Python extension module.
 build:
-	$(CARGO) build $(CARGO_FLAGS) --bin remotemedia
+	$(CARGO) build $(CARGO_FLAGS) --workspace
 
 # The main job on bundled examples, run entirely inside the binary (embedded RustPython, no CPython):
 # the seed pipeline serialized by the SDK, then WAV -> mono -> 16 kHz -> VAD segments + a WAV recording.
@@ -32,6 +34,7 @@ test-python: build python-deps
 
 python-deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps silero-vad
 
 # The runtime against CPython, side by side (benchmarks/README.md): builds the release artefacts once,
 # prints the table, rewrites benchmarks/results.md and results.json. ~10 min on 2 cores; BENCH_ARGS=--quick

@@ -28,16 +28,16 @@ def target_dir(repo: Path) -> Path:
 
 
 def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
-    """`cargo build --release` of the binary and, if asked, the criterion benches (`cargo bench`'s
+    """`cargo build --release --workspace` (the binary, and the libraries it and the SDK load at
+    run time when the workspace has them) and, if asked, the criterion benches (`cargo bench`'s
     profile inherits `release` unchanged, so they reuse the same compiled dependencies).
 
-    The binary is copied into `work`: the target directory may be shared, and another build must
-    not swap the executable under the benchmark's feet.
+    The artefacts are copied into `work`: the target directory may be shared, and another build
+    must not swap them under the benchmark's feet.
     """
-    log("cargo build --release (binary)")
-    _cargo(repo, ["build", *CARGO_FLAGS, "--bin", "remotemedia"])
-    binary = work / "remotemedia"
-    shutil.copy2(target_dir(repo) / "release" / "remotemedia", binary)
+    log("cargo build --release --workspace")
+    _cargo(repo, ["build", *CARGO_FLAGS, "--workspace"])
+    binary = _copy_release(target_dir(repo) / "release" / "remotemedia", work)
     executables: dict[str, Path] = {}
     if with_criterion:
         log("cargo bench --no-run (criterion micro-benchmarks)")
@@ -61,9 +61,17 @@ def existing(binary: Path, work: Path) -> Artefacts:
     """Use an already built binary (`--no-build`); the criterion rows then cannot run."""
     if not binary.is_file():
         raise BenchError(f"no binary at {binary}; build it (make build) or drop --no-build")
+    return Artefacts(_copy_release(binary, work), {})
+
+
+def _copy_release(binary: Path, work: Path) -> Path:
+    """Copy the binary and the shared libraries built beside it (the CPython bridge, which the
+    binary looks for next to itself; the SDK's native module) into `work`."""
+    for library in binary.parent.glob("libremotemedia_*.so"):
+        shutil.copy2(library, work / library.name)
     copy = work / "remotemedia"
     shutil.copy2(binary, copy)
-    return Artefacts(copy, {})
+    return copy
 
 
 def _cargo(repo: Path, arguments: list[str]) -> str:

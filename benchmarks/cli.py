@@ -19,12 +19,13 @@ from benchmarks.results import Row
 
 REPO = Path(__file__).resolve().parent.parent
 
-ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "parallel", "arrays", "validation", "remote")
+ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
+              "remote")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "micro")
-"""Issue 7's numbering, then issue 6's figures, then the criterion appendix."""
+         "peak_memory", "validation", "remote_loopback", "interpreter_ops", "micro")
+"""Issue 7's numbering, then issue 6's figures, then the breakdowns: interpreter operations, criterion."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -151,6 +152,7 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "glue": _lazy("glue"),
     "node_overhead": _lazy("node_overhead"),
     "compute": _lazy("compute"),
+    "interpreter_ops": _lazy("interpreter_ops"),
     "parallel": _lazy("parallel"),
     "arrays": _lazy("arrays"),
     "validation": _lazy("validation"),

@@ -40,9 +40,16 @@ class Bench:
         so the binary logs as it does for users.
         """
         env = {key: value for key, value in os.environ.items()
-               if key not in {"PYTHONDONTWRITEBYTECODE", "RUST_LOG", "PYTHONPATH"}}
+               if key not in {"PYTHONDONTWRITEBYTECODE", "RUST_LOG", "PYTHONPATH", "REMOTEMEDIA_ENGINE",
+                              "REMOTEMEDIA_PYTHON_RUNTIME"}}
         env["PYTHONPATH"] = os.pathsep.join(str(path) for path in
                                             (self.repo / "python", self.repo, BENCH_NODES))
+        # A source checkout has no `remotemedia._native`; the SDK loads the one cargo built.
+        native = self.work / "libremotemedia_native.so"
+        if native.is_file():
+            env["REMOTEMEDIA_NATIVE_MODULE"] = str(native)
+        # The CPython bridge runs nodes in the interpreter the CPython side uses.
+        env.setdefault("REMOTEMEDIA_PYTHON", self.python)
         return env
 
     def manifest(self, spec: workloads.Spec) -> Path:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 
 class BenchError(RuntimeError):
@@ -35,6 +36,7 @@ class ProcessSample:
     max_rss_kib: int
     stdout: str
     stderr: str
+    memory: dict[str, float] = field(default_factory=dict)
 
     @property
     def cpu(self) -> float:
@@ -43,15 +45,18 @@ class ProcessSample:
 
 
 def run_process(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                timeout: float = 900.0) -> ProcessSample:
+                timeout: float = 900.0, poll_memory: bool = False) -> ProcessSample:
     """Run `argv` to completion; raise BenchError (with its stderr) if it fails or times out.
 
     Output goes to temporary files rather than pipes, so the process never blocks on us and we
     can reap it with `os.wait4`, which returns its own resource usage (not all children's).
+    `poll_memory` also records its peak anonymous and file-backed resident memory (see
+    `MemoryPoller`), from a thread, so the wall time stays exact.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
+        poller = MemoryPoller(process.pid) if poll_memory else None
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
@@ -59,6 +64,7 @@ def run_process(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: 
         finally:
             timer.cancel()
         wall = time.perf_counter() - started
+        memory = poller.stop() if poller else {}
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -67,7 +73,41 @@ def run_process(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: 
     if process.returncode != 0:
         reason = f"was killed after {timeout:.0f} s" if wall >= timeout else f"exited with {process.returncode}"
         raise BenchError(f"`{' '.join(map(str, argv))}` {reason}:\n{stderr[-3000:]}")
-    return ProcessSample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, stdout, stderr)
+    return ProcessSample(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, stdout, stderr, memory)
+
+
+class MemoryPoller:
+    """Peak anonymous and file-backed resident memory (bytes) of a running process, from /proc.
+
+    `wait4` only gives the total peak; this tells heap from pages of mapped files (the executable
+    itself, shared libraries), which the kernel can drop and read again under memory pressure.
+    Polling every 10 ms may miss a short spike, so it is reported beside the kernel's total.
+    """
+
+    FIELDS: ClassVar[dict[str, str]] = {"RssAnon": "rss_anonymous", "RssFile": "rss_file_backed"}
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peaks = dict.fromkeys(self.FIELDS.values(), 0.0)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.01):
+            try:
+                for line in self.status.read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in self.FIELDS:
+                        name = self.FIELDS[key]
+                        self.peaks[name] = max(self.peaks[name], int(value.split()[0]) * 1024.0)
+            except (OSError, ValueError, IndexError):
+                return  # the process is gone
+
+    def stop(self) -> dict[str, float]:
+        self.done.set()
+        self.thread.join()
+        return self.peaks
 
 
 def canonical_digest(path: Path) -> str:
@@ -126,6 +166,7 @@ class Contender:
     output: Path
     env: dict[str, str] | None = None
     figures: Callable[[ProcessSample], dict[str, float]] | None = None
+    poll_memory: bool = False
 
 
 @dataclass
@@ -160,19 +201,35 @@ class Comparison:
 
 
 def measure(contender: Contender) -> tuple[Measurement, ProcessSample]:
-    sample = run_process(contender.argv, env=contender.env)
-    extra = contender.figures(sample) if contender.figures else {}
+    sample = run_process(contender.argv, env=contender.env, poll_memory=contender.poll_memory)
+    extra = {**sample.memory, **(contender.figures(sample) if contender.figures else {})}
     return Measurement(sample.wall, sample.cpu, sample.max_rss_kib, extra), sample
 
 
 def compare(contenders: Sequence[Contender], repetitions: int, *,
-            progress: Callable[[str], None] = lambda _: None) -> Comparison:
+            progress: Callable[[str], None] = lambda _: None, outputs_are_timings: bool = False,
+            same_outputs: bool = True) -> Comparison:
     """Check that all contenders give the same outputs, then time them alternately.
 
     The checking run of each contender doubles as its warm-up (page cache, bytecode caches) and is
     not counted. Each timed run must then write byte-for-byte what that contender wrote when it
     was checked, so a figure never comes from a run that went wrong.
+
+    `outputs_are_timings` is for contenders whose output is itself a measurement (it differs from
+    run to run): then only the warm-up run is made, and no output is compared. With
+    `same_outputs=False` the contenders run different inputs or sizes (checked against their
+    reference elsewhere): each is only held to its own checked output.
     """
+    if outputs_are_timings:
+        for contender in contenders:
+            progress(f"warming up {contender.name}")
+            measure(contender)
+        runs: dict[str, list[Measurement]] = {contender.name: [] for contender in contenders}
+        for repetition in range(repetitions):
+            for contender in contenders:
+                progress(f"{contender.name}: run {repetition + 1}/{repetitions}")
+                runs[contender.name].append(measure(contender)[0])
+        return Comparison(runs, "", [])
     if not contenders:
         raise BenchError("a comparison needs at least one contender")
     reference = contenders[0]
@@ -186,11 +243,11 @@ def compare(contenders: Sequence[Contender], repetitions: int, *,
             canonical = digest
             if contender.output.stat().st_size == 0:
                 raise BenchError(f"{contender.name} produced no output; nothing to compare")
-        elif digest != canonical:
+        elif same_outputs and digest != canonical:
             raise BenchError(f"outputs differ between {reference.name} and {contender.name}: "
                              f"{first_difference(reference.output, contender.output)}")
         raw_digests[contender.name] = file_digest(contender.output)
-    runs: dict[str, list[Measurement]] = {contender.name: [] for contender in contenders}
+    runs = {contender.name: [] for contender in contenders}
     for repetition in range(repetitions):
         for contender in contenders:
             progress(f"{contender.name}: run {repetition + 1}/{repetitions}")
@@ -200,6 +257,8 @@ def compare(contenders: Sequence[Contender], repetitions: int, *,
                                  "than in its checked run")
             runs[contender.name].append(measurement)
     names = ", ".join(contender.name for contender in contenders)
+    if not same_outputs:
+        return Comparison(runs, canonical, [f"every timed run repeated its checked output: {names}"])
     return Comparison(runs, canonical, [f"same outputs (sha256 {canonical[:12]}…) from {names}"])
 
 

@@ -43,18 +43,17 @@ def cpython_bridge(bench: Bench) -> Availability:
     return Availability.missing(f"the binary cannot run a node with runtime_hint cpython: {first_line}")
 
 
-def native_module(bench: Bench) -> Availability:
-    """Whether the SDK has a compiled module (issue 5's `Pipeline.run()` on the Rust runtime)."""
-    script = ("import importlib.machinery, pathlib, remotemedia\n"
-              "package = pathlib.Path(remotemedia.__file__).parent\n"
-              "suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)\n"
-              "print([p.name for p in package.iterdir() if p.name.endswith(suffixes)])\n")
+def runtime_pipeline_run(bench: Bench) -> Availability:
+    """Whether `Pipeline.run(..., engine="runtime")` runs a pipeline on the Rust runtime (issue 5)."""
+    script = ("from remotemedia.core.pipeline import Pipeline\n"
+              "from remotemedia.nodes.base import PassThroughNode\n"
+              "print(Pipeline('probe').add_node(PassThroughNode()).run([1], engine='runtime'))\n")
     probe = subprocess.run([bench.python, "-c", script], capture_output=True, text=True,
-                           env=bench.child_env(), timeout=60)
-    found = probe.stdout.strip()
-    if probe.returncode == 0 and found not in ("", "[]"):
-        return Availability.not_driven(f"the SDK has a native module ({found})")
-    return Availability.missing("the SDK has no native module in this checkout (`Pipeline.run()` runs locally only)")
+                           env=bench.child_env(), timeout=120)
+    if probe.returncode == 0 and probe.stdout.strip() == "[1]":
+        return Availability(True, "Pipeline.run(engine=\"runtime\") ran a pipeline on the Rust runtime")
+    last_line = (probe.stderr.strip().splitlines() or ["no error message"])[-1]
+    return Availability.missing(f"Pipeline.run() cannot use the Rust runtime here: {last_line[:300]}")
 
 
 def remote_serve(bench: Bench) -> Availability:

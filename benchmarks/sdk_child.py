@@ -6,6 +6,7 @@ Inputs are read lazily and outputs written as produced, in the canonical JSON fo
 writes, so the parent can check both sides gave the same outputs. Modes:
 
 - `sdk`: the SDK's local CPython pipeline (`Pipeline.process`, what `Pipeline.run` drives);
+- `runtime`: `Pipeline.run(inputs, engine="runtime")`, the Rust runtime in this process;
 - `loop`: a plain loop calling each node's `process` in turn — the floor any engine is held to;
   valid for chains whose nodes return exactly one output per item (the output check proves it);
 - `node-time`: like `loop` but following generators, timing only node NODE's `process` calls,
@@ -31,6 +32,10 @@ def main(argv: list[str]) -> int:
     with open(outputs_path, "w", encoding="utf-8") as outputs:
         if mode == "sdk":
             _run_sdk(pipeline, inputs_path, outputs)
+        elif mode == "runtime":
+            write = _writer(outputs)
+            for value in pipeline.run(_inputs(inputs_path), engine="runtime"):
+                write(value)
         elif mode == "loop":
             _run_loop(pipeline, inputs_path, outputs)
         elif mode == "node-time":
@@ -65,8 +70,14 @@ def _run_sdk(pipeline: Any, inputs_path: str, outputs: Any) -> None:
 
     write = _writer(outputs)
 
+    # Once `Pipeline.process` can also run on the Rust runtime, ask for the local CPython run
+    # by name (read off the signature without importing `inspect`: this process is timed).
+    code = type(pipeline).process.__code__
+    parameters = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    options = {"engine": "python"} if "engine" in parameters else {}
+
     async def stream() -> None:
-        async for value in pipeline.process(_inputs(inputs_path)):
+        async for value in pipeline.process(_inputs(inputs_path), **options):
             write(value)
 
     asyncio.run(stream())

@@ -30,6 +30,10 @@ class Sizes:
     """Work per stage per item (steps of a linear congruential generator)."""
     criterion_seconds: float
     """Measurement time of each criterion benchmark the bench command runs."""
+    op_iterations: int
+    """Executions of each single operation in the interpreter breakdown."""
+    array_items: int
+    """Arrays of each size through the CPython bridge."""
 
 
 FULL = Sizes(
@@ -37,12 +41,14 @@ FULL = Sizes(
     cold_start_repetitions=15,
     glue_items=100_000,
     overhead_items=100_000,
-    overhead_items_sdk=5_000,
+    overhead_items_sdk=10_000,
     chain_length=8,
     audio_seconds=60,
-    parallel_items=40,
+    parallel_items=30,
     parallel_rounds=100_000,
-    criterion_seconds=5.0,
+    criterion_seconds=2.0,
+    op_iterations=200_000,
+    array_items=50,
 )
 
 QUICK = Sizes(
@@ -56,6 +62,8 @@ QUICK = Sizes(
     parallel_items=4,
     parallel_rounds=500,
     criterion_seconds=0.5,
+    op_iterations=2_000,
+    array_items=3,
 )
 
 

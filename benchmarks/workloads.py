@@ -33,10 +33,22 @@ def resample(wav_path: str) -> Spec:
     return {"name": "resample", "wav": wav_path}
 
 
-def cpu_stages(stages: int, rounds: int, *, locals_only: bool = False) -> Spec:
-    """`stages` CPU-bound pure-Python stages of `rounds` steps each (see `CpuStageNode`);
-    `locals_only` uses the variant whose loop touches no shared Python object."""
-    return {"name": "cpu_stages", "stages": stages, "rounds": rounds, "locals_only": locals_only}
+CPU_VARIANTS = ("same code", "own code", "own code, locals only")
+"""How much the CPU-bound stages share (see `benchmarks/nodes/bench_nodes.py`): every stage the
+same class; each stage a class of its own with identical code; and that, with the loop's global and
+constants bound to locals, so the stages share no Python object at all while they run."""
+
+
+def cpu_stages(stages: int, rounds: int, variant: str = "same code") -> Spec:
+    """`stages` CPU-bound pure-Python stages of `rounds` steps each, sharing what `variant` says."""
+    if variant not in CPU_VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {CPU_VARIANTS}")
+    return {"name": "cpu_stages", "stages": stages, "rounds": rounds, "variant": variant}
+
+
+def arrays(size_bytes: int) -> Spec:
+    """A float32 array of `size_bytes` per item, made in RustPython, consumed by a CPython-bridge node."""
+    return {"name": "arrays", "size_bytes": size_bytes}
 
 
 def build(spec: Spec) -> Any:
@@ -68,13 +80,25 @@ def _nodes(spec: Spec) -> list[Any]:
         return [WavReaderNode(name="reader", path=spec["wav"], frame_ms=20),
                 ResampleNode(name="resample", target_rate=16000)]
     if name == "cpu_stages":
-        from bench_nodes import CpuStageLocalsNode, CpuStageNode  # benchmarks/nodes: a user module
+        import bench_nodes  # benchmarks/nodes: a user module, for the binary too
 
-        stage = CpuStageLocalsNode if spec.get("locals_only") else CpuStageNode
-        return [stage(name=f"stage{index}", rounds=spec["rounds"]) for index in range(spec["stages"])]
+        classes = {"same code": (bench_nodes.CpuStageNode,),
+                   "own code": (bench_nodes.CpuStageNode, bench_nodes.CpuStageTwinNode),
+                   "own code, locals only": (bench_nodes.CpuStageLocalsNode, bench_nodes.CpuStageLocalsTwinNode)}
+        stage_classes = classes[spec["variant"]]
+        return [stage_classes[index % len(stage_classes)](name=f"stage{index}", rounds=spec["rounds"])
+                for index in range(spec["stages"])]
+    if name == "arrays":
+        from bench_nodes import ArrayConsumeNode, ArrayEmitNode
+
+        return [ArrayEmitNode(name="emit", size_bytes=spec["size_bytes"]), ArrayConsumeNode(name="consume")]
+    if name == "op_costs":
+        from bench_nodes import OpCostsNode
+
+        return [OpCostsNode(name="ops")]
     raise ValueError(f"unknown workload {name!r}")
 
 
 def uses_bench_nodes(spec: Spec) -> bool:
     """Whether the workload needs `benchmarks/nodes` on the Python path (binary: --python-path)."""
-    return spec["name"] == "cpu_stages"
+    return spec["name"] in {"cpu_stages", "op_costs", "arrays"}

@@ -49,3 +49,10 @@ def remotemedia_bin() -> Path:
             pytrace=False,
         )
     return binary
+
+
+@pytest.fixture(autouse=True)
+def pure_cpython_pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Across the suite `Pipeline.run()` is the reference: the pure-CPython local run. Its default,
+    the Rust runtime in-process, is tested against it in tests/cpython, which lifts this."""
+    monkeypatch.setenv("REMOTEMEDIA_ENGINE", "python")

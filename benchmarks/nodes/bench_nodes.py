@@ -33,15 +33,185 @@ class CpuStageNode(Node):
         return state
 
 
-class CpuStageLocalsNode(CpuStageNode):
-    """The same work with every shared object (module global, constants) bound to a local first.
+class CpuStageTwinNode(CpuStageNode):
+    """`CpuStageNode`'s work in a code object of its own (the body is copied on purpose).
 
-    Same outputs as `CpuStageNode`; the parallel row runs both to show how much of the binary's
-    parallel slow-down comes from threads touching the same Python objects.
+    RustPython keeps adaptive-specialization counters in the code object, written as the code
+    runs; two stages running the *same* code object write the same counters from two cores. A
+    stage of this class next to a `CpuStageNode` shares no code with it.
     """
+
+    def process(self, data: int) -> int:
+        state = data
+        for _ in range(self.rounds):
+            state = (state * 1103515245 + 12345) % _MODULUS
+        return state
+
+
+class CpuStageLocalsNode(CpuStageNode):
+    """The same work with the module global and the constants bound to locals first, so the loop
+    touches no Python object another thread uses (same outputs as `CpuStageNode`)."""
 
     def process(self, data: int) -> int:
         state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
         for _ in range(self.rounds):
             state = (state * multiplier + increment) % modulus
         return state
+
+
+class CpuStageLocalsTwinNode(CpuStageNode):
+    """`CpuStageLocalsNode`'s work in a code object of its own (see `CpuStageTwinNode`)."""
+
+    def process(self, data: int) -> int:
+        state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
+        for _ in range(self.rounds):
+            state = (state * multiplier + increment) % modulus
+        return state
+
+
+class ArrayEmitNode(Node):
+    """Emits, for every input, one float32 array of `size_bytes` (built once, in the constructor)."""
+
+    def __init__(self, size_bytes: int = 16384, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from array import array
+
+        self.size_bytes = size_bytes
+        self.samples = array("f", bytes(size_bytes))
+
+    def process(self, data: Any) -> Any:
+        return self.samples
+
+
+class ArrayConsumeNode(Node):
+    """Takes an array into CPython — through the runtime's CPython bridge, as a numpy array when
+    numpy is installed — reads one element and emits the array's length."""
+
+    runtime_hint = "cpython"
+
+    def initialize(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(ImportError):
+            import numpy  # noqa: F401 - the bridge's first array must not pay for this import
+
+    def process(self, data: Any) -> int:
+        _ = data[len(data) // 2]
+        return len(data)
+
+
+_GLOBAL = 7
+
+
+class OpCostsNode(Node):
+    """Times single Python operations in whichever interpreter runs it: the gap's breakdown.
+
+    For an input `n`, each operation runs `n` times in a loop; the node emits, per operation, the
+    nanoseconds per execution with the empty loop's cost taken off. The operations are those of
+    the resampler's inner loop (`ResampleNode._interpolate`) and of typical glue code.
+    """
+
+    def process(self, data: int) -> dict[str, float]:
+        import time
+
+        n = data
+        costs = {}
+        empty = _best_of(time, self._empty, n)
+        costs["empty loop iteration"] = empty
+        for name, operation in self._operations():
+            costs[name] = max(_best_of(time, operation, n) - empty, 0.0)
+        return costs
+
+    @staticmethod
+    def _empty(n: int) -> None:
+        for _ in range(n):
+            pass
+
+    def _operations(self) -> list[tuple[str, Any]]:
+        def int_add(n: int) -> None:
+            for i in range(n):
+                _ = i + 1
+
+        def int_mul_mod(n: int) -> None:
+            a, c, m = 1103515245, 12345, 2**31
+            for i in range(n):
+                _ = (i * a + c) % m
+
+        def divmod_int(n: int) -> None:
+            for i in range(n):
+                _ = divmod(i, 16000)
+
+        def true_div_int(n: int) -> None:
+            for i in range(n):
+                _ = i / 16000
+
+        def float_arith(n: int) -> None:
+            x, k, one = 0.5, 0.999, 1.0
+            for _ in range(n):
+                x = x * k + one
+
+        def list_index(n: int) -> None:
+            buffer = [0.5] * 1024
+            for i in range(n):
+                _ = buffer[i & 1023]
+
+        def list_append(n: int) -> None:
+            output: list[float] = []
+            for _ in range(n):
+                output.append(0.5)
+
+        def small_range_loop(n: int) -> None:
+            for _ in range(n):
+                for _ in range(2):
+                    pass
+
+        def global_load(n: int) -> None:
+            for _ in range(n):
+                _ = _GLOBAL
+
+        def attribute_load(n: int) -> None:
+            for _ in range(n):
+                _ = self.name
+
+        def method_call(n: int) -> None:
+            for _ in range(n):
+                self._nothing()
+
+        def dict_get(n: int) -> None:
+            item = {"sample_rate": 16000, "channels": 1}
+            for _ in range(n):
+                _ = item["sample_rate"]
+
+        def array_from_list(n: int) -> None:
+            from array import array
+
+            floats = [0.25] * 1000
+            for _ in range(n // 1000):
+                array("f", floats)
+
+        def list_from_array(n: int) -> None:
+            from array import array
+
+            samples = array("f", [0.25] * 1000)
+            for _ in range(n // 1000):
+                list(samples)
+
+        return [("int add", int_add), ("int multiply-add-modulo", int_mul_mod), ("divmod(int, int)", divmod_int),
+                ("int / int (true division)", true_div_int), ("float multiply-add", float_arith),
+                ("list index", list_index), ("list append", list_append), ("range(2) inner loop", small_range_loop),
+                ("module global load", global_load), ("attribute load", attribute_load),
+                ("method call", method_call), ("dict item load", dict_get),
+                ("array('f', list), per element", array_from_list), ("list(array), per element", list_from_array)]
+
+    def _nothing(self) -> None:
+        return None
+
+
+def _best_of(time: Any, operation: Any, n: int, tries: int = 3) -> float:
+    """Nanoseconds per iteration of `operation(n)`, the best of `tries` (least disturbed) runs."""
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        operation(n)
+        best = min(best, (time.perf_counter() - started) / n * 1e9)
+    return best

@@ -27,33 +27,49 @@ def run(bench: Bench) -> list[Row]:
     binary = bench.binary_run("binary (RustPython)", workloads.GLUE, inputs)
     sdk = bench.cpython_run("CPython SDK local pipeline", "sdk", workloads.GLUE, inputs)
     floor = bench.cpython_run("plain CPython loop (floor)", "loop", workloads.GLUE, inputs)
-    native = probes.native_module(bench)
-    comparison = compare([binary, sdk, floor], bench.sizes.repetitions, progress=bench.log)
+    runtime = probes.runtime_pipeline_run(bench)
+    in_process = bench.cpython_run("Pipeline.run() on the Rust runtime", "runtime", workloads.GLUE, inputs)
+    contenders = [binary, sdk, *([in_process] if runtime.available else []), floor]
+    for contender in contenders:
+        contender.poll_memory = True
+    comparison = compare(contenders, bench.sizes.repetitions, progress=bench.log)
 
     wall = {name: comparison.values(name) for name in comparison.runs}
-    for contender in (binary, sdk):
-        throughput = stats(items / seconds for seconds in wall[contender.name])
-        glue.figures.append(Figure(contender.name, "items/s", throughput))
-    glue.figures.append(Figure("Pipeline.run() on the Rust runtime", "items/s", status=native.status,
-                               note=native.reason))
-    glue.figures.append(Figure(floor.name, "items/s", stats(items / seconds for seconds in wall[floor.name])))
+    for contender in (binary, sdk, in_process, floor):
+        if contender.name in wall:
+            throughput = stats(items / seconds for seconds in wall[contender.name])
+            glue.figures.append(Figure(contender.name, "items/s", throughput))
+        else:
+            glue.figures.append(Figure(contender.name, "items/s", status=runtime.status, note=runtime.reason))
     versus_sdk = pairwise(wall[sdk.name], wall[binary.name], lambda sdk_time, binary_time: sdk_time / binary_time)
     versus_floor = pairwise(wall[floor.name], wall[binary.name],
                             lambda floor_time, binary_time: floor_time / binary_time)
     glue.ratios += [Ratio("binary ÷ CPython SDK (throughput)", versus_sdk),
                     Ratio("binary ÷ plain CPython loop (throughput)", versus_floor)]
+    if in_process.name in wall:
+        glue.ratios.append(Ratio("Pipeline.run() on the runtime ÷ CPython SDK (throughput)", pairwise(
+            wall[sdk.name], wall[in_process.name], lambda sdk_time, runtime_time: sdk_time / runtime_time)))
     glue.targets.append(Target.judge(THROUGHPUT_TARGET, versus_sdk.median >= 5.0, f"{versus_sdk.median:.1f}×"))
     glue.checks += comparison.checked
 
     rss = {name: [run.max_rss_kib * 1024 for run in runs] for name, runs in comparison.runs.items()}
-    for contender in (binary, sdk):
-        memory.figures.append(Figure(contender.name, "bytes", stats(rss[contender.name])))
-    memory.figures.append(Figure("Pipeline.run() on the Rust runtime", "bytes", status=native.status,
-                                 note=native.reason))
-    memory.figures.append(Figure(floor.name, "bytes", stats(rss[floor.name])))
+    for contender in (binary, sdk, in_process, floor):
+        if contender.name in rss:
+            memory.figures.append(Figure(contender.name, "bytes", stats(rss[contender.name])))
+        else:
+            memory.figures.append(Figure(contender.name, "bytes", status=runtime.status, note=runtime.reason))
     rss_ratio = pairwise(rss[binary.name], rss[sdk.name], lambda a, b: a / b)
     memory.ratios.append(Ratio("binary ÷ CPython SDK (peak RSS)", rss_ratio))
     memory.targets.append(Target.judge(RSS_TARGET, rss_ratio.median <= 1.0, f"{rss_ratio.median:.2f}× CPython's"))
+
+    # Which kind of memory, polled from /proc during the same runs.
+    for contender in (binary, sdk):
+        memory.figures.append(Figure(f"{contender.name} — anonymous (heap)", "bytes",
+                                     stats(comparison.values(contender.name, "rss_anonymous")),
+                                     note="peak polled from /proc every 10 ms"))
+        memory.figures.append(Figure(f"{contender.name} — file-backed", "bytes",
+                                     stats(comparison.values(contender.name, "rss_file_backed")),
+                                     note="the executable and libraries: clean pages"))
 
     size = stripped_size(bench)
     memory.figures.append(Figure("release binary, stripped", "bytes", stats([size]),

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROWS_WITHOUT_CRITERION = "cold_start,glue,node_overhead,compute,parallel,arrays,remote"
+ROWS_WITHOUT_CRITERION = "cold_start,glue,node_overhead,compute,interpreter_ops,parallel,arrays,remote"
 EXPECTED_KEYS = ["cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages",
-                 "array_passing", "peak_memory", "remote_loopback"]
+                 "array_passing", "peak_memory", "remote_loopback", "interpreter_ops"]
 COMPARISONS = {"cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages"}
 
 

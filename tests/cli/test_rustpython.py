@@ -62,6 +62,69 @@ def test_print_and_logging_reach_stderr_labelled_with_the_node_id(run_remotemedi
         assert expected in lines, result.stderr
 
 
+def test_one_interpreter_serves_every_node_of_a_run(run_remotemedia, manifest_file, tmp_path):
+    """The module is imported once for three nodes, and its globals are shared, as in CPython."""
+    modules = tmp_path / "modules"
+    imports = tmp_path / "imports.txt"
+    write_module(modules, "counted", f"""
+        import itertools
+        from remotemedia.core.node import Node
+
+        with open({str(imports)!r}, "a") as log:
+            log.write("imported\\n")
+        TICKETS = itertools.count()
+
+        class Ticket(Node):
+            def process(self, data):
+                return next(TICKETS)
+        """)
+    manifest = manifest_file([{"id": f"t{i}", "node_type": "counted:Ticket"} for i in range(3)],
+                             [("t0", "t1"), ("t1", "t2")], name="tickets")
+
+    result = run_remotemedia("run", manifest, "--python-path", modules, "--input", "0", "--input", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert imports.read_text() == "imported\n"
+    # Six draws from one shared counter: each item is drawn by t0, then t1, then t2, so the sink's
+    # first draw comes after at least two others and its second is the last of all six. (Separate
+    # interpreters would each count from 0.)
+    first, second = json_lines(result.stdout)
+    assert 2 <= first < 5 and second == 5
+
+
+def test_nodes_importing_one_package_lazily_at_once_do_not_deadlock(run_remotemedia, manifest_file, tmp_path):
+    """One node imports a package whose `__init__` imports a slow submodule; another imports that
+    submodule directly, both in `initialize`. Done at once on two threads, Python's import locks
+    would report a deadlock; the engine sets nodes up one at a time, as the SDK's local run does."""
+    modules = tmp_path / "modules"
+    write_module(modules / "slowpkg", "__init__", "from slowpkg import part\n")
+    write_module(modules / "slowpkg", "part", "import time\ntime.sleep(0.3)\nVALUE = 42\n")
+    write_module(modules, "lazy", """
+        from remotemedia.core.node import Node
+
+        class WholePackage(Node):
+            def initialize(self):
+                import slowpkg
+                self.value = slowpkg.part.VALUE
+
+            def process(self, data):
+                return self.value
+
+        class JustThePart(WholePackage):
+            def initialize(self):
+                from slowpkg.part import VALUE
+                self.value = VALUE
+        """)
+    manifest = manifest_file([{"id": "whole", "node_type": "lazy:WholePackage"},
+                              {"id": "part", "node_type": "lazy:JustThePart"}], name="lazy-imports")
+
+    result = run_remotemedia("run", manifest, "--python-path", modules, "--input", "0")
+
+    assert result.returncode == 0, result.stderr
+    outputs = sorted(json_lines(result.stdout), key=lambda line: line["sink"])
+    assert outputs == [{"sink": "part", "value": 42}, {"sink": "whole", "value": 42}]
+
+
 def test_an_exception_names_the_node_its_type_and_shows_the_traceback(run_remotemedia, manifest_file):
     manifest = manifest_file(
         [{"id": "calc_1", "node_type": "CalculatorNode", "params": {"operation": "divide", "operand": 0}}],
@@ -178,9 +241,10 @@ STREAMING_NODES = """
             try:
                 for tick in range(data):
                     await asyncio.sleep(0.002)
+                    yield tick
+                    # Runs once the tick was emitted: the count of ticks delivered so far.
                     with open(self.marks + ".ticks", "w") as f:
                         f.write(str(tick + 1))
-                    yield tick
             finally:
                 self.mark(f"{self.name} closed")
 

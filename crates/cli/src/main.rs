@@ -20,7 +20,13 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    run(std::env::args_os())
+}
+
+/// The whole command line program on `args` (the program name first). Also the Python package's
+/// `remotemedia` console command, through the library target (`src/lib.rs`).
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
     init_logging();
     match cli.command.execute() {
         Ok(code) => code,
@@ -40,7 +46,9 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        // A second run in one process (the Python console command) keeps the first subscriber.
+        .try_init()
+        .ok();
 }
 
 #[cfg(test)]

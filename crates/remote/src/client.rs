@@ -456,15 +456,7 @@ impl RemoteNode {
     }
 
     fn unexpected(&mut self, kind: &ResponseKind, doing: &str) -> NodeError {
-        let what = match kind {
-            ResponseKind::Created(_) => "created",
-            ResponseKind::Initialized(_) => "initialized",
-            ResponseKind::Output(_) => "output",
-            ResponseKind::ItemDone(_) => "item_done",
-            ResponseKind::Flushed(_) => "flushed",
-            ResponseKind::Closed(_) => "closed",
-            ResponseKind::Failure(_) => "failure",
-        };
+        let what = kind.name();
         self.broken(doing, format!("the host answered `{what}` out of turn"))
     }
 

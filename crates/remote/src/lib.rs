@@ -21,6 +21,21 @@ pub mod server;
 #[allow(missing_docs, missing_debug_implementations, clippy::all)]
 pub mod proto {
     tonic::include_proto!("remotemedia.v1");
+
+    impl node_response::Kind {
+        /// The field's name in the protocol, for messages.
+        pub fn name(&self) -> &'static str {
+            match self {
+                Self::Created(_) => "created",
+                Self::Initialized(_) => "initialized",
+                Self::Output(_) => "output",
+                Self::ItemDone(_) => "item_done",
+                Self::Flushed(_) => "flushed",
+                Self::Closed(_) => "closed",
+                Self::Failure(_) => "failure",
+            }
+        }
+    }
 }
 
 pub use auth::{Token, TokenError};

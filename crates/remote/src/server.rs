@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use remotemedia_runtime::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
+use remotemedia_runtime::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use remotemedia_runtime::executor::Phase;
 use remotemedia_runtime::manifest::{Manifest, Metadata, NodeManifest};
 use remotemedia_runtime::pipeline::{self, Config};
-use remotemedia_runtime::placement::{self, EngineKind, MachineCapabilities, PlanOptions};
+use remotemedia_runtime::placement::{self, EngineKind, MachineCapabilities, Plan, PlanOptions};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -228,8 +229,11 @@ struct Shared {
     machine: MachineCapabilities,
     plan_options: PlanOptions,
     engine_config: Config,
-    /// One engine per kind, started on first use and kept for the server's life (one interpreter
-    /// for all nodes, so a node stream starts in microseconds, not a fresh interpreter's time).
+    /// The embedded interpreter, started with the server: it runs pure-Python nodes and tells
+    /// placement what the classes of `auto` nodes need. One for all nodes, so a node stream starts
+    /// without a fresh interpreter's start-up time.
+    rustpython: Arc<RustPythonEngine>,
+    /// Other engines (CPython), started on first use and kept for the server's life.
     engines: Mutex<HashMap<EngineKind, Arc<dyn Engine>>>,
     active: AtomicUsize,
     max_nodes: usize,
@@ -246,23 +250,23 @@ impl NodeService {
             engine: "python".to_owned(),
             message: error.to_string(),
         })?;
+        // Started now: a bad --python-path fails `serve`, not a client.
+        let python = RustPythonConfig::with_env(config.python_path.clone());
+        let rustpython = RustPythonEngine::new(&python).map_err(|error| ServeError::Engine {
+            engine: "rustpython".to_owned(),
+            message: crate::error_chain(&error),
+        })?;
         let shared = Shared {
             token: config.token.clone(),
             machine: config.machine.clone(),
             plan_options,
             engine_config,
+            rustpython: Arc::new(rustpython),
             engines: Mutex::new(HashMap::new()),
             active: AtomicUsize::new(0),
             max_nodes: config.max_nodes,
             runtime,
         };
-        // Start the embedded interpreter now: a bad --python-path fails `serve`, not a client.
-        shared
-            .engine(&EngineKind::Rustpython)
-            .map_err(|status| ServeError::Engine {
-                engine: "rustpython".to_owned(),
-                message: status.message().to_owned(),
-            })?;
         Ok(NodeService {
             shared: Arc::new(shared),
         })
@@ -279,7 +283,11 @@ impl Shared {
         }
     }
 
-    fn engine(&self, kind: &EngineKind) -> Result<Arc<dyn Engine>, Status> {
+    /// The engine of `kind`, started for the first `plan` that needs it.
+    fn engine(&self, kind: &EngineKind, plan: &Plan) -> Result<Arc<dyn Engine>, Status> {
+        if *kind == EngineKind::Rustpython {
+            return Ok(Arc::clone(&self.rustpython) as Arc<dyn Engine>);
+        }
         let mut engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(engine) = engines.get(kind) {
             return Ok(Arc::clone(engine));
@@ -289,7 +297,7 @@ impl Shared {
                 "this host cannot run nodes on the {kind} engine"
             )));
         }
-        let engine = pipeline::start_engine(kind, &self.engine_config).map_err(|error| {
+        let engine = pipeline::start_engine(kind, &self.engine_config, plan).map_err(|error| {
             Status::internal(crate::error_chain(&error as &dyn std::error::Error))
         })?;
         engines.insert(kind.clone(), Arc::clone(&engine));
@@ -309,9 +317,10 @@ impl Shared {
             nodes: vec![node.clone()],
             connections: Vec::new(),
         };
-        let plan = placement::plan_with(&manifest, &self.machine, &self.plan_options)
+        let probe = self.rustpython.as_ref();
+        let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, probe)
             .map_err(|error| Status::failed_precondition(format!("this host: {error}")))?;
-        self.engine(&plan.nodes[0].engine)
+        self.engine(&plan.nodes[0].engine, &plan)
     }
 }
 

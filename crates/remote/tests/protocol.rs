@@ -139,18 +139,7 @@ async fn exchange(
 }
 
 fn names(answers: &[ResponseKind]) -> Vec<&'static str> {
-    answers
-        .iter()
-        .map(|kind| match kind {
-            ResponseKind::Created(_) => "created",
-            ResponseKind::Initialized(_) => "initialized",
-            ResponseKind::Output(_) => "output",
-            ResponseKind::ItemDone(_) => "item_done",
-            ResponseKind::Flushed(_) => "flushed",
-            ResponseKind::Closed(_) => "closed",
-            ResponseKind::Failure(_) => "failure",
-        })
-        .collect()
+    answers.iter().map(ResponseKind::name).collect()
 }
 
 fn expect_status(result: Result<(), Status>, code: Code, says: &str) {

@@ -6,15 +6,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::engine::{Engine, NodeSpec};
+use crate::engines::cpython::{self, CPythonError, CPythonSettings};
 use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
 use crate::hosts::HostConnector;
 use crate::manifest::{Manifest, ManifestErrors};
-use crate::placement::{self, EngineKind, MachineCapabilities, Plan, PlanError, PlanOptions};
+use crate::placement::{
+    self, ClassProbe, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanError, PlanOptions,
+};
 use crate::value::{Value, ValueError};
 
 /// Choices made outside the manifest. `Config::default()` plans for this machine, with the
@@ -30,9 +33,23 @@ pub struct Config {
     pub python_path: Vec<PathBuf>,
     /// How runs are executed (channel capacity).
     pub run: RunOptions,
+    /// The engine for nodes placed on CPython; `None` starts one per run (see
+    /// [`engines::cpython`](crate::engines::cpython)). A Python process embedding the runtime
+    /// passes its own, so those nodes run in the calling interpreter.
+    pub cpython_engine: Option<ProvidedEngine>,
     /// Reaches the hosts that nodes are placed on: checked when the pipeline is planned, then
     /// running those nodes. `None`: a node placed on another host is an error.
     pub hosts: Option<Arc<dyn HostConnector>>,
+}
+
+/// An engine supplied by the embedding application.
+#[derive(Clone)]
+pub struct ProvidedEngine(pub Arc<dyn Engine>);
+
+impl std::fmt::Debug for ProvidedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProvidedEngine({})", self.0.name())
+    }
 }
 
 /// A manifest that cannot be run.
@@ -80,6 +97,15 @@ pub enum StartError {
         /// Why.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Nodes are placed on CPython, and no CPython engine could be started (no interpreter found,
+    /// no shared libpython, the bridge library missing …). Nothing has run.
+    #[error("{} CPython, which could not start: {source}", describe_nodes(nodes))]
+    Cpython {
+        /// The ids of the nodes placed on CPython.
+        nodes: Vec<String>,
+        /// Why, and how to fix it.
+        source: CPythonError,
+    },
     /// The executor could not start (the operating system refused a thread).
     #[error(transparent)]
     Run(#[from] RunError),
@@ -91,6 +117,9 @@ pub struct Pipeline {
     manifest: Manifest,
     graph: Graph,
     plan: Plan,
+    /// The interpreter placement already started to inspect node classes, handed to the first
+    /// run instead of starting another.
+    planning_interpreter: Arc<Mutex<Option<Arc<RustPythonEngine>>>>,
     specs: Vec<NodeSpec>,
     config: Config,
 }
@@ -110,9 +139,14 @@ impl Pipeline {
     pub fn new(manifest: Manifest, config: Config) -> Result<Pipeline, LoadError> {
         manifest.validate()?;
         let graph = Graph::new(&manifest)?;
-        let plan = match &config.machine {
+        let (plan, planning_interpreter) = match &config.machine {
             Some(machine) => plan_for(&manifest, machine, &config)?,
-            None => plan_for(&manifest, &placement::detect(), &config)?,
+            None => {
+                let mut machine = placement::detect();
+                // The engine is at hand: CPython is available whatever the PATH says.
+                machine.engines.cpython |= config.cpython_engine.is_some();
+                plan_for(&manifest, &machine, &config)?
+            }
         };
         for node in &plan.nodes {
             if !engine_available(&node.engine, &config) {
@@ -151,6 +185,7 @@ impl Pipeline {
             manifest,
             graph,
             plan,
+            planning_interpreter: Arc::new(Mutex::new(planning_interpreter)),
             specs,
             config,
         })
@@ -187,8 +222,18 @@ impl Pipeline {
                 Some(engine) => Arc::clone(engine),
                 None => {
                     let engine = match &placed.engine {
-                        EngineKind::Remote { host } => self.remote_engine(host)?,
-                        local => start_engine(local, &self.config)?,
+                        EngineKind::Rustpython => self
+                            .planning_interpreter
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take()
+                            .map(|engine| engine as Arc<dyn Engine>),
+                        _ => None,
+                    };
+                    let engine = match (engine, &placed.engine) {
+                        (Some(engine), _) => engine,
+                        (None, EngineKind::Remote { host }) => self.remote_engine(host)?,
+                        (None, local) => start_engine(local, &self.config, &self.plan)?,
                     };
                     engines.insert(&placed.engine, Arc::clone(&engine));
                     engine
@@ -224,19 +269,66 @@ impl Pipeline {
     }
 }
 
-fn plan_for(
+/// Plans `manifest` on `machine` as [`Pipeline::new`] does: with the configured (or the
+/// environment's) options, asking the embedded RustPython interpreter what the classes of nodes
+/// left to `runtime_hint: auto` need (a declared `runtime_hint`, or a module that only imports in
+/// CPython).
+pub fn plan_manifest(
     manifest: &Manifest,
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<Plan, PlanError> {
+    plan_for(manifest, machine, config).map(|(plan, _)| plan)
+}
+
+/// The plan, and the interpreter started to inspect classes (if one was needed). With
+/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
+fn plan_for(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
     let options = match &config.plan {
         Some(options) => *options,
         None => PlanOptions::from_env()?,
     };
-    let plan = placement::plan_with(manifest, machine, &options)?;
+    let (plan, interpreter) = plan_here(manifest, machine, config, &options)?;
     match &config.hosts {
-        Some(hosts) => placement::check_hosts(manifest, plan, machine, &options, hosts.as_ref()),
-        None => Ok(plan),
+        Some(hosts) if plan.nodes.iter().any(|node| !node.engine.is_local()) => {
+            let probe: &dyn ClassProbe = match &interpreter {
+                Some(engine) => engine.as_ref(),
+                None => &NoClassProbe,
+            };
+            let plan =
+                placement::check_hosts(manifest, plan, machine, &options, probe, hosts.as_ref())?;
+            Ok((plan, interpreter))
+        }
+        _ => Ok((plan, interpreter)),
+    }
+}
+
+/// The plan by this machine's capabilities alone.
+fn plan_here(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+    options: &PlanOptions,
+) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
+    let options = *options;
+    if !manifest.nodes.iter().any(|node| options.needs_probe(node)) {
+        return Ok((placement::plan_with(manifest, machine, &options)?, None));
+    }
+    let python = RustPythonConfig::with_env(config.python_path.clone());
+    match RustPythonEngine::new(&python) {
+        Ok(engine) => {
+            let plan = placement::plan_probed(manifest, machine, &options, &engine)?;
+            Ok((plan, Some(Arc::new(engine))))
+        }
+        // Starting it again for the run reports the problem there, as before any probing.
+        Err(err) => {
+            tracing::debug!("node classes not inspected: {err}");
+            Ok((placement::plan_with(manifest, machine, &options)?, None))
+        }
     }
 }
 
@@ -244,15 +336,18 @@ fn plan_for(
 /// [`Config::hosts`]).
 pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
-        EngineKind::Rustpython => true,
+        EngineKind::Rustpython | EngineKind::Cpython => true,
         EngineKind::Remote { .. } => config.hosts.is_some(),
-        EngineKind::Cpython => false,
     }
 }
 
-/// Starts a local engine of `kind`, as a run does for its nodes (a `remotemedia serve` host for the
-/// nodes it runs). Check [`engine_available`] first; remote engines come from [`Config::hosts`].
-pub fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine>, StartError> {
+/// Starts a local engine of `kind` for the nodes of `plan`, as a run does (and a `remotemedia
+/// serve` host for the nodes it runs). Remote engines come from [`Config::hosts`].
+pub fn start_engine(
+    kind: &EngineKind,
+    config: &Config,
+    plan: &Plan,
+) -> Result<Arc<dyn Engine>, StartError> {
     match kind {
         EngineKind::Rustpython => {
             let python = RustPythonConfig::with_env(config.python_path.clone());
@@ -262,6 +357,33 @@ pub fn start_engine(kind: &EngineKind, config: &Config) -> Result<Arc<dyn Engine
             })?;
             Ok(Arc::new(engine))
         }
+        EngineKind::Cpython => {
+            if let Some(ProvidedEngine(engine)) = &config.cpython_engine {
+                return Ok(Arc::clone(engine));
+            }
+            let settings = CPythonSettings {
+                python_path: RustPythonConfig::with_env(config.python_path.clone()).python_path,
+                capture_stdio: true,
+            };
+            cpython::start(&settings).map_err(|source| StartError::Cpython {
+                nodes: plan
+                    .nodes
+                    .iter()
+                    .filter(|node| node.engine == EngineKind::Cpython)
+                    .map(|node| node.id.clone())
+                    .collect(),
+                source,
+            })
+        }
         _ => unreachable!("the {kind} engine is not available; Pipeline::new rejects the plan"),
+    }
+}
+
+/// `node `a` runs on` / `nodes `a`, `b` run on`.
+fn describe_nodes(nodes: &[String]) -> String {
+    let ids: Vec<String> = nodes.iter().map(|id| format!("`{id}`")).collect();
+    match ids.as_slice() {
+        [one] => format!("node {one} runs on"),
+        _ => format!("nodes {} run on", ids.join(", ")),
     }
 }

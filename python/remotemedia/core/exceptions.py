@@ -23,10 +23,19 @@ class NodeError(RemoteMediaError):
     message points at the culprit; the node's original exception is chained as `__cause__`.
     """
 
-    def __init__(self, message: str, node_id: str | None = None, stage: str | None = None) -> None:
+    def __init__(self, message: str, node_id: str | None = None, stage: str | None = None,
+                 exception_type: str | None = None, traceback: str | None = None) -> None:
         super().__init__(message)
         self.node_id = node_id
         self.stage = stage
+        self.exception_type = exception_type
+        """The type name of the node's own exception, when the runtime ran it (no object to chain)."""
+        self.traceback = traceback
+        """The node's formatted traceback, when the runtime ran it."""
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{message}\n{self.traceback}" if self.traceback else message
 
 
 class SerializationError(RemoteMediaError):

@@ -135,18 +135,41 @@ class Pipeline:
 
         return LocalRun(self).outputs(inputs)
 
-    def run(self, inputs: Iterable[Any]) -> list[Any]:
-        """Run the pipeline to completion and return the sinks' outputs in production order."""
+    def run(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
+        """Run the pipeline to completion and return the sinks' outputs in production order.
+
+        `engine` chooses what runs it (`remotemedia.core.engines`): "runtime" — the Rust runtime
+        in this process, nodes that need C extensions in this interpreter, pure nodes where
+        placement puts them — or "python", the pure-CPython local run. The default is
+        $REMOTEMEDIA_ENGINE, else "runtime", which needs the package's native module: without
+        it this raises RuntimeUnavailableError rather than silently running another engine.
+        """
+        from remotemedia.core.engines import PYTHON, choose_engine
+
+        if choose_engine(engine) != PYTHON:
+            from remotemedia.core.native_run import run_on_runtime
+
+            return run_on_runtime(self, inputs)
         import asyncio
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(self._collect(inputs))
-        raise PipelineError(
-            "Pipeline.run() blocks, so it cannot be called inside a running event loop; "
-            "use `async for output in pipeline.process(inputs)` there"
-        )
+        raise PipelineError("Pipeline.run() blocks, so it cannot be called inside a running event loop; "
+                            "use `await pipeline.run_async(inputs)` or `async for output in pipeline.process(inputs)` there")
+
+    async def run_async(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
+        """`run` for async code: the event loop keeps running while the pipeline does."""
+        from remotemedia.core.engines import PYTHON, choose_engine
+
+        if choose_engine(engine) != PYTHON:
+            import asyncio
+
+            from remotemedia.core.native_run import run_on_runtime
+
+            return await asyncio.to_thread(run_on_runtime, self, inputs)
+        return await self._collect(inputs)
 
     async def _collect(self, inputs: Iterable[Any]) -> list[Any]:
         return [output async for output in self.process(inputs)]

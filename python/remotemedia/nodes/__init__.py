@@ -29,6 +29,9 @@ _CATALOGUE: dict[str, str] = {
     "MixDownNode": "remotemedia.nodes.audio.transforms",
     "ResampleNode": "remotemedia.nodes.audio.transforms",
     "EnergyVADNode": "remotemedia.nodes.audio.vad",
+    "SincResampleNode": "remotemedia.nodes.audio.sinc_resample",
+    "WebRTCVADNode": "remotemedia.nodes.audio.webrtc_vad",
+    "SileroVADNode": "remotemedia.nodes.audio.silero_vad",
     "WhisperTranscriptionNode": "remotemedia.nodes.ml.whisper_transcription",
     "TransformersPipelineNode": "remotemedia.nodes.ml.transformers_pipeline",
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use remotemedia_runtime::graph::Graph;
 use remotemedia_runtime::manifest::Manifest;
+use remotemedia_runtime::pipeline::Config;
 use remotemedia_runtime::placement::{self, MachineCapabilities, Plan};
 use serde::Serialize;
 
@@ -93,50 +94,34 @@ pub struct Planned {
 
 /// Loads the manifest and the machine, and plans; bad input of any kind is [`InvalidInput`].
 pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Result<Planned> {
+    load_and_plan_with(manifest_path, machine, &Config::default())
+}
+
+/// [`load_and_plan`] with `config`: with [`Config::hosts`], the hosts nodes are placed on are
+/// asked what they offer (short timeouts), as `run` does.
+pub fn load_and_plan_with(
+    manifest_path: &Path,
+    machine: &MachineArgs,
+    config: &Config,
+) -> anyhow::Result<Planned> {
     let (manifest, graph) = load_manifest(manifest_path)?;
     let machine = machine.load()?;
-    let plan = placement::plan(&manifest, &machine.capabilities).map_err(|err| {
-        InvalidInput(anyhow::Error::new(err).context(format!(
-            "cannot plan `{}` on {} [{}]",
-            manifest_path.display(),
-            machine.label(),
-            machine.capabilities
-        )))
-    })?;
+    // Asks the embedded interpreter what the classes of `auto` nodes need, as `run` does.
+    let plan =
+        remotemedia_runtime::pipeline::plan_manifest(&manifest, &machine.capabilities, config)
+            .map_err(|err| {
+                InvalidInput(anyhow::Error::new(err).context(format!(
+                    "cannot plan `{}` on {} [{}]",
+                    manifest_path.display(),
+                    machine.label(),
+                    machine.capabilities
+                )))
+            })?;
     Ok(Planned {
         manifest,
         graph,
         machine,
         plan,
-    })
-}
-
-/// Asks the hosts that nodes are placed on what they offer (short timeouts): a node whose host
-/// cannot take it fails the plan, or runs here with a warning when it can do without.
-fn check_hosts(
-    planned: &Planned,
-    manifest_path: &Path,
-    remote: &RemoteArgs,
-) -> anyhow::Result<Plan> {
-    if planned.plan.nodes.iter().all(|node| node.engine.is_local()) {
-        return Ok(planned.plan.clone());
-    }
-    let hosts = remote.connector()?;
-    let options = placement::PlanOptions::from_env().map_err(|err| InvalidInput(err.into()))?;
-    placement::check_hosts(
-        &planned.manifest,
-        planned.plan.clone(),
-        &planned.machine.capabilities,
-        &options,
-        hosts.as_ref(),
-    )
-    .map_err(|err| {
-        InvalidInput(anyhow::Error::new(err).context(format!(
-            "cannot plan `{}` on {}",
-            manifest_path.display(),
-            planned.machine.label()
-        )))
-        .into()
     })
 }
 
@@ -152,10 +137,15 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let mut planned = load_and_plan(&args.manifest, &args.machine)?;
-    if !args.offline {
-        planned.plan = check_hosts(&planned, &args.manifest, &args.remote)?;
-    }
+    let config = Config {
+        hosts: if args.offline {
+            None
+        } else {
+            Some(args.remote.connector()?)
+        },
+        ..Config::default()
+    };
+    let planned = load_and_plan_with(&args.manifest, &args.machine, &config)?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {

@@ -133,18 +133,33 @@ fn check(value: &Value) -> Result<Manifest, Vec<ManifestError>> {
     if !schema_errors.is_empty() {
         return Err(schema_errors);
     }
-    // The schema and the serde types describe the same format; if they ever disagree, say so
-    // rather than panic.
-    let manifest = Manifest::deserialize(value).map_err(|err| {
-        vec![ManifestError::at_root(format!(
-            "the manifest matches the schema but not the runtime's types: {err}"
-        ))]
-    })?;
+    let manifest = Manifest::deserialize(value).map_err(|err| vec![type_mismatch(value, err)])?;
     let semantic_errors = semantic::semantic_errors(&manifest);
     if semantic_errors.is_empty() {
         Ok(manifest)
     } else {
         Err(semantic_errors)
+    }
+}
+
+/// The schema and the serde types describe the same format; where they disagree (a number too
+/// large for its field), say so at the node concerned rather than panic.
+fn type_mismatch(value: &Value, err: serde_json::Error) -> ManifestError {
+    let nodes = value.get("nodes").and_then(Value::as_array);
+    let failing_node = nodes
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find_map(|(index, node)| {
+            NodeManifest::deserialize(node)
+                .err()
+                .map(|node_err| (index, node_err))
+        });
+    match failing_node {
+        Some((index, node_err)) => {
+            ManifestError::new(format!("/nodes/{index}"), node_err.to_string())
+        }
+        None => ManifestError::at_root(err.to_string()),
     }
 }
 
@@ -198,16 +213,8 @@ mod tests {
 
     use super::*;
 
-    const SEED: &str = r#"{
-      "version": "v1",
-      "metadata": {"name": "pipeline-name", "description": "Optional description", "created_at": "2025-10-22T12:00:00Z"},
-      "nodes": [
-        {"id": "node_0", "node_type": "NodeClassName", "params": {"key": "value"},
-         "capabilities": {"gpu": {"type": "cuda", "min_memory_gb": 4.0, "required": false}, "memory_gb": 8.0},
-         "host": "remote-server:50051"}
-      ],
-      "connections": []
-    }"#;
+    /// Issue 2's seed manifest, verbatim.
+    const SEED: &str = include_str!("../../../../tests/manifests/valid/seed.json");
 
     fn pointers(errors: &ManifestErrors) -> Vec<&str> {
         errors.errors().iter().map(|e| e.pointer.as_str()).collect()
@@ -295,6 +302,30 @@ mod tests {
         );
         // from_value owns the value and must also drop it without recursion.
         assert_eq!(Manifest::from_value(deep).unwrap_err().len(), 1);
+    }
+
+    #[test]
+    fn values_the_schema_allows_but_the_types_cannot_hold_are_errors_not_panics() {
+        let with_cores = |cores: Value| {
+            json!({"version": "v1", "metadata": {"name": "x"},
+                "nodes": [{"id": "a", "node_type": "T"},
+                          {"id": "b", "node_type": "T", "capabilities": {"cpu": {"cores": cores}}}]})
+        };
+        // JSON Schema counts 2.0 as an integer; so does the runtime.
+        let manifest = Manifest::from_value(with_cores(json!(2.0))).expect("2.0 cores");
+        let cpu = manifest.nodes[1]
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.cpu.as_ref());
+        assert_eq!(cpu.and_then(|cpu| cpu.cores), Some(2));
+        let errors = Manifest::from_value(with_cores(json!(5_000_000_000_u64))).unwrap_err();
+        assert_eq!(
+            errors.errors(),
+            [ManifestError::new(
+                "/nodes/1",
+                "cores must be a whole number up to 4294967295, got 5000000000"
+            )]
+        );
     }
 
     #[test]

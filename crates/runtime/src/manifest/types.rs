@@ -94,10 +94,34 @@ pub enum GpuKind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpuRequirement {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_cores"
+    )]
     pub cores: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
+}
+
+/// JSON Schema counts `2.0` as an integer, so the runtime accepts it as one too.
+fn whole_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = match number.as_u64() {
+        Some(integer) => u32::try_from(integer).ok(),
+        None => number
+            .as_f64()
+            .filter(|float| float.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(float))
+            .map(|float| float as u32),
+    };
+    whole.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "cores must be a whole number up to {}, got {number}",
+            u32::MAX
+        ))
+    })
 }
 
 /// Which Python engine should run a node.

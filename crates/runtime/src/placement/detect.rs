@@ -118,14 +118,12 @@ fn detect_engines() -> Engines {
     }
 }
 
-/// Whether a CPython the CPython engine can load is available.
-///
-/// Hook for issue 5: locate an interpreter through `REMOTEMEDIA_PYTHON`
-/// ([`crate::env_vars::PYTHON`]), an active virtualenv or `python3` on `PATH`, and check its
-/// libpython loads. Until the CPython engine exists no CPython is usable, so nodes that need one
-/// fail at plan time (or go to their `host`) instead of failing mid-run.
+/// Whether the CPython engine can run nodes here: this process is CPython, or an interpreter was
+/// located through `REMOTEMEDIA_PYTHON` ([`crate::env_vars::PYTHON`]), an active virtualenv or
+/// `python3` on `PATH`. Cheap (nothing is started); an interpreter that turns out unusable (no
+/// shared libpython) fails the run when the engine starts, still before any data flows.
 fn cpython_usable() -> bool {
-    false
+    crate::engines::cpython::available()
 }
 
 /// Runs `program args`, returning its stdout when it exits successfully within [`PROBE_TIMEOUT`].

@@ -9,7 +9,9 @@ use crate::hosts::{HostConnector, HostError};
 use crate::manifest::Manifest;
 
 use super::capabilities::MachineCapabilities;
-use super::planner::{EngineKind, Plan, PlanError, PlanOptions, Shortfall, place};
+use super::planner::{
+    ClassFinding, ClassProbe, EngineKind, Plan, PlanError, PlanOptions, Shortfall, place,
+};
 
 /// A node that must run on its host, and why that host cannot take it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,12 +55,14 @@ pub(super) fn describe_host_problems(problems: &[HostProblem]) -> String {
 /// optional GPU) runs here, with a warning in its reason and in the log; any other node fails the
 /// plan with [`PlanError::HostsUnusable`], naming node, host and reason.
 ///
-/// `plan` must come from [`plan`](super::plan) on the same `manifest`, `machine` and `options`.
+/// `plan` must come from planning the same `manifest` on `machine` with `options`; `probe`
+/// inspects the classes of nodes that come back here (the host inspects its own).
 pub fn check_hosts(
     manifest: &Manifest,
     mut plan: Plan,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    probe: &dyn ClassProbe,
     hosts: &dyn HostConnector,
 ) -> Result<Plan, PlanError> {
     let mut described: HashMap<String, Result<MachineCapabilities, HostError>> = HashMap::new();
@@ -76,7 +80,12 @@ pub fn check_hosts(
         let refusal = match offered {
             Err(error) => Some(format!("unreachable: {error}")),
             // The host's own engines, chosen by the hints alone: a local override is not the host's.
-            Ok(remote) => match place(&without_host, remote, &PlanOptions::default()) {
+            Ok(remote) => match place(
+                &without_host,
+                remote,
+                &PlanOptions::default(),
+                &ClassFinding::Unknown,
+            ) {
                 Err(missing) => Some(describe(&missing)),
                 Ok(there) => {
                     let helps = placed.unmet.iter().any(|here| {
@@ -102,7 +111,12 @@ pub fn check_hosts(
             continue;
         };
         if placed.unmet.iter().all(|shortfall| !shortfall.required) {
-            let mut local = place(&without_host, machine, options)
+            let finding = if options.needs_probe(&without_host) {
+                probe.probe(&without_host)
+            } else {
+                ClassFinding::Unknown
+            };
+            let mut local = place(&without_host, machine, options, &finding)
                 .expect("a node missing only optional capabilities always runs here");
             tracing::warn!(
                 "node `{}` runs here without what it prefers, not on host {host}: {reason}",

@@ -15,7 +15,9 @@
 //!
 //! Local Python nodes run in RustPython unless their `runtime_hint` (or the
 //! [`REMOTEMEDIA_PYTHON_RUNTIME`](crate::env_vars::PYTHON_RUNTIME) override) asks for CPython, which
-//! must then be available here.
+//! must then be available here. A node left to `auto` goes to CPython when its class says so
+//! ([`plan_probed`] with a [`ClassProbe`]): the class declares `runtime_hint = "cpython"`, or its
+//! module does not import in RustPython (it imports a compiled extension such as numpy).
 //!
 //! ```
 //! use remotemedia_runtime::manifest::Manifest;
@@ -48,6 +50,6 @@ pub use capabilities::{
 pub use detect::{PROBE_TIMEOUT, detect};
 pub use host_check::{HostProblem, check_hosts};
 pub use planner::{
-    EngineKind, NodePlan, Plan, PlanError, PlanOptions, PythonEngine, Requirement, Shortfall,
-    UnplaceableNode, plan, plan_with,
+    ClassFinding, ClassProbe, EngineKind, NoClassProbe, NodePlan, Plan, PlanError, PlanOptions,
+    PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed, plan_with,
 };

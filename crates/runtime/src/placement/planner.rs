@@ -225,6 +225,53 @@ pub struct PlanOptions {
     /// Forces the engine of every locally placed Python node, over its `runtime_hint`.
     /// `None` follows the hints.
     pub python_runtime: Option<PythonEngine>,
+    /// The planning process is a CPython interpreter that holds node classes RustPython cannot
+    /// find (the caller's own code, e.g. `Pipeline.run()` from Python): an `auto` node whose class
+    /// RustPython cannot load runs there instead of failing.
+    pub cpython_holds_unfound_classes: bool,
+}
+
+/// What a node's Python class says about the engine it needs, found by loading it in RustPython
+/// (see [`ClassProbe`]). Only consulted for nodes left to `auto` with no override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassFinding {
+    /// Not probed: `auto` means RustPython.
+    Unknown,
+    /// The class loads in RustPython and declares no engine: pure Python.
+    Pure,
+    /// The class declares its engine with the class attribute `runtime_hint` (the SDK's nodes
+    /// that need C extensions say `runtime_hint = "cpython"`).
+    Declares(PythonEngine),
+    /// The node's module exists but does not import in RustPython: something it imports is a
+    /// compiled extension (numpy …) or a package only CPython has. Carries the import error.
+    ImportFails { error: String },
+    /// RustPython cannot find the node's module or class at all (creating it will say why).
+    NotFound { error: String },
+}
+
+/// Loads node classes to find what they need; the runtime implements it with its RustPython
+/// engine.
+pub trait ClassProbe {
+    /// What `node`'s class says about its engine.
+    fn probe(&self, node: &NodeManifest) -> ClassFinding;
+}
+
+/// A probe that knows nothing: `auto` nodes go to RustPython.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoClassProbe;
+
+impl ClassProbe for NoClassProbe {
+    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
+        ClassFinding::Unknown
+    }
+}
+
+impl PlanOptions {
+    /// Whether placing `node` needs its class probed: it is left to `auto` and nothing overrides.
+    pub fn needs_probe(&self, node: &NodeManifest) -> bool {
+        self.python_runtime.is_none()
+            && hint_engine(node.runtime_hint.unwrap_or_default()).is_none()
+    }
 }
 
 impl PlanOptions {
@@ -249,7 +296,10 @@ impl PlanOptions {
                 });
             }
         };
-        Ok(PlanOptions { python_runtime })
+        Ok(PlanOptions {
+            python_runtime,
+            ..PlanOptions::default()
+        })
     }
 }
 
@@ -268,10 +318,26 @@ pub fn plan_with(
     machine: &MachineCapabilities,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    plan_probed(manifest, machine, options, &NoClassProbe)
+}
+
+/// [`plan_with`], asking `probe` what the classes of `auto` nodes need: a class that declares
+/// `runtime_hint`, or whose module does not import in RustPython, decides the node's engine.
+pub fn plan_probed(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    options: &PlanOptions,
+    probe: &dyn ClassProbe,
+) -> Result<Plan, PlanError> {
     let mut nodes = Vec::with_capacity(manifest.nodes.len());
     let mut unplaceable = Vec::new();
     for node in &manifest.nodes {
-        match place(node, machine, options) {
+        let finding = if options.needs_probe(node) {
+            probe.probe(node)
+        } else {
+            ClassFinding::Unknown
+        };
+        match place(node, machine, options, &finding) {
             Ok(placed) => nodes.push(placed),
             Err(missing) => unplaceable.push(UnplaceableNode {
                 node_id: node.id.clone(),
@@ -291,9 +357,10 @@ pub(super) fn place(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
     let requirements = requirements_of(node.capabilities.as_ref());
-    let (engine, engine_why) = choose_engine(node.runtime_hint, options);
+    let (engine, engine_why) = choose_engine(node.runtime_hint, options, finding);
     let mut unmet: Vec<Shortfall> = requirements
         .iter()
         .filter_map(|(requirement, required)| {
@@ -461,7 +528,11 @@ fn canonical_arch(arch: &str) -> String {
 }
 
 /// The Python engine for a locally placed node, and why.
-fn choose_engine(hint: Option<RuntimeHint>, options: &PlanOptions) -> (PythonEngine, String) {
+fn choose_engine(
+    hint: Option<RuntimeHint>,
+    options: &PlanOptions,
+    finding: &ClassFinding,
+) -> (PythonEngine, String) {
     let var = env_vars::PYTHON_RUNTIME;
     let hint = hint.unwrap_or_default();
     if let Some(forced) = options.python_runtime {
@@ -475,8 +546,25 @@ fn choose_engine(hint: Option<RuntimeHint>, options: &PlanOptions) -> (PythonEng
     }
     match hint_engine(hint) {
         Some(engine) => (engine, format!("runtime_hint {engine}")),
-        // Issue 5 refines `auto`: nodes needing C extensions go to CPython. Until then, RustPython.
-        None => (PythonEngine::Rustpython, "runtime_hint auto".to_owned()),
+        None => match finding {
+            ClassFinding::Declares(engine) => (
+                *engine,
+                format!("runtime_hint auto; its class declares runtime_hint {engine}"),
+            ),
+            ClassFinding::ImportFails { error } => (
+                PythonEngine::Cpython,
+                format!("runtime_hint auto; its module does not import in RustPython: {error}"),
+            ),
+            ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
+                PythonEngine::Cpython,
+                format!(
+                    "runtime_hint auto; its class is only in the calling interpreter ({error})"
+                ),
+            ),
+            ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => {
+                (PythonEngine::Rustpython, "runtime_hint auto".to_owned())
+            }
+        },
     }
 }
 
@@ -490,10 +578,19 @@ fn hint_engine(hint: RuntimeHint) -> Option<PythonEngine> {
 
 fn missing_engine_help(engine: PythonEngine) -> String {
     match engine {
-        PythonEngine::Cpython => format!(
-            "no usable CPython here (install python3, or point {} at a python executable)",
-            env_vars::PYTHON
-        ),
+        PythonEngine::Cpython => {
+            let mut help = format!(
+                "no usable CPython here (install python3, or point {} at a python executable)",
+                env_vars::PYTHON
+            );
+            // A set-but-wrong REMOTEMEDIA_PYTHON is the likeliest cause; say so.
+            if let Err(err @ crate::engines::cpython::LocateError::NotExecutable { .. }) =
+                crate::engines::cpython::locate()
+            {
+                help = format!("{help}: {err}");
+            }
+            help
+        }
         PythonEngine::Rustpython => "this machine has no RustPython engine".to_owned(),
     }
 }

@@ -340,6 +340,73 @@ fn bad_params_and_unknown_types_fail_at_creation_with_the_sdk_message() {
     assert!(err.message.contains("typo"), "{err:?}");
 }
 
+const METHOD_SHAPES: &str = r#"
+import functools
+from remotemedia.core.node import Node
+
+SCALE = 10
+
+class Base(Node):
+    def process(self, data):
+        return data + 0.5
+
+class UsesSuper(Base):
+    """Zero-argument super() needs the method's `__class__` cell to survive the copy."""
+    def process(self, data, extra=1, *, keyword=2):
+        return [super().process(data), extra, keyword, (1.5, "s", b"b", -7, 2**70), SCALE * data]
+
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(self, data):
+        return ["wrapped", function(self, data)]
+    return wrapper
+
+class Decorated(Node):
+    @logged
+    def process(self, data):
+        return data * 2
+
+class Static(Node):
+    @staticmethod
+    def process(data):
+        return -data
+
+class PerInstance(Node):
+    def initialize(self):
+        self.process = lambda data: data * 3
+
+    def process(self, data):
+        raise AssertionError("the instance attribute wins, as in CPython")
+
+class Slotted(Node):
+    __slots__ = ()
+    def process(self, data):
+        return [x * 0.25 for x in range(data)] + list(x + 1 for x in range(data))
+
+class Yields(Node):
+    def process(self, data):
+        yield from (data, data * 1.5)
+"#;
+
+#[test]
+fn nodes_behave_as_in_cpython_whatever_shape_their_process_method_has() {
+    let (engine, _dir) = engine_with_modules(&[("shapes.py", METHOD_SHAPES)]);
+    let outputs = |node_type: &str| {
+        let mut node = create(&engine, node_type, json!({}));
+        let out = run_node(&mut *node, vec![Value::Int(2)]);
+        serde_json::to_string(&out).unwrap()
+    };
+    assert_eq!(
+        outputs("shapes:UsesSuper"),
+        r#"[[2.5,1,2,[1.5,"s",{"$bytes":"Yg=="},-7,1180591620717411303424],20]]"#
+    );
+    assert_eq!(outputs("shapes:Decorated"), r#"[["wrapped",4]]"#);
+    assert_eq!(outputs("shapes:Static"), "[-2]");
+    assert_eq!(outputs("shapes:PerInstance"), "[6]");
+    assert_eq!(outputs("shapes:Slotted"), "[[0.0,0.25,1,2]]");
+    assert_eq!(outputs("shapes:Yields"), "[2,3.0]");
+}
+
 const BROKEN: &str = "from remotemedia.core.node import Node\n\nclass Broken(Node)\n    pass\n";
 
 #[test]

@@ -15,11 +15,12 @@
 
 mod convert;
 mod exception;
+mod inspect;
 mod node;
 mod stdio;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustpython::InterpreterBuilderExt as _;
@@ -68,17 +69,20 @@ struct SdkEntryPoints {
     load_node_class: PyObjectRef,
     node_driver: PyObjectRef,
     catalogue: PyObjectRef,
+    private_method: PyObjectRef,
 }
 
 /// Runs catalogue and user nodes in one embedded RustPython interpreter.
 pub struct RustPythonEngine {
     /// Only touched to hand each stage thread its own handle on the interpreter.
     interpreter: Mutex<Interpreter>,
-    /// Held while a node is created: stage threads loading node classes at the same time would
-    /// import the same packages concurrently, and Python's per-module import locks then detect a
-    /// deadlock (a package's `__init__` importing a submodule another thread is importing) — as
-    /// they would in CPython. Creation happens once per node, so serializing it costs nothing.
-    creation: Mutex<()>,
+    /// Held while a node is created and while it initializes: stage threads loading node classes
+    /// (or importing lazily in `initialize`) at the same time would import the same packages
+    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
+    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
+    /// threads, and never in the SDK's single-threaded local run. Both steps happen once per node
+    /// before any data flows, so serializing them costs little.
+    setup: Arc<Mutex<()>>,
     /// Always `Some` until dropped (inside the interpreter, see `Drop`).
     sdk: Option<SdkEntryPoints>,
     startup: Duration,
@@ -118,7 +122,7 @@ impl RustPythonEngine {
         );
         Ok(RustPythonEngine {
             interpreter: Mutex::new(interpreter),
-            creation: Mutex::new(()),
+            setup: Arc::new(Mutex::new(())),
             sdk: Some(sdk),
             startup,
         })
@@ -176,8 +180,13 @@ impl Engine for RustPythonEngine {
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         // Taken outside the interpreter, so a thread waiting here never holds up a collection.
-        let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
-        let node = node::RustPythonNode::create(self.thread_handle(), self.sdk(), spec)?;
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let node = node::RustPythonNode::create(
+            self.thread_handle(),
+            self.sdk(),
+            spec,
+            Arc::clone(&self.setup),
+        )?;
         Ok(Box::new(node))
     }
 }
@@ -239,6 +248,7 @@ fn prepare(vm: &VirtualMachine, python_path: &[String]) -> PyResult<SdkEntryPoin
     let nodes = import_module(vm, "remotemedia.nodes")?;
     let driver = import_module(vm, "remotemedia.core.driver")?;
     Ok(SdkEntryPoints {
+        private_method: embedded.get_attr("private_method", vm)?,
         load_node_class: nodes.get_attr("load_node_class", vm)?,
         catalogue: nodes.get_attr("catalogue", vm)?,
         node_driver: driver.get_attr("NodeDriver", vm)?,

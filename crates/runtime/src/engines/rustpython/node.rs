@@ -4,7 +4,7 @@
 //! methods the executor calls, so each item costs one conversion in, one Python call and one
 //! conversion per output — no attribute lookups, no source text, no JSON.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustpython_vm::builtins::PyBaseExceptionRef;
 use rustpython_vm::function::FuncArgs;
@@ -24,18 +24,33 @@ pub(super) struct RustPythonNode {
     id: Arc<str>,
     /// Python objects, dropped inside the interpreter (see `Drop`).
     objects: Option<NodeObjects>,
+    /// The engine's set-up lock, held during `initialize` (see `RustPythonEngine::setup`).
+    setup: Arc<Mutex<()>>,
 }
 
-/// Bound methods, looked up once.
+/// The node and the bound methods the executor calls, looked up once.
 struct NodeObjects {
-    /// `node.process`: called directly; only lazy results (generators, coroutines, async
-    /// generators) go through the driver, which is where their semantics live.
-    process: PyObjectRef,
+    node: PyObjectRef,
+    /// `_remotemedia_embedded.private_method`.
+    private_method: PyObjectRef,
+    /// `node.process`, on a private copy of its code (see `private_method`: nodes of one class on
+    /// parallel threads would otherwise slow each other down), looked up once the node has
+    /// initialized — `initialize` may still replace it. Called directly; only lazy results
+    /// (generators, coroutines, async generators) go through the driver, which is where their
+    /// semantics live.
+    process: Option<PyObjectRef>,
     /// `driver._outputs(result)`: the driver's one place that turns a lazy result into outputs.
     outputs: PyObjectRef,
     initialize: PyObjectRef,
     flush: PyObjectRef,
     cleanup: PyObjectRef,
+}
+
+impl NodeObjects {
+    fn process_method(&self, vm: &VirtualMachine) -> PyResult {
+        self.private_method
+            .call((self.node.clone(), vm.ctx.new_str("process")), vm)
+    }
 }
 
 impl std::fmt::Debug for RustPythonNode {
@@ -53,6 +68,7 @@ impl RustPythonNode {
         thread: ThreadedVirtualMachine,
         sdk: &SdkEntryPoints,
         spec: &NodeSpec,
+        setup: Arc<Mutex<()>>,
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
         stdio::set_label(&id);
@@ -69,7 +85,9 @@ impl RustPythonNode {
                 let node = class.call_with_args(FuncArgs::new(Vec::new(), kwargs), vm)?;
                 let driver = sdk.node_driver.call((node.clone(),), vm)?;
                 Ok(NodeObjects {
-                    process: node.get_attr("process", vm)?,
+                    node,
+                    private_method: sdk.private_method.clone(),
+                    process: None,
                     outputs: driver.get_attr("_outputs", vm)?,
                     initialize: driver.get_attr("initialize", vm)?,
                     flush: driver.get_attr("flush", vm)?,
@@ -82,6 +100,7 @@ impl RustPythonNode {
             thread,
             id,
             objects: Some(objects),
+            setup,
         })
     }
 
@@ -95,24 +114,41 @@ impl RustPythonNode {
 impl NodeInstance for RustPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
         stdio::set_label(&self.id);
-        let objects = self.objects();
+        // Taken outside the interpreter, so a thread waiting here never holds up a collection.
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let objects = self
+            .objects
+            .as_mut()
+            .expect("node objects live until the node is dropped");
         self.thread.run(|vm| {
-            objects
-                .initialize
-                .call((), vm)
-                .map(drop)
-                .map_err(|exc| exception::node_error(vm, &exc))
+            let mut initialize = || -> PyResult<()> {
+                objects.initialize.call((), vm)?;
+                objects.process = Some(objects.process_method(vm)?);
+                Ok(())
+            };
+            initialize().map_err(|exc| exception::node_error(vm, &exc))
         })
     }
 
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         stdio::set_label(&self.id);
-        let objects = self.objects();
+        let objects = self
+            .objects
+            .as_mut()
+            .expect("node objects live until the node is dropped");
         let id = &self.id;
         self.thread.run(|vm| {
+            let process = match &objects.process {
+                Some(process) => process,
+                // `initialize` comes first in the executor's lifecycle; this is for other callers.
+                None => objects.process.insert(
+                    objects
+                        .process_method(vm)
+                        .map_err(|exc| exception::node_error(vm, &exc))?,
+                ),
+            };
             let input = convert::to_python(vm, item);
-            let result = objects
-                .process
+            let result = process
                 .call((input,), vm)
                 .map_err(|exc| exception::node_error(vm, &exc))?;
             if vm.is_none(&result) {
