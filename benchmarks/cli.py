@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -90,8 +91,6 @@ def _run(args: argparse.Namespace, sizes: settings.Sizes, work: Path, out: Path,
 
     machine_description = machine.describe()
     if args.no_build:
-        import os
-
         binary = Path(os.environ.get("REMOTEMEDIA_BIN") or build.target_dir(REPO) / "release" / "remotemedia")
         artefacts = build.existing(binary, work)
     else:
@@ -118,6 +117,7 @@ def _run(args: argparse.Namespace, sizes: settings.Sizes, work: Path, out: Path,
     rows.sort(key=lambda row: ORDER.index(row.key) if row.key in ORDER else len(ORDER))
 
     elapsed = time.monotonic() - started
+    machine_description["load_average_at_end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
     header = {
         "command": "make bench" if argv_is_default(args) else "python3 -m benchmarks " + " ".join(sys.argv[1:]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

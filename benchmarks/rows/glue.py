@@ -63,7 +63,9 @@ def run(bench: Bench) -> list[Row]:
     memory.targets.append(Target.judge(RSS_TARGET, rss_ratio.median <= 1.0, f"{rss_ratio.median:.2f}× CPython's"))
 
     # Which kind of memory, polled from /proc during the same runs.
-    for contender in (binary, sdk):
+    for contender in (binary, sdk, in_process):
+        if contender.name not in rss:
+            continue
         memory.figures.append(Figure(f"{contender.name} — anonymous (heap)", "bytes",
                                      stats(comparison.values(contender.name, "rss_anonymous")),
                                      note="peak polled from /proc every 10 ms"))
