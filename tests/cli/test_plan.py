@@ -50,7 +50,8 @@ def parse_table(stdout: str) -> tuple[str, dict[str, dict[str, str]]]:
 
 def test_table_shows_engine_and_reason_per_node(run_remotemedia, manifest_file, profile):
     manifest = manifest_file(VOICE_NODES, VOICE_CONNECTIONS, name="voice")
-    result = run_remotemedia("plan", manifest, "--capabilities", profile("no-gpu"))
+    # The host is fictional: place by requirements alone.
+    result = run_remotemedia("plan", manifest, "--capabilities", profile("no-gpu"), "--offline")
 
     assert result.returncode == 0, result.stderr
     machine, rows = parse_table(result.stdout)
@@ -75,7 +76,7 @@ def test_table_shows_engine_and_reason_per_node(run_remotemedia, manifest_file, 
 
 def test_json_output_is_machine_readable(run_remotemedia, manifest_file, profile):
     manifest = manifest_file(VOICE_NODES, VOICE_CONNECTIONS, name="voice")
-    result = run_remotemedia("plan", manifest, "--capabilities", profile("small-memory-2gb"), "--json")
+    result = run_remotemedia("plan", manifest, "--capabilities", profile("small-memory-2gb"), "--json", "--offline")
 
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

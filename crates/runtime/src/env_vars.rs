@@ -14,3 +14,6 @@ pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";
 /// The CPython bridge library (`libremotemedia_cpython.so`) to load, when it is not next to the
 /// executable.
 pub const CPYTHON_BRIDGE: &str = "REMOTEMEDIA_CPYTHON_BRIDGE";
+
+/// The token `run` and `plan` present to remote hosts, when `--token-file` is not given.
+pub const TOKEN: &str = "REMOTEMEDIA_TOKEN";

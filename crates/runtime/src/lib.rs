@@ -59,6 +59,7 @@ pub mod engines;
 pub mod env_vars;
 pub mod executor;
 pub mod graph;
+pub mod hosts;
 pub mod manifest;
 pub mod pipeline;
 pub mod placement;

@@ -13,8 +13,11 @@ use crate::engines::cpython::{self, CPythonError, CPythonSettings};
 use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
+use crate::hosts::HostConnector;
 use crate::manifest::{Manifest, ManifestErrors};
-use crate::placement::{self, EngineKind, MachineCapabilities, Plan, PlanError, PlanOptions};
+use crate::placement::{
+    self, ClassProbe, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanError, PlanOptions,
+};
 use crate::value::{Value, ValueError};
 
 /// Choices made outside the manifest. `Config::default()` plans for this machine, with the
@@ -34,6 +37,9 @@ pub struct Config {
     /// [`engines::cpython`](crate::engines::cpython)). A Python process embedding the runtime
     /// passes its own, so those nodes run in the calling interpreter.
     pub cpython_engine: Option<ProvidedEngine>,
+    /// Reaches the hosts that nodes are placed on: checked when the pipeline is planned, then
+    /// running those nodes. `None`: a node placed on another host is an error.
+    pub hosts: Option<Arc<dyn HostConnector>>,
 }
 
 /// An engine supplied by the embedding application.
@@ -143,7 +149,7 @@ impl Pipeline {
             }
         };
         for node in &plan.nodes {
-            if !engine_available(&node.engine) {
+            if !engine_available(&node.engine, &config) {
                 return Err(LoadError::EngineUnavailable {
                     node: node.id.clone(),
                     engine: node.engine.clone(),
@@ -224,9 +230,10 @@ impl Pipeline {
                             .map(|engine| engine as Arc<dyn Engine>),
                         _ => None,
                     };
-                    let engine = match engine {
-                        Some(engine) => engine,
-                        None => start_engine(&placed.engine, &self.config, &self.plan)?,
+                    let engine = match (engine, &placed.engine) {
+                        (Some(engine), _) => engine,
+                        (None, EngineKind::Remote { host }) => self.remote_engine(host)?,
+                        (None, local) => start_engine(local, &self.config, &self.plan)?,
                     };
                     engines.insert(&placed.engine, Arc::clone(&engine));
                     engine
@@ -246,6 +253,22 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
+        let hosts = self
+            .config
+            .hosts
+            .as_ref()
+            .expect("Pipeline::new checked remote engines");
+        hosts
+            .engine(host, &self.manifest)
+            .map_err(|err| StartError::Engine {
+                engine: "remote",
+                source: Box::new(err),
+            })
+    }
+}
+
 /// Plans `manifest` on `machine` as [`Pipeline::new`] does: with the configured (or the
 /// environment's) options, asking the embedded RustPython interpreter what the classes of nodes
 /// left to `runtime_hint: auto` need (a declared `runtime_hint`, or a module that only imports in
@@ -258,7 +281,8 @@ pub fn plan_manifest(
     plan_for(manifest, machine, config).map(|(plan, _)| plan)
 }
 
-/// The plan, and the interpreter started to inspect classes (if one was needed).
+/// The plan, and the interpreter started to inspect classes (if one was needed). With
+/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
 fn plan_for(
     manifest: &Manifest,
     machine: &MachineCapabilities,
@@ -268,6 +292,29 @@ fn plan_for(
         Some(options) => *options,
         None => PlanOptions::from_env()?,
     };
+    let (plan, interpreter) = plan_here(manifest, machine, config, &options)?;
+    match &config.hosts {
+        Some(hosts) if plan.nodes.iter().any(|node| !node.engine.is_local()) => {
+            let probe: &dyn ClassProbe = match &interpreter {
+                Some(engine) => engine.as_ref(),
+                None => &NoClassProbe,
+            };
+            let plan =
+                placement::check_hosts(manifest, plan, machine, &options, probe, hosts.as_ref())?;
+            Ok((plan, interpreter))
+        }
+        _ => Ok((plan, interpreter)),
+    }
+}
+
+/// The plan by this machine's capabilities alone.
+fn plan_here(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+    options: &PlanOptions,
+) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
+    let options = *options;
     if !manifest.nodes.iter().any(|node| options.needs_probe(node)) {
         return Ok((placement::plan_with(manifest, machine, &options)?, None));
     }
@@ -285,15 +332,18 @@ fn plan_for(
     }
 }
 
-/// The engines this build can start.
-fn engine_available(kind: &EngineKind) -> bool {
+/// True when this build can start engines of `kind` with `config` (remote ones need
+/// [`Config::hosts`]).
+pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
         EngineKind::Rustpython | EngineKind::Cpython => true,
-        EngineKind::Remote { .. } => false,
+        EngineKind::Remote { .. } => config.hosts.is_some(),
     }
 }
 
-fn start_engine(
+/// Starts a local engine of `kind` for the nodes of `plan`, as a run does (and a `remotemedia
+/// serve` host for the nodes it runs). Remote engines come from [`Config::hosts`].
+pub fn start_engine(
     kind: &EngineKind,
     config: &Config,
     plan: &Plan,

@@ -3,7 +3,9 @@
 mod graph;
 mod nodes;
 mod plan;
+mod remote_args;
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -25,6 +27,8 @@ pub enum Command {
     Graph(graph::Args),
     /// List the node types this binary knows.
     Nodes(nodes::Args),
+    /// Run nodes on behalf of other remotemedia instances (gRPC).
+    Serve(serve::Args),
 }
 
 impl Command {
@@ -35,6 +39,7 @@ impl Command {
             Command::Plan(args) => plan::execute(args),
             Command::Graph(args) => graph::execute(args),
             Command::Nodes(args) => nodes::execute(args),
+            Command::Serve(args) => serve::execute(args),
         }
     }
 }

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use remotemedia_runtime::graph::Graph;
 use remotemedia_runtime::manifest::Manifest;
+use remotemedia_runtime::pipeline::Config;
 use remotemedia_runtime::placement::{self, MachineCapabilities, Plan};
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::remote_args::RemoteArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,6 +18,12 @@ pub struct Args {
     manifest: PathBuf,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Do not contact the hosts nodes are placed on: place by requirements alone (to plan for
+    /// hosts that are not up, or not reachable from here).
+    #[arg(long)]
+    offline: bool,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
@@ -31,6 +39,16 @@ pub struct MachineArgs {
 }
 
 impl MachineArgs {
+    /// The profile given with `--capabilities`, if any.
+    pub fn profile(&self) -> anyhow::Result<Option<MachineCapabilities>> {
+        match &self.capabilities {
+            Some(path) => Ok(Some(
+                MachineCapabilities::from_path(path).map_err(|err| InvalidInput(err.into()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn load(&self) -> anyhow::Result<Machine> {
         match &self.capabilities {
             Some(path) => Ok(Machine {
@@ -76,22 +94,29 @@ pub struct Planned {
 
 /// Loads the manifest and the machine, and plans; bad input of any kind is [`InvalidInput`].
 pub fn load_and_plan(manifest_path: &Path, machine: &MachineArgs) -> anyhow::Result<Planned> {
+    load_and_plan_with(manifest_path, machine, &Config::default())
+}
+
+/// [`load_and_plan`] with `config`: with [`Config::hosts`], the hosts nodes are placed on are
+/// asked what they offer (short timeouts), as `run` does.
+pub fn load_and_plan_with(
+    manifest_path: &Path,
+    machine: &MachineArgs,
+    config: &Config,
+) -> anyhow::Result<Planned> {
     let (manifest, graph) = load_manifest(manifest_path)?;
     let machine = machine.load()?;
     // Asks the embedded interpreter what the classes of `auto` nodes need, as `run` does.
-    let plan = remotemedia_runtime::pipeline::plan_manifest(
-        &manifest,
-        &machine.capabilities,
-        &Default::default(),
-    )
-    .map_err(|err| {
-        InvalidInput(anyhow::Error::new(err).context(format!(
-            "cannot plan `{}` on {} [{}]",
-            manifest_path.display(),
-            machine.label(),
-            machine.capabilities
-        )))
-    })?;
+    let plan =
+        remotemedia_runtime::pipeline::plan_manifest(&manifest, &machine.capabilities, config)
+            .map_err(|err| {
+                InvalidInput(anyhow::Error::new(err).context(format!(
+                    "cannot plan `{}` on {} [{}]",
+                    manifest_path.display(),
+                    machine.label(),
+                    machine.capabilities
+                )))
+            })?;
     Ok(Planned {
         manifest,
         graph,
@@ -112,7 +137,15 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, Graph)> {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let planned = load_and_plan(&args.manifest, &args.machine)?;
+    let config = Config {
+        hosts: if args.offline {
+            None
+        } else {
+            Some(args.remote.connector()?)
+        },
+        ..Config::default()
+    };
+    let planned = load_and_plan_with(&args.manifest, &args.machine, &config)?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {

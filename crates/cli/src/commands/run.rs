@@ -29,6 +29,8 @@ use remotemedia_runtime::value::Value;
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::plan::MachineArgs;
+use super::remote_args::RemoteArgs;
 
 /// Exit code after SIGINT/SIGTERM, as shells report a process ended by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -81,6 +83,10 @@ pub struct Args {
     /// those in REMOTEMEDIA_PYTHON_PATH).
     #[arg(long = "python-path", value_name = "DIR")]
     python_path: Vec<PathBuf>,
+    #[command(flatten)]
+    machine: MachineArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -97,6 +103,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     config.python_path = args.python_path.clone();
+    config.machine = args.machine.profile()?;
+    config.hosts = Some(args.remote.connector()?);
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
         InvalidInput(
             anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),

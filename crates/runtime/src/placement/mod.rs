@@ -9,6 +9,10 @@
 //! - not met, no `host`: a missing *optional* GPU (`"required": false`) → local, on CPU;
 //!   any other missing capability → [`PlanError::Unplaceable`], listing every such node.
 //!
+//! [`check_hosts`] then asks every host a node is placed on what it offers: a host that is
+//! unreachable or lacks a requirement fails the plan ([`PlanError::HostsUnusable`]), or — when
+//! the node can do without what is missing here — the node runs here, with a warning.
+//!
 //! Local Python nodes run in RustPython unless their `runtime_hint` (or the
 //! [`REMOTEMEDIA_PYTHON_RUNTIME`](crate::env_vars::PYTHON_RUNTIME) override) asks for CPython, which
 //! must then be available here. A node left to `auto` goes to CPython when its class says so
@@ -36,6 +40,7 @@
 
 mod capabilities;
 mod detect;
+mod host_check;
 mod planner;
 
 pub use capabilities::{
@@ -43,6 +48,7 @@ pub use capabilities::{
     gpu_kind_name,
 };
 pub use detect::{PROBE_TIMEOUT, detect};
+pub use host_check::{HostProblem, check_hosts};
 pub use planner::{
     ClassFinding, ClassProbe, EngineKind, NoClassProbe, NodePlan, Plan, PlanError, PlanOptions,
     PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed, plan_with,

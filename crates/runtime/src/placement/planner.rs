@@ -201,6 +201,9 @@ pub enum PlanError {
         var = env_vars::PYTHON_RUNTIME
     )]
     InvalidRuntimeOverride { value: String },
+    /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
+    #[error("{}", super::host_check::describe_host_problems(.0))]
+    HostsUnusable(Vec<super::host_check::HostProblem>),
 }
 
 fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
@@ -350,7 +353,7 @@ pub fn plan_probed(
 }
 
 /// One node's placement, or the required capabilities it lacks with nowhere else to go.
-fn place(
+pub(super) fn place(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,

@@ -1,0 +1,130 @@
+//! `remotemedia serve`: run nodes on behalf of other remotemedia instances, over gRPC.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use remotemedia_remote::{ServeConfig, TlsIdentity, Token};
+use remotemedia_runtime::placement::{self, MachineCapabilities};
+
+use super::InvalidInput;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints `listening on ADDR` on stdout once clients can connect (with port 0, ADDR has the port \
+picked). Stops on SIGINT/SIGTERM, giving open node streams a few seconds.
+
+Clients name this server as a node's `host` (host:port) in their manifest. Nodes run with this \
+server's own engines, node catalogue and --python-path: a client names a node type, never sends \
+code. Without --token-file the server only listens on loopback, unless --insecure.")]
+pub struct Args {
+    /// Address to listen on, host:port (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    listen: String,
+    /// Every call must carry the token in this file (clients give it with --token-file or
+    /// REMOTEMEDIA_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Describe this machine from a JSON profile instead of detecting it (what clients check node
+    /// requirements against; see examples/profiles/).
+    #[arg(long, value_name = "FILE")]
+    capabilities: Option<PathBuf>,
+    /// A directory holding modules of user-defined Python nodes this server may run (repeatable).
+    #[arg(long = "python-path", value_name = "DIR")]
+    python_path: Vec<PathBuf>,
+    /// Listen on a non-loopback address without a token: anyone who reaches it can run nodes.
+    #[arg(long)]
+    insecure: bool,
+    /// Serve over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The largest message accepted or sent, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_message_mib: usize,
+    /// Node streams served at once; more are refused.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_nodes: usize,
+}
+
+pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
+    let invalid = |err: anyhow::Error| anyhow::Error::from(InvalidInput(err));
+    let listen = resolve(&args.listen).map_err(invalid)?;
+    let token = match &args.token_file {
+        Some(path) => Some(Token::from_file(path).map_err(|err| invalid(err.into()))?),
+        None => None,
+    };
+    if token.is_none() && !listen.ip().is_loopback() && !args.insecure {
+        return Err(invalid(anyhow::anyhow!(
+            "refusing to listen on {listen} without a token: anyone who can reach it could run \
+             nodes here. Give --token-file FILE, listen on loopback (127.0.0.1), or pass \
+             --insecure to accept this"
+        )));
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity {
+            cert_pem: read(cert, "TLS certificate").map_err(invalid)?,
+            key_pem: read(key, "TLS key").map_err(invalid)?,
+        }),
+        _ => None,
+    };
+    if token.is_some() && tls.is_none() && !listen.ip().is_loopback() {
+        tracing::warn!(
+            "the token travels unencrypted to {listen}; give --tls-cert and --tls-key on untrusted networks"
+        );
+    }
+    if let Some(dir) = args.python_path.iter().find(|dir| !dir.is_dir()) {
+        return Err(invalid(anyhow::anyhow!(
+            "--python-path `{}` is not a directory",
+            dir.display()
+        )));
+    }
+    if args.max_message_mib == 0 || args.max_nodes == 0 {
+        return Err(invalid(anyhow::anyhow!(
+            "--max-message-mib and --max-nodes must be at least 1"
+        )));
+    }
+    let machine = match &args.capabilities {
+        Some(path) => MachineCapabilities::from_path(path).map_err(|err| invalid(err.into()))?,
+        None => placement::detect(),
+    };
+    let config = ServeConfig {
+        token,
+        python_path: args.python_path,
+        tls,
+        max_message_bytes: args.max_message_mib.saturating_mul(1024 * 1024),
+        max_nodes: args.max_nodes,
+        ..ServeConfig::new(listen, machine)
+    };
+    let secured = match (config.token.is_some(), config.tls.is_some()) {
+        (true, true) => "token and TLS",
+        (true, false) => "token",
+        (false, true) => "TLS, no token",
+        (false, false) => "no token",
+    };
+    remotemedia_remote::serve(config, |bound| {
+        use std::io::Write as _;
+        // The line callers (and tests) wait for; flushed, as stdout may be a pipe.
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on {bound}");
+        let _ = stdout.flush();
+        tracing::info!("serving nodes on {bound} ({secured})");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `host:port` to one socket address (the first a name resolves to).
+fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
+    listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen `{listen}` is not a host:port address"))?
+        .next()
+        .with_context(|| format!("--listen `{listen}` resolves to no address"))
+}
+
+fn read(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))
+}

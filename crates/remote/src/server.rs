@@ -1,0 +1,665 @@
+//! The service behind `remotemedia serve`: runs nodes on behalf of other remotemedia runtimes.
+//!
+//! Every `RunNode` stream gets a thread of its own (node instances live and die on one thread, as
+//! in the executor). The node is created by this server's own engines — its catalogue and its
+//! `--python-path` — after checking the node's requirements against this machine; a client names
+//! a node type and sends values, never code.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use remotemedia_runtime::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
+use remotemedia_runtime::engines::rustpython::{RustPythonConfig, RustPythonEngine};
+use remotemedia_runtime::executor::Phase;
+use remotemedia_runtime::manifest::{Manifest, Metadata, NodeManifest};
+use remotemedia_runtime::pipeline::{self, Config};
+use remotemedia_runtime::placement::{self, EngineKind, MachineCapabilities, Plan, PlanOptions};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::auth::Token;
+use crate::convert::{self, Malformed};
+use crate::proto::node_request::Kind as RequestKind;
+use crate::proto::node_response::Kind as ResponseKind;
+use crate::proto::remote_nodes_server::{RemoteNodes, RemoteNodesServer};
+use crate::proto::{self, NodeRequest, NodeResponse};
+use crate::{DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+
+/// Responses a node may get ahead of a slow client before it waits (backpressure).
+const RESPONSE_BUFFER: usize = 16;
+/// How long open streams get to finish after SIGINT/SIGTERM before the server exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen; port 0 picks a free one (reported to `serve`'s callback).
+    pub listen: SocketAddr,
+    /// The token every call must carry; `None` admits everyone.
+    pub token: Option<Token>,
+    /// The machine nodes are checked against and that `Describe` reports.
+    pub machine: MachineCapabilities,
+    /// Where the modules of user-defined nodes are found (this server's, never the client's).
+    pub python_path: Vec<PathBuf>,
+    /// PEM certificate chain and private key: serve over TLS.
+    pub tls: Option<TlsIdentity>,
+    /// The largest message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// Node streams open at once; more are refused with RESOURCE_EXHAUSTED.
+    pub max_nodes: usize,
+}
+
+impl ServeConfig {
+    /// Serve on `listen` for `machine`, with no token, no TLS and the default limits.
+    pub fn new(listen: SocketAddr, machine: MachineCapabilities) -> Self {
+        ServeConfig {
+            listen,
+            token: None,
+            machine,
+            python_path: Vec::new(),
+            tls: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_nodes: 256,
+        }
+    }
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity(..)")
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the {engine} engine could not start: {message}")]
+    Engine { engine: String, message: String },
+    #[error("invalid TLS certificate or key: {0}")]
+    Tls(String),
+    #[error("this build of remotemedia has no TLS support (built without the `tls` feature)")]
+    TlsUnsupported,
+    #[error("the server failed: {0}")]
+    Transport(String),
+}
+
+/// Serves until SIGINT or SIGTERM. `listening` is called with the bound address once clients can
+/// connect (the CLI prints it: with port 0 it is how callers learn the port).
+pub fn serve(config: ServeConfig, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    serve_until(config, listening, wait_for_signal())
+}
+
+/// [`serve`] until `stop` completes instead of until a signal (for embedding and tests).
+pub fn serve_until(
+    config: ServeConfig,
+    listening: impl FnOnce(SocketAddr),
+    stop: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("remotemedia-serve")
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let service = NodeService::new(&config, runtime.handle().clone())?;
+    runtime.block_on(run_server(config, service, listening, stop))
+}
+
+async fn run_server(
+    config: ServeConfig,
+    service: NodeService,
+    listening: impl FnOnce(SocketAddr),
+    stop_requested: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    use tokio_stream::StreamExt as _;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    // Items are small and latency matters: no Nagle delay.
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        accepted
+    });
+    let server = RemoteNodesServer::new(service)
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)));
+    if let Some(identity) = &config.tls {
+        builder = with_tls(builder, identity)?;
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(builder.add_service(server).serve_with_incoming_shutdown(
+        incoming,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    listening(local);
+    stop_requested.await;
+    tracing::info!("stopping: no new connections; open node streams get {SHUTDOWN_GRACE:?}");
+    let _ = stop.send(());
+    match tokio::time::timeout(SHUTDOWN_GRACE, serving).await {
+        Ok(Ok(Ok(()))) | Err(_) => Ok(()),
+        Ok(Ok(Err(error))) => Err(ServeError::Transport(error.to_string())),
+        Ok(Err(join)) => Err(ServeError::Transport(join.to_string())),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn with_tls(
+    builder: tonic::transport::Server,
+    identity: &TlsIdentity,
+) -> Result<tonic::transport::Server, ServeError> {
+    use tonic::transport::{Identity, ServerTlsConfig};
+    let tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(&identity.cert_pem, &identity.key_pem));
+    builder
+        .tls_config(tls)
+        .map_err(|error| ServeError::Tls(crate::error_chain(&error)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(
+    _builder: tonic::transport::Server,
+    _identity: &TlsIdentity,
+) -> Result<tonic::transport::Server, ServeError> {
+    Err(ServeError::TlsUnsupported)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The gRPC service: shared by every connection.
+struct NodeService {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    token: Option<Token>,
+    machine: MachineCapabilities,
+    plan_options: PlanOptions,
+    engine_config: Config,
+    /// The embedded interpreter, started with the server: it runs pure-Python nodes and tells
+    /// placement what the classes of `auto` nodes need. One for all nodes, so a node stream starts
+    /// without a fresh interpreter's start-up time.
+    rustpython: Arc<RustPythonEngine>,
+    /// Other engines (CPython), started on first use and kept for the server's life.
+    engines: Mutex<HashMap<EngineKind, Arc<dyn Engine>>>,
+    active: AtomicUsize,
+    max_nodes: usize,
+    runtime: Handle,
+}
+
+impl NodeService {
+    fn new(config: &ServeConfig, runtime: Handle) -> Result<Self, ServeError> {
+        let engine_config = Config {
+            python_path: config.python_path.clone(),
+            ..Config::default()
+        };
+        let plan_options = PlanOptions::from_env().map_err(|error| ServeError::Engine {
+            engine: "python".to_owned(),
+            message: error.to_string(),
+        })?;
+        // Started now: a bad --python-path fails `serve`, not a client.
+        let python = RustPythonConfig::with_env(config.python_path.clone());
+        let rustpython = RustPythonEngine::new(&python).map_err(|error| ServeError::Engine {
+            engine: "rustpython".to_owned(),
+            message: crate::error_chain(&error),
+        })?;
+        let shared = Shared {
+            token: config.token.clone(),
+            machine: config.machine.clone(),
+            plan_options,
+            engine_config,
+            rustpython: Arc::new(rustpython),
+            engines: Mutex::new(HashMap::new()),
+            active: AtomicUsize::new(0),
+            max_nodes: config.max_nodes,
+            runtime,
+        };
+        Ok(NodeService {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+impl Shared {
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        match &self.token {
+            Some(token) if !token.admits(request.metadata()) => Err(Status::unauthenticated(
+                "missing or wrong token (give it with --token-file or REMOTEMEDIA_TOKEN)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The engine of `kind`, started for the first `plan` that needs it.
+    fn engine(&self, kind: &EngineKind, plan: &Plan) -> Result<Arc<dyn Engine>, Status> {
+        if *kind == EngineKind::Rustpython {
+            return Ok(Arc::clone(&self.rustpython) as Arc<dyn Engine>);
+        }
+        let mut engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(engine) = engines.get(kind) {
+            return Ok(Arc::clone(engine));
+        }
+        if !pipeline::engine_available(kind, &self.engine_config) {
+            return Err(Status::failed_precondition(format!(
+                "this host cannot run nodes on the {kind} engine"
+            )));
+        }
+        let engine = pipeline::start_engine(kind, &self.engine_config, plan).map_err(|error| {
+            Status::internal(crate::error_chain(&error as &dyn std::error::Error))
+        })?;
+        engines.insert(kind.clone(), Arc::clone(&engine));
+        Ok(engine)
+    }
+
+    /// The engine for a node, chosen by this machine's placement; a node whose required
+    /// capabilities this machine lacks is refused.
+    fn engine_for(&self, node: &NodeManifest) -> Result<Arc<dyn Engine>, Status> {
+        let manifest = Manifest {
+            version: "v1".to_owned(),
+            metadata: Metadata {
+                name: "remote".to_owned(),
+                description: None,
+                created_at: None,
+            },
+            nodes: vec![node.clone()],
+            connections: Vec::new(),
+        };
+        let probe = self.rustpython.as_ref();
+        let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, probe)
+            .map_err(|error| Status::failed_precondition(format!("this host: {error}")))?;
+        self.engine(&plan.nodes[0].engine, &plan)
+    }
+}
+
+#[tonic::async_trait]
+impl RemoteNodes for NodeService {
+    async fn describe(
+        &self,
+        request: Request<proto::DescribeRequest>,
+    ) -> Result<Response<proto::DescribeResponse>, Status> {
+        self.shared.authorize(&request)?;
+        Ok(Response::new(proto::DescribeResponse {
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol_version: PROTOCOL_VERSION,
+            machine: Some(convert::encode_machine(&self.shared.machine)),
+            active_nodes: self.shared.active.load(Ordering::SeqCst) as u32,
+        }))
+    }
+
+    type RunNodeStream = ReceiverStream<Result<NodeResponse, Status>>;
+
+    async fn run_node(
+        &self,
+        request: Request<Streaming<NodeRequest>>,
+    ) -> Result<Response<Self::RunNodeStream>, Status> {
+        self.shared.authorize(&request)?;
+        let peer = request
+            .remote_addr()
+            .map_or_else(|| "unknown peer".to_owned(), |addr| addr.to_string());
+        let slot = Slot::take(&self.shared)?;
+        let (responses, receiver) = mpsc::channel(RESPONSE_BUFFER);
+        let inbound = request.into_inner();
+        let shared = Arc::clone(&self.shared);
+        std::thread::Builder::new()
+            .name(format!("node for {peer}"))
+            .spawn(move || {
+                let _slot = slot;
+                Session {
+                    shared: &shared,
+                    inbound,
+                    responses,
+                    peer,
+                }
+                .run();
+            })
+            .map_err(|error| {
+                Status::resource_exhausted(format!("no thread for the node: {error}"))
+            })?;
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+}
+
+/// One of the server's `max_nodes` places, held while a node stream is open.
+struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Result<Slot, Status> {
+        let before = shared.active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(Arc::clone(shared));
+        if before >= shared.max_nodes {
+            return Err(Status::resource_exhausted(format!(
+                "this host already runs {} nodes, its limit",
+                shared.max_nodes
+            )));
+        }
+        Ok(slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How a node stream ended, for the log.
+enum Ending {
+    Closed,
+    ClientGone(String),
+    Refused(Status),
+}
+
+/// One node stream, on its own thread.
+struct Session<'a> {
+    shared: &'a Shared,
+    inbound: Streaming<NodeRequest>,
+    responses: mpsc::Sender<Result<NodeResponse, Status>>,
+    peer: String,
+}
+
+impl Session<'_> {
+    fn run(mut self) {
+        let open = match self.next_request() {
+            Ok(Some(RequestKind::Open(open))) => open,
+            Ok(Some(_)) => {
+                return self.refuse(Status::invalid_argument(
+                    "the first message of a RunNode stream must be `open`",
+                ));
+            }
+            Ok(None) => return,
+            Err(Ending::Refused(status)) => return self.refuse(status),
+            Err(_) => return,
+        };
+        let node_id = open.node_id.clone();
+        tracing::info!(node = %node_id, node_type = %open.node_type, peer = %self.peer, "node stream opened");
+        let ending = match self.open_node(open) {
+            Ok((spec, engine)) => self.serve_node(&spec, engine.as_ref()),
+            Err(status) => Ending::Refused(status),
+        };
+        match ending {
+            Ending::Closed => tracing::info!(node = %node_id, "node stream closed"),
+            Ending::ClientGone(why) => {
+                tracing::info!(node = %node_id, peer = %self.peer, "client gone ({why}); node cleaned up")
+            }
+            Ending::Refused(status) => {
+                tracing::warn!(node = %node_id, peer = %self.peer, "refused: {}", status.message());
+                self.refuse(status);
+            }
+        }
+    }
+
+    /// The spec and the engine for the node a client asks for.
+    fn open_node(&self, open: proto::OpenNode) -> Result<(NodeSpec, Arc<dyn Engine>), Status> {
+        let invalid = |error: Malformed| Status::invalid_argument(error.to_string());
+        if open.node_type.is_empty() {
+            return Err(Status::invalid_argument("open: node_type is empty"));
+        }
+        let mut params = indexmap::IndexMap::new();
+        for param in open.params {
+            let at = format!("open: param `{}`", param.name);
+            let value = param
+                .value
+                .ok_or_else(|| invalid(Malformed::new(at.clone(), "no value")))?;
+            let value = convert::decode_value(value, &at).map_err(invalid)?;
+            params.insert(param.name, value);
+        }
+        let node = NodeManifest {
+            id: open.node_id.clone(),
+            node_type: open.node_type.clone(),
+            module: open.module.clone(),
+            params: Default::default(),
+            capabilities: convert::decode_requirements(open.requirements).map_err(invalid)?,
+            host: None,
+            runtime_hint: Some(convert::decode_hint(open.runtime_hint).map_err(invalid)?),
+            is_streaming: None,
+        };
+        let engine = self.shared.engine_for(&node)?;
+        let spec = NodeSpec {
+            id: open.node_id,
+            node_type: open.node_type,
+            module: open.module,
+            params,
+        };
+        Ok((spec, engine))
+    }
+
+    fn serve_node(&mut self, spec: &NodeSpec, engine: &dyn Engine) -> Ending {
+        let mut node = match engine.create(spec) {
+            Ok(node) => node,
+            Err(error) => {
+                // Nothing to clean up: wait for the client to close.
+                if let Err(gone) = self.reply(failure(Phase::Create, &error)) {
+                    return gone;
+                }
+                return self.until_closed(None);
+            }
+        };
+        let created = ResponseKind::Created(proto::Created {
+            engine: engine.name().to_owned(),
+        });
+        if let Err(gone) = self.reply(created) {
+            return self.clean_up(node.as_mut(), gone);
+        }
+        let initialized = match node.initialize() {
+            Ok(()) => ResponseKind::Initialized(proto::Initialized {}),
+            Err(error) => failure(Phase::Initialize, &error),
+        };
+        let failed = matches!(initialized, ResponseKind::Failure(_));
+        if let Err(gone) = self.reply(initialized) {
+            return self.clean_up(node.as_mut(), gone);
+        }
+        if failed {
+            return self.until_closed(Some(node.as_mut()));
+        }
+        self.stream_items(node.as_mut())
+    }
+
+    fn stream_items(&mut self, node: &mut dyn NodeInstance) -> Ending {
+        let mut flushed = false;
+        let mut items = 0u64;
+        loop {
+            let request = match self.next_request() {
+                Ok(Some(request)) => request,
+                Ok(None) => {
+                    // The client ended its stream without `close`: finish the node properly.
+                    if !flushed && let Err(gone) = self.flush(node) {
+                        return self.clean_up(node, gone);
+                    }
+                    return self.close(node);
+                }
+                Err(ending) => return self.clean_up(node, ending),
+            };
+            let outcome = match request {
+                RequestKind::Item(value) => {
+                    items += 1;
+                    let value = match convert::decode_value(value, &format!("item #{items}")) {
+                        Ok(value) => value,
+                        Err(error) => {
+                            let status = Status::invalid_argument(error.to_string());
+                            return self.clean_up(node, Ending::Refused(status));
+                        }
+                    };
+                    let mut emitter = WireEmitter(&self.responses);
+                    let done = match node.process(value, &mut emitter) {
+                        Ok(()) => ResponseKind::ItemDone(proto::ItemDone {}),
+                        Err(error) => failure(Phase::Process, &error),
+                    };
+                    self.reply(done)
+                }
+                RequestKind::Flush(_) => {
+                    flushed = true;
+                    self.flush(node)
+                }
+                RequestKind::Close(_) => return self.close(node),
+                RequestKind::Open(_) => {
+                    let status = Status::invalid_argument("`open` may only come first");
+                    return self.clean_up(node, Ending::Refused(status));
+                }
+            };
+            if let Err(gone) = outcome {
+                return self.clean_up(node, gone);
+            }
+        }
+    }
+
+    fn flush(&mut self, node: &mut dyn NodeInstance) -> Result<(), Ending> {
+        let mut emitter = WireEmitter(&self.responses);
+        let done = match node.flush(&mut emitter) {
+            Ok(()) => ResponseKind::Flushed(proto::Flushed {}),
+            Err(error) => failure(Phase::Flush, &error),
+        };
+        self.reply(done)
+    }
+
+    /// Cleans the node up at the client's request and says how it went.
+    fn close(&mut self, node: &mut dyn NodeInstance) -> Ending {
+        let cleanup_failure = node
+            .cleanup()
+            .err()
+            .map(|error| convert::encode_failure(Phase::Cleanup, &error));
+        match self.reply(ResponseKind::Closed(proto::Closed { cleanup_failure })) {
+            Ok(()) => Ending::Closed,
+            Err(gone) => gone,
+        }
+    }
+
+    /// After a failure to create or initialize: only `close` (or the client leaving) remains.
+    fn until_closed(&mut self, node: Option<&mut dyn NodeInstance>) -> Ending {
+        let ending = match self.next_request() {
+            Ok(Some(RequestKind::Close(_)) | None) => {
+                return match node {
+                    Some(node) => self.close(node),
+                    None => match self.reply(ResponseKind::Closed(proto::Closed::default())) {
+                        Ok(()) => Ending::Closed,
+                        Err(gone) => gone,
+                    },
+                };
+            }
+            Ok(Some(_)) => Ending::Refused(Status::failed_precondition(
+                "the node failed to start; only `close` is accepted",
+            )),
+            Err(ending) => ending,
+        };
+        match node {
+            Some(node) => self.clean_up(node, ending),
+            None => ending,
+        }
+    }
+
+    /// Cleans up after the stream broke or was refused; nothing more is said to the client.
+    fn clean_up(&mut self, node: &mut dyn NodeInstance, ending: Ending) -> Ending {
+        if let Err(error) = node.cleanup() {
+            tracing::warn!(peer = %self.peer, "node cleanup failed after the stream ended: {error}");
+        }
+        ending
+    }
+
+    fn next_request(&mut self) -> Result<Option<RequestKind>, Ending> {
+        match self.shared.runtime.block_on(self.inbound.message()) {
+            Ok(Some(NodeRequest { kind: Some(kind) })) => Ok(Some(kind)),
+            Ok(Some(NodeRequest { kind: None })) => Err(Ending::Refused(Status::invalid_argument(
+                "a request with no kind set",
+            ))),
+            Ok(None) => Ok(None),
+            // Undecodable or oversized messages are the client's fault; say so.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Internal
+                        | tonic::Code::InvalidArgument
+                        | tonic::Code::OutOfRange
+                        | tonic::Code::ResourceExhausted
+                ) && !status.message().contains("transport") =>
+            {
+                Err(Ending::Refused(Status::invalid_argument(format!(
+                    "malformed request: {}",
+                    status.message()
+                ))))
+            }
+            Err(status) => Err(Ending::ClientGone(status.message().to_owned())),
+        }
+    }
+
+    fn reply(&self, kind: ResponseKind) -> Result<(), Ending> {
+        send(&self.responses, kind).map_err(|_| Ending::ClientGone("stopped reading".to_owned()))
+    }
+
+    fn refuse(&self, status: Status) {
+        let _ = self.responses.blocking_send(Err(status));
+    }
+}
+
+fn failure(phase: Phase, error: &remotemedia_runtime::engine::NodeError) -> ResponseKind {
+    ResponseKind::Failure(convert::encode_failure(phase, error))
+}
+
+fn send(
+    responses: &mpsc::Sender<Result<NodeResponse, Status>>,
+    kind: ResponseKind,
+) -> Result<(), Stopped> {
+    responses
+        .blocking_send(Ok(NodeResponse { kind: Some(kind) }))
+        .map_err(|_| Stopped)
+}
+
+/// Sends a node's outputs to the client as they are produced; waits while the client is behind.
+struct WireEmitter<'a>(&'a mpsc::Sender<Result<NodeResponse, Status>>);
+
+impl Emitter for WireEmitter<'_> {
+    fn emit(&mut self, item: remotemedia_runtime::value::Value) -> Result<(), Stopped> {
+        send(self.0, ResponseKind::Output(convert::encode_value(&item)))
+    }
+}

@@ -1,0 +1,336 @@
+//! The server against peers that misbehave: malformed, oversized or out-of-order messages get a
+//! clear gRPC status, and the server keeps serving.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use remotemedia_remote::proto::node_request::Kind as RequestKind;
+use remotemedia_remote::proto::node_response::Kind as ResponseKind;
+use remotemedia_remote::proto::remote_nodes_client::RemoteNodesClient;
+use remotemedia_remote::proto::{self, NodeRequest, NodeResponse};
+use remotemedia_remote::{ServeConfig, Token, convert, serve_until};
+use remotemedia_runtime::placement::MachineCapabilities;
+use remotemedia_runtime::value::Value;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+const TOKEN: &str = "test-token";
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A server on an ephemeral loopback port, stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let machine = MachineCapabilities::from_json(
+            r#"{"name": "test-host", "cpu": {"cores": 2, "arch": "x86_64"}, "memory": {"total_gb": 4}}"#,
+            "test-host.json",
+        )
+        .unwrap();
+        let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), machine);
+        config.token = Some(Token::new(TOKEN, "test").unwrap());
+        config.max_message_bytes = MAX_MESSAGE_BYTES;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, address) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            serve_until(config, |addr| bound.send(addr).unwrap(), async {
+                let _ = stopped.await;
+            })
+            .unwrap();
+        });
+        let addr = address
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server starts");
+        Server {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(addr: SocketAddr) -> RemoteNodesClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    RemoteNodesClient::new(channel).max_encoding_message_size(4 * MAX_MESSAGE_BYTES)
+}
+
+fn authorized<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn open(node_type: &str) -> NodeRequest {
+    NodeRequest {
+        kind: Some(RequestKind::Open(proto::OpenNode {
+            node_id: "n".into(),
+            node_type: node_type.into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn item(value: proto::Value) -> NodeRequest {
+    NodeRequest {
+        kind: Some(RequestKind::Item(value)),
+    }
+}
+
+/// Sends `requests` on one RunNode stream (kept open) and collects the responses until the
+/// stream ends: the answers, then the final status (`Ok` when it ended normally).
+async fn exchange(
+    client: &mut RemoteNodesClient<Channel>,
+    requests: Vec<NodeRequest>,
+) -> (Vec<ResponseKind>, Result<(), Status>) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(requests.len() + 1);
+    for request in requests {
+        sender.send(request).await.unwrap();
+    }
+    let mut stream = match client
+        .run_node(authorized(ReceiverStream::new(receiver), TOKEN))
+        .await
+    {
+        Ok(response) => response.into_inner(),
+        Err(status) => return (Vec::new(), Err(status)),
+    };
+    let mut answers = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .expect("the server answers");
+        match next {
+            Ok(Some(NodeResponse { kind: Some(kind) })) => {
+                let closed = matches!(kind, ResponseKind::Closed(_));
+                answers.push(kind);
+                if closed {
+                    return (answers, Ok(()));
+                }
+            }
+            Ok(Some(NodeResponse { kind: None })) => panic!("a response with no kind"),
+            Ok(None) => return (answers, Ok(())),
+            Err(status) => return (answers, Err(status)),
+        }
+    }
+}
+
+fn names(answers: &[ResponseKind]) -> Vec<&'static str> {
+    answers.iter().map(ResponseKind::name).collect()
+}
+
+fn expect_status(result: Result<(), Status>, code: Code, says: &str) {
+    let status = result.expect_err("the stream ends with an error status");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(says),
+        "`{}` should say `{says}`",
+        status.message()
+    );
+}
+
+#[test]
+fn a_node_stream_follows_the_lifecycle() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        let three = convert::encode_value(&Value::Int(3));
+        let (answers, end) = exchange(
+            &mut client,
+            vec![
+                open("PassThroughNode"),
+                item(three.clone()),
+                NodeRequest {
+                    kind: Some(RequestKind::Flush(proto::Flush {})),
+                },
+                NodeRequest {
+                    kind: Some(RequestKind::Close(proto::Close {})),
+                },
+            ],
+        )
+        .await;
+        end.unwrap();
+        assert_eq!(
+            names(&answers),
+            [
+                "created",
+                "initialized",
+                "output",
+                "item_done",
+                "flushed",
+                "closed"
+            ]
+        );
+        assert_eq!(answers[2], ResponseKind::Output(three));
+    });
+}
+
+#[test]
+fn malformed_requests_get_invalid_argument_and_the_server_keeps_serving() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+
+        let (_, end) = exchange(&mut client, vec![item(convert::encode_value(&Value::Null))]).await;
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "first message of a RunNode stream must be `open`",
+        );
+
+        let (_, end) = exchange(&mut client, vec![NodeRequest { kind: None }]).await;
+        expect_status(end, Code::InvalidArgument, "no kind");
+
+        let (answers, end) = exchange(
+            &mut client,
+            vec![open("PassThroughNode"), item(proto::Value { kind: None })],
+        )
+        .await;
+        assert_eq!(names(&answers), ["created", "initialized"]);
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "item #1: a value with no kind set",
+        );
+
+        let bad_array = proto::Value {
+            kind: Some(proto::value::Kind::Array(proto::Array {
+                dtype: proto::Dtype::F64.into(),
+                data: vec![1, 2, 3],
+            })),
+        };
+        let (_, end) = exchange(&mut client, vec![open("PassThroughNode"), item(bad_array)]).await;
+        expect_status(
+            end,
+            Code::InvalidArgument,
+            "3 bytes is not a whole number of f64",
+        );
+
+        let (_, end) = exchange(
+            &mut client,
+            vec![open("PassThroughNode"), open("PassThroughNode")],
+        )
+        .await;
+        expect_status(end, Code::InvalidArgument, "`open` may only come first");
+
+        let huge = convert::encode_value(&Value::Bytes(vec![7u8; 2 * MAX_MESSAGE_BYTES].into()));
+        let (_, end) = exchange(&mut client, vec![open("PassThroughNode"), item(huge)]).await;
+        let status = end.expect_err("an oversized message is refused");
+        assert!(
+            status.message().contains("message length too large")
+                || status.message().contains("too large"),
+            "{status:?}"
+        );
+
+        // Still serving.
+        let described = client
+            .describe(authorized(proto::DescribeRequest {}, TOKEN))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(described.protocol_version, 1);
+        assert_eq!(
+            described.machine.unwrap().name.as_deref(),
+            Some("test-host")
+        );
+    });
+}
+
+#[test]
+fn node_failures_come_back_in_band_with_their_phase() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        let (answers, end) = exchange(
+            &mut client,
+            vec![
+                open("NoSuchNode"),
+                NodeRequest {
+                    kind: Some(RequestKind::Close(proto::Close {})),
+                },
+            ],
+        )
+        .await;
+        end.unwrap();
+        let ResponseKind::Failure(failure) = &answers[0] else {
+            panic!("expected a failure, got {:?}", names(&answers))
+        };
+        assert_eq!(failure.phase, proto::Phase::Create as i32);
+        assert!(
+            failure.message.contains("unknown node type 'NoSuchNode'"),
+            "{failure:?}"
+        );
+        assert_eq!(names(&answers), ["failure", "closed"]);
+    });
+}
+
+#[test]
+fn a_node_this_host_cannot_run_is_refused() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        let mut request = open("PassThroughNode");
+        if let Some(RequestKind::Open(open)) = &mut request.kind {
+            open.requirements = Some(proto::Requirements {
+                gpu: Some(proto::GpuRequirement {
+                    kind: "cuda".into(),
+                    min_memory_gb: None,
+                    required: true,
+                }),
+                ..Default::default()
+            });
+        }
+        let (_, end) = exchange(&mut client, vec![request]).await;
+        expect_status(end, Code::FailedPrecondition, "needs gpu cuda");
+    });
+}
+
+#[test]
+fn calls_without_the_token_are_unauthenticated() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        let missing = client
+            .describe(Request::new(proto::DescribeRequest {}))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::Unauthenticated);
+        let wrong = client
+            .describe(authorized(proto::DescribeRequest {}, "test-tokem"))
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code(), Code::Unauthenticated);
+        let (_, end) = {
+            let (sender, receiver) = tokio::sync::mpsc::channel(1);
+            sender.send(open("PassThroughNode")).await.unwrap();
+            let result = client
+                .run_node(authorized(ReceiverStream::new(receiver), "nope"))
+                .await;
+            ((), result.map(|_| ()))
+        };
+        expect_status(end, Code::Unauthenticated, "missing or wrong token");
+    });
+}
