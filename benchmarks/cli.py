@@ -25,7 +25,7 @@ ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "interpreter_ops", "micro")
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "interpreter_ops", "micro")
 """Issue 7's numbering, then issue 6's figures, then the breakdowns: interpreter operations, criterion."""
 
 
@@ -50,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--overhead-items", type=int, help="items through the chains of the per-node overhead row")
     parser.add_argument("--audio-seconds", type=int, help="seconds of audio for the compute-heavy row")
     parser.add_argument("--criterion-seconds", type=float, help="measurement time of each criterion benchmark")
+    parser.add_argument("--soak-runs", type=int, help="sequential client runs against one server (remote row)")
     args = parser.parse_args(argv)
     args.rows = [name.strip() for name in args.rows.split(",") if name.strip()]
     unknown = set(args.rows) - set(ROW_GROUPS)
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.path.insert(0, str(path))
     sizes = settings.sizes(args.quick, repetitions=args.reps, cold_start_repetitions=args.cold_start_reps,
                            glue_items=args.glue_items, overhead_items=args.overhead_items,
-                           audio_seconds=args.audio_seconds, criterion_seconds=args.criterion_seconds)
+                           audio_seconds=args.audio_seconds, criterion_seconds=args.criterion_seconds,
+                           soak_runs=args.soak_runs)
     if args.no_build and "validation" in args.rows:
         args.rows.remove("validation")
         print("--no-build: skipping the criterion rows (validation, micro-benchmarks)", file=sys.stderr)

@@ -23,7 +23,7 @@ def format_value(value: float, unit: str) -> str:
     if unit == "µs":
         return f"{value:.2f} µs"
     if unit == "bytes":
-        return f"{value / 1e6:.1f} MB"
+        return f"{value / 1e6:.1f} MB" if abs(value) >= 1e5 else f"{value / 1e3:.1f} kB"
     if unit.endswith("/s"):
         for scale, prefix in ((1e6, "M"), (1e3, "k")):
             if value >= scale:

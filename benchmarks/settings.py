@@ -34,6 +34,12 @@ class Sizes:
     """Executions of each single operation in the interpreter breakdown."""
     array_items: int
     """Arrays of each size through the CPython bridge."""
+    remote_items: int
+    """Items through the remote node in the throughput runs (issue 6)."""
+    remote_latency_items: int
+    """Items sent one at a time per latency run."""
+    soak_runs: int
+    """Sequential client runs against one server for its memory figures."""
 
 
 FULL = Sizes(
@@ -49,6 +55,9 @@ FULL = Sizes(
     criterion_seconds=2.0,
     op_iterations=200_000,
     array_items=50,
+    remote_items=20_000,
+    remote_latency_items=300,
+    soak_runs=1_000,
 )
 
 QUICK = Sizes(
@@ -64,6 +73,9 @@ QUICK = Sizes(
     criterion_seconds=0.5,
     op_iterations=2_000,
     array_items=3,
+    remote_items=200,
+    remote_latency_items=20,
+    soak_runs=3,
 )
 
 

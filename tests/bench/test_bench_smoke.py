@@ -17,7 +17,7 @@ import pytest
 
 ROWS_WITHOUT_CRITERION = "cold_start,glue,node_overhead,compute,interpreter_ops,parallel,arrays,remote"
 EXPECTED_KEYS = ["cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages",
-                 "array_passing", "peak_memory", "remote_loopback", "interpreter_ops"]
+                 "array_passing", "peak_memory", "remote_loopback", "remote_soak", "interpreter_ops"]
 COMPARISONS = {"cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages"}
 
 
