@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -351,3 +352,59 @@ print(pipeline.serialize())
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["50", "60"]
+
+
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    ca_key, ca, key, request, cert = (directory / name for name in ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem"))
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for command in (
+        ["req", "-x509", *curve, "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=remotemedia test CA"],
+        ["req", *curve, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            request,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            ext,
+        ],
+    ):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True, timeout=RUN_TIMEOUT_S)
+    return ca, cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+def test_tls_with_a_token(serve, remotemedia, profile, write_manifest, tmp_path):
+    ca, cert, key = _make_certificates(tmp_path)
+    secret = tmp_path / "token"
+    secret.write_text("over tls")
+    server = serve("--capabilities", profile("cuda-8gb"), "--tls-cert", cert, "--tls-key", key, "--token-file", secret)
+    path = write_manifest(place_on(load_manifest("calculator"), server.address, ["double_2"], CUDA))
+    base = ["run", path, "--capabilities", profile("no-gpu"), "--token-file", secret, "--input", "3"]
+
+    secured = remotemedia(*base, "--tls-ca", ca)
+    assert secured.returncode == 0, secured.stderr
+    assert secured.stdout.split() == ["256"]
+    # Plain HTTP/2 to a TLS server, or a CA that did not sign its certificate: refused at plan time.
+    plain = remotemedia(*base)
+    assert plain.returncode == 2
+    assert "node `double_2`" in plain.stderr and server.address in plain.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    other_ca, _, _ = _make_certificates(other)
+    untrusted = remotemedia(*base, "--tls-ca", other_ca)
+    assert untrusted.returncode == 2
+    assert "certificate" in untrusted.stderr.lower(), untrusted.stderr
+    print(plain.stderr, untrusted.stderr)
