@@ -60,5 +60,5 @@ def remote_serve(bench: Bench) -> Availability:
     """Whether the binary has `remotemedia serve` (issue 6)."""
     probe = subprocess.run([str(bench.binary), "serve", "--help"], capture_output=True, text=True, timeout=60)
     if probe.returncode == 0:
-        return Availability.not_driven("the binary has `remotemedia serve`")
+        return Availability(True, "the binary has `remotemedia serve`")
     return Availability.missing("the binary has no `serve` command in this checkout")

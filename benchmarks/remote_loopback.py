@@ -5,7 +5,8 @@ manifest places there (it needs a CUDA GPU: the client's profile has none, the s
 
 - Latency: one item at a time through `remotemedia run --input-file -`: write a line, wait for its
   output line. The same is measured with the node local, so the remote share is visible.
-- Throughput: a run over N items read from a file, minus a run over 1 item (start-up), per item.
+- Throughput: a run over N items read from a file; the node's items over its time in `process`
+  (for the remote node: every round trip to the host), from `remotemedia run --metrics --json`.
 
     python3 -m benchmarks.remote_loopback [--items 20000] [--latency-items 300] [--binary PATH]
 
@@ -98,24 +99,26 @@ def latencies(binary: Path, manifest: Path, items: int) -> list[float]:
     return samples[min(20, items // 10) :]  # the first items include connection and warm-up
 
 
-def run_seconds(binary: Path, manifest: Path, inputs: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [*client_argv(binary, manifest), "--input-file", str(inputs), "--output", os.devnull],
+def node_seconds(binary: Path, manifest: Path, inputs: Path) -> float:
+    """The node's time inside `process` over a run (from `--metrics --json`): for a remote node,
+    every item's round trip to the host and back."""
+    result = subprocess.run(
+        [*client_argv(binary, manifest), "--input-file", str(inputs), "--output", os.devnull, "--metrics", "--json"],
         check=True,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
-    return time.perf_counter() - started
+    metrics = json.loads(result.stderr.strip().splitlines()[-1])
+    (echo,) = [node for node in metrics["nodes"] if node["node"] == "echo"]
+    return echo["process_seconds"]
 
 
-def throughput(binary: Path, manifest: Path, items: int, work: Path) -> float:
-    """Items per second in steady state: (N items − 1 item) over the difference in wall time."""
-    many, one = work / "many.jsonl", work / "one.jsonl"
-    many.write_text("".join(f"{n}\n" for n in range(items)))
-    one.write_text("0\n")
-    bulk = statistics.median(run_seconds(binary, manifest, many) for _ in range(3))
-    start_up = statistics.median(run_seconds(binary, manifest, one) for _ in range(3))
-    return (items - 1) / max(bulk - start_up, 1e-9)
+def throughputs(binary: Path, manifest: Path, items: int, work: Path, repetitions: int) -> list[float]:
+    """The node's items per second, once per repetition: items over its time in `process`."""
+    inputs = work / "inputs.jsonl"
+    inputs.write_text("".join(f"{n}\n" for n in range(items)))
+    return [items / node_seconds(binary, manifest, inputs) for _ in range(repetitions)]
 
 
 def describe(samples: list[float]) -> str:
@@ -124,26 +127,19 @@ def describe(samples: list[float]) -> str:
     return f"median {statistics.median(ordered) * 1e6:.0f} µs, p90 {p90 * 1e6:.0f} µs (n={len(ordered)})"
 
 
-def measure(binary: Path, items: int, latency_items: int) -> dict[str, float]:
+def measure(binary: Path, items: int, latency_items: int, repetitions: int = 3) -> dict[str, list[float]]:
+    """Samples by figure: latencies in seconds per item, throughputs in items/s per repetition."""
     with tempfile.TemporaryDirectory() as scratch, serving(binary) as (host, _):
         work = Path(scratch)
         remote, local = work / "remote.json", work / "local.json"
         remote.write_text(json.dumps(pass_through_manifest(host)))
         local.write_text(json.dumps(pass_through_manifest(None)))
-        remote_latency = latencies(binary, remote, latency_items)
-        local_latency = latencies(binary, local, latency_items)
-        print(f"round-trip latency per item, remote node: {describe(remote_latency)}")
-        print(f"round-trip latency per item, same node local: {describe(local_latency)}")
-        remote_rate = throughput(binary, remote, items, work)
-        local_rate = throughput(binary, local, items, work)
-        print(f"throughput, remote node: {remote_rate:,.0f} items/s ({items} items)")
-        print(f"throughput, same node local: {local_rate:,.0f} items/s ({items} items)")
-    return {
-        "remote_latency_s": statistics.median(remote_latency),
-        "local_latency_s": statistics.median(local_latency),
-        "remote_items_per_s": remote_rate,
-        "local_items_per_s": local_rate,
-    }
+        return {
+            "remote_latency": latencies(binary, remote, latency_items),
+            "local_latency": latencies(binary, local, latency_items),
+            "remote_throughput": throughputs(binary, remote, items, work, repetitions),
+            "local_throughput": throughputs(binary, local, items, work, repetitions),
+        }
 
 
 def main() -> None:
@@ -152,7 +148,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000, help="items of the throughput runs")
     parser.add_argument("--latency-items", type=int, default=300, help="items sent one at a time")
     args = parser.parse_args()
-    measure(args.binary, args.items, args.latency_items)
+    samples = measure(args.binary, args.items, args.latency_items)
+    print(f"round-trip latency per item, remote node: {describe(samples['remote_latency'])}")
+    print(f"round-trip latency per item, same node local: {describe(samples['local_latency'])}")
+    for where in ("remote", "local"):
+        rate = statistics.median(samples[f"{where}_throughput"])
+        label = "remote node" if where == "remote" else "same node local"
+        print(f"throughput, {label}: {rate:,.0f} items/s (median of 3 runs of {args.items} items)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.remote_loopback import PROFILES, REPO, client_argv, default_binary, serving
+from benchmarks.remote_loopback import REPO, client_argv, default_binary, serving
 
 WARM_UP_RUNS = 10
 
@@ -51,8 +51,10 @@ def soak(binary: Path, runs: int) -> list[tuple[int, int]]:
                 print(f"after {run:5} runs: server RSS {samples[-1][1] / 1024:7.1f} MiB", flush=True)
         elapsed = time.perf_counter() - started
     warm = dict(samples)[WARM_UP_RUNS]
-    print(f"{runs} runs in {elapsed:.0f} s; RSS after warm-up {warm / 1024:.1f} MiB, at the end "
-          f"{samples[-1][1] / 1024:.1f} MiB ({(samples[-1][1] - warm) / 1024:+.1f} MiB)")
+    print(
+        f"{runs} runs in {elapsed:.0f} s; RSS after warm-up {warm / 1024:.1f} MiB, at the end "
+        f"{samples[-1][1] / 1024:.1f} MiB ({(samples[-1][1] - warm) / 1024:+.1f} MiB)"
+    )
     return samples
 
 
