@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -408,3 +409,65 @@ def test_tls_with_a_token(serve, remotemedia, profile, write_manifest, tmp_path)
     assert untrusted.returncode == 2
     assert "certificate" in untrusted.stderr.lower(), untrusted.stderr
     print(plain.stderr, untrusted.stderr)
+
+
+HUGE_NODE = '''
+from remotemedia.core.node import Node
+
+
+class Huge(Node):
+    """Claims more memory than any test machine has: only a host whose profile says so takes it."""
+
+    def __init__(self, scale: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def get_capabilities(self):
+        return {"memory_gb": 100000}
+
+    def process(self, data):
+        return [data, data * self.scale]
+'''
+
+
+def test_pipeline_run_on_the_runtime_uses_the_same_remote_engine(serve, remotemedia_bin, tmp_path):
+    """`Pipeline.run()` in Python, on the runtime in-process: the node goes to its host, with the token."""
+    native = remotemedia_bin.parent / "libremotemedia_native.so"
+    if not native.is_file():
+        pytest.fail(f"the native module is missing at {native}; build it with `make build`", pytrace=False)
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "huge_nodes.py").write_text(HUGE_NODE)
+    big_host = tmp_path / "big-host.json"
+    big_host.write_text(
+        json.dumps({"name": "big", "cpu": {"cores": 4, "arch": "x86_64"}, "memory": {"total_gb": 200000}})
+    )
+    secret = tmp_path / "token"
+    secret.write_text("from python")
+    server = serve("--capabilities", big_host, "--python-path", modules, "--token-file", secret)
+    host, port = server.address.rsplit(":", 1)
+    script = f"""
+import sys
+sys.path.insert(0, {str(modules)!r})
+from huge_nodes import Huge
+from remotemedia.core.pipeline import Pipeline
+from remotemedia.nodes.calculator import CalculatorNode
+from remotemedia.nodes.remote import RemoteExecutionNode, RemoteExecutorConfig
+
+pipeline = Pipeline("python-remote")
+pipeline.add_node(CalculatorNode(operation="add", operand=1))
+pipeline.add_node(RemoteExecutionNode(Huge(scale=3), RemoteExecutorConfig({host!r}, {port})))
+print(pipeline.run([1, 2], engine="runtime"))
+"""
+    env = {
+        "PYTHONPATH": str(REPO_ROOT / "python"),
+        "REMOTEMEDIA_NATIVE_MODULE": str(native),
+        "REMOTEMEDIA_TOKEN": "from python",
+        "PATH": os.environ.get("PATH", ""),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=RUN_TIMEOUT_S
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[[2, 6], [3, 9]]"
+    assert "node stream opened node=Huge_1" in server.log()
