@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -471,3 +472,31 @@ print(pipeline.run([1, 2], engine="runtime"))
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[[2, 6], [3, 9]]"
     assert "node stream opened node=Huge_1" in server.log()
+
+
+def test_a_frozen_host_fails_the_run_instead_of_hanging(serve, remotemedia_bin, profile, write_manifest):
+    """A host that stops answering without closing its connection (SIGSTOP) is found by keepalive pings."""
+    server = serve("--capabilities", profile("cuda-8gb"))
+    path = write_manifest(place_on(load_manifest("calculator"), server.address, ["double_2"], CUDA))
+    client = subprocess.Popen(
+        [str(remotemedia_bin), "run", str(path), "--input-file", "-", "--capabilities", str(profile("no-gpu"))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    client.stdin.write("1\n")
+    client.stdin.flush()
+    assert client.stdout.readline() == "144\n"
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        client.stdin.write("2\n")
+        client.stdin.flush()
+        rest, stderr = client.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert client.returncode == 1, stderr
+    assert "node `double_2` failed in process: lost host" in stderr
+    assert server.address in stderr
+    assert rest == ""
