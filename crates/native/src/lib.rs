@@ -199,8 +199,8 @@ fn remote_hosts(py: Python<'_>) -> PyResult<Arc<dyn remotemedia_runtime::hosts::
         token,
         ..Default::default()
     };
-    let hosts =
-        remotemedia_remote::RemoteHosts::new(options).map_err(|err| config_error(err.to_string()))?;
+    let hosts = remotemedia_remote::RemoteHosts::new(options)
+        .map_err(|err| config_error(err.to_string()))?;
     Ok(Arc::new(hosts))
 }
 
