@@ -398,3 +398,29 @@ fn streams_beyond_the_limit_are_refused_until_one_closes() {
         assert_eq!(names(&answers), ["created", "initialized", "closed"]);
     });
 }
+
+#[test]
+fn clients_retry_a_host_that_is_not_up_yet() {
+    use remotemedia_remote::{ClientOptions, RemoteHosts};
+    use remotemedia_runtime::hosts::HostConnector as _;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        Server::start_with(|config| config.listen = SocketAddr::from(([127, 0, 0, 1], port)))
+    });
+    let hosts = RemoteHosts::new(ClientOptions {
+        token: Some(Token::new(TOKEN, "test").unwrap()),
+        plan_attempts: 8,
+        first_backoff: Duration::from_millis(100),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let machine = hosts.describe(&format!("127.0.0.1:{port}"));
+    let _server = late.join().unwrap();
+    assert_eq!(machine.unwrap().name.as_deref(), Some("test-host"));
+}
