@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import probes, workloads
-from benchmarks.context import Bench
-from benchmarks.measure import BenchError, Contender, compare, pairwise, run_process, stats
+from benchmarks.context import Bench, node_metrics
+from benchmarks.measure import BenchError, Contender, ProcessSample, compare, pairwise, run_process, stats
 from benchmarks.results import Figure, Ratio, Row
 
 START_TIMEOUT_S = 60.0
@@ -30,8 +30,9 @@ def run(bench: Bench) -> list[Row]:
               "client's profile lacks and the server's has), against the same node run locally by the same "
               "client command. Latency: one item at a time through `remotemedia run --input-file -` — write a "
               "line, wait for its output line — the first items (connection, warm-up) left out. Throughput: "
-              f"{bench.sizes.remote_items:,} items from a file, whole process; and the same run on one item, "
-              "whose difference from the local one is what connecting and opening the node's stream costs.")
+              f"{bench.sizes.remote_items:,} items from a file, whole process, and the node's own rate from the "
+              "client's metrics; and both on one item (a client whose only node is remote starts no interpreter, "
+              "but connects and opens the node's stream).")
     soak = Row("remote_soak", "Server memory over sequential runs (issue 6)",
                f"One `remotemedia serve`, {bench.sizes.soak_runs:,} client runs in a row of the calculator example "
                "with its two middle nodes placed on the server (each run opens and closes two node streams); the "
@@ -99,27 +100,40 @@ def _latency_and_throughput(bench: Bench, row: Row, host: str) -> None:
     row.figures += [Figure("round-trip latency per item, remote node", "s", stats(latencies["remote"])),
                     Figure("round-trip latency per item, same node local", "s", stats(latencies["local"]))]
 
-    runs = {}
+    runs, node_rates = {}, {}
     for count in (bench.sizes.remote_items, 1):
         inputs = bench.inputs(f"remote-{count}", range(count))
         contenders = [Contender(f"{side} node, {count:,} item(s)",
                                 [*_client(bench, manifest), "--input-file", str(inputs), "--output",
-                                 str(bench.work / f"outputs-remote-{side}-{count}.jsonl")],
-                                bench.work / f"outputs-remote-{side}-{count}.jsonl", bench.child_env())
+                                 str(bench.work / f"outputs-remote-{side}-{count}.jsonl"), "--metrics", "--json"],
+                                bench.work / f"outputs-remote-{side}-{count}.jsonl", bench.child_env(),
+                                figures=_node_rate)
                       for side, manifest in manifests.items()]
         comparison = compare(contenders, bench.sizes.repetitions, progress=bench.log)
         row.checks += comparison.checked
-        runs[count] = {side: comparison.values(contender.name) for side, contender in zip(manifests, contenders,
-                                                                                          strict=True)}
+        pairs = list(zip(manifests, contenders, strict=True))
+        runs[count] = {side: comparison.values(contender.name) for side, contender in pairs}
+        node_rates[count] = {side: comparison.values(contender.name, "node_items_per_second")
+                             for side, contender in pairs}
     items = bench.sizes.remote_items
     for side in manifests:
         row.figures.append(Figure(f"throughput, {side} node", "items/s",
                                   stats(items / seconds for seconds in runs[items][side]),
                                   note="whole process, start-up included"))
+    for side in manifests:
+        row.figures.append(Figure(f"the node's items/s, {side}", "items/s", stats(node_rates[items][side]),
+                                  note="items ÷ the node's time inside `process` (client-side metrics)"))
     row.ratios.append(Ratio("remote ÷ local (throughput)", pairwise(
         runs[items]["local"], runs[items]["remote"], lambda local, remote: local / remote)))
-    row.figures.append(Figure("one item: remote − local (connect, open the stream, one round trip)", "s",
-                              pairwise(runs[1]["remote"], runs[1]["local"], lambda remote, local: remote - local)))
+    for side in manifests:
+        note = ("connects, opens the node's stream; no interpreter starts in the client" if side == "remote"
+                else "starts the embedded interpreter")
+        row.figures.append(Figure(f"one item, whole process, {side} node", "s", stats(runs[1][side]), note=note))
+
+
+def _node_rate(sample: ProcessSample) -> dict[str, float]:
+    (node,) = node_metrics(sample).values()
+    return {"node_items_per_second": node["items_in"] / max(node["process_seconds"], 1e-9)}
 
 
 def _one_at_a_time(bench: Bench, manifest: Path, items: int) -> list[float]:

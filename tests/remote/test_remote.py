@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -351,3 +354,149 @@ print(pipeline.serialize())
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["50", "60"]
+
+
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    ca_key, ca, key, request, cert = (directory / name for name in ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem"))
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for command in (
+        ["req", "-x509", *curve, "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=remotemedia test CA"],
+        ["req", *curve, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            request,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            ext,
+        ],
+    ):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True, timeout=RUN_TIMEOUT_S)
+    return ca, cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+def test_tls_with_a_token(serve, remotemedia, profile, write_manifest, tmp_path):
+    ca, cert, key = _make_certificates(tmp_path)
+    secret = tmp_path / "token"
+    secret.write_text("over tls")
+    server = serve("--capabilities", profile("cuda-8gb"), "--tls-cert", cert, "--tls-key", key, "--token-file", secret)
+    path = write_manifest(place_on(load_manifest("calculator"), server.address, ["double_2"], CUDA))
+    base = ["run", path, "--capabilities", profile("no-gpu"), "--token-file", secret, "--input", "3"]
+
+    secured = remotemedia(*base, "--tls-ca", ca)
+    assert secured.returncode == 0, secured.stderr
+    assert secured.stdout.split() == ["256"]
+    # Plain HTTP/2 to a TLS server, or a CA that did not sign its certificate: refused at plan time.
+    plain = remotemedia(*base)
+    assert plain.returncode == 2
+    assert "node `double_2`" in plain.stderr and server.address in plain.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    other_ca, _, _ = _make_certificates(other)
+    untrusted = remotemedia(*base, "--tls-ca", other_ca)
+    assert untrusted.returncode == 2
+    assert "certificate" in untrusted.stderr.lower(), untrusted.stderr
+    print(plain.stderr, untrusted.stderr)
+
+
+HUGE_NODE = '''
+from remotemedia.core.node import Node
+
+
+class Huge(Node):
+    """Claims more memory than any test machine has: only a host whose profile says so takes it."""
+
+    def __init__(self, scale: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def get_capabilities(self):
+        return {"memory_gb": 100000}
+
+    def process(self, data):
+        return [data, data * self.scale]
+'''
+
+
+def test_pipeline_run_on_the_runtime_uses_the_same_remote_engine(serve, remotemedia_bin, tmp_path):
+    """`Pipeline.run()` in Python, on the runtime in-process: the node goes to its host, with the token."""
+    native = remotemedia_bin.parent / "libremotemedia_native.so"
+    if not native.is_file():
+        pytest.fail(f"the native module is missing at {native}; build it with `make build`", pytrace=False)
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "huge_nodes.py").write_text(HUGE_NODE)
+    big_host = tmp_path / "big-host.json"
+    big_host.write_text(
+        json.dumps({"name": "big", "cpu": {"cores": 4, "arch": "x86_64"}, "memory": {"total_gb": 200000}})
+    )
+    secret = tmp_path / "token"
+    secret.write_text("from python")
+    server = serve("--capabilities", big_host, "--python-path", modules, "--token-file", secret)
+    host, port = server.address.rsplit(":", 1)
+    script = f"""
+import sys
+sys.path.insert(0, {str(modules)!r})
+from huge_nodes import Huge
+from remotemedia.core.pipeline import Pipeline
+from remotemedia.nodes.calculator import CalculatorNode
+from remotemedia.nodes.remote import RemoteExecutionNode, RemoteExecutorConfig
+
+pipeline = Pipeline("python-remote")
+pipeline.add_node(CalculatorNode(operation="add", operand=1))
+pipeline.add_node(RemoteExecutionNode(Huge(scale=3), RemoteExecutorConfig({host!r}, {port})))
+print(pipeline.run([1, 2], engine="runtime"))
+"""
+    env = {
+        "PYTHONPATH": str(REPO_ROOT / "python"),
+        "REMOTEMEDIA_NATIVE_MODULE": str(native),
+        "REMOTEMEDIA_TOKEN": "from python",
+        "PATH": os.environ.get("PATH", ""),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=RUN_TIMEOUT_S
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[[2, 6], [3, 9]]"
+    assert "node stream opened node=Huge_1" in server.log()
+
+
+def test_a_frozen_host_fails_the_run_instead_of_hanging(serve, remotemedia_bin, profile, write_manifest):
+    """A host that stops answering without closing its connection (SIGSTOP) is found by keepalive pings."""
+    server = serve("--capabilities", profile("cuda-8gb"))
+    path = write_manifest(place_on(load_manifest("calculator"), server.address, ["double_2"], CUDA))
+    client = subprocess.Popen(
+        [str(remotemedia_bin), "run", str(path), "--input-file", "-", "--capabilities", str(profile("no-gpu"))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    client.stdin.write("1\n")
+    client.stdin.flush()
+    assert client.stdout.readline() == "144\n"
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        client.stdin.write("2\n")
+        client.stdin.flush()
+        rest, stderr = client.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert client.returncode == 1, stderr
+    assert "node `double_2` failed in process: lost host" in stderr
+    assert server.address in stderr
+    assert rest == ""

@@ -165,6 +165,7 @@ fn load(
         plan: Some(options),
         python_path,
         cpython_engine: Some(ProvidedEngine(Arc::new(engine))),
+        hosts: Some(remote_hosts(py)?),
         ..Config::default()
     };
     if let Some(capacity) = channel_capacity {
@@ -178,6 +179,29 @@ fn load(
     }
     Pipeline::new(manifest, config)
         .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+/// The remote engine, as `remotemedia run` has it: nodes placed on a `host` run there, with the
+/// token from `REMOTEMEDIA_TOKEN`.
+fn remote_hosts(py: Python<'_>) -> PyResult<Arc<dyn remotemedia_runtime::hosts::HostConnector>> {
+    let config_error = |message: String| sdk_error(py, "ConfigurationError", &message);
+    let token = match std::env::var(remotemedia_runtime::env_vars::TOKEN) {
+        Ok(text) => Some(
+            remotemedia_remote::Token::new(
+                &text,
+                &format!("in {}", remotemedia_runtime::env_vars::TOKEN),
+            )
+            .map_err(|err| config_error(err.to_string()))?,
+        ),
+        Err(_) => None,
+    };
+    let options = remotemedia_remote::ClientOptions {
+        token,
+        ..Default::default()
+    };
+    let hosts = remotemedia_remote::RemoteHosts::new(options)
+        .map_err(|err| config_error(err.to_string()))?;
+    Ok(Arc::new(hosts))
 }
 
 /// An input that cannot become a runtime value, or a failing input iterator.

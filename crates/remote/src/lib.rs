@@ -16,6 +16,7 @@ pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod server;
+mod workers;
 
 /// The generated protocol types and gRPC stubs.
 #[allow(missing_docs, missing_debug_implementations, clippy::all)]

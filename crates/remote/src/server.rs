@@ -1,7 +1,7 @@
 //! The service behind `remotemedia serve`: runs nodes on behalf of other remotemedia runtimes.
 //!
-//! Every `RunNode` stream gets a thread of its own (node instances live and die on one thread, as
-//! in the executor). The node is created by this server's own engines — its catalogue and its
+//! Every `RunNode` stream gets a thread of its own while it is open (node instances live and die
+//! on one thread, as in the executor; threads are reused, see `workers`). The node is created by this server's own engines — its catalogue and its
 //! `--python-path` — after checking the node's requirements against this machine; a client names
 //! a node type and sends values, never code.
 
@@ -29,6 +29,7 @@ use crate::proto::node_request::Kind as RequestKind;
 use crate::proto::node_response::Kind as ResponseKind;
 use crate::proto::remote_nodes_server::{RemoteNodes, RemoteNodesServer};
 use crate::proto::{self, NodeRequest, NodeResponse};
+use crate::workers::Workers;
 use crate::{DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// Responses a node may get ahead of a slow client before it waits (backpressure).
@@ -238,6 +239,8 @@ struct Shared {
     active: AtomicUsize,
     max_nodes: usize,
     runtime: Handle,
+    /// The threads node streams run on.
+    workers: Workers,
 }
 
 impl NodeService {
@@ -266,6 +269,7 @@ impl NodeService {
             active: AtomicUsize::new(0),
             max_nodes: config.max_nodes,
             runtime,
+            workers: Workers::new("node stream"),
         };
         Ok(NodeService {
             shared: Arc::new(shared),
@@ -353,9 +357,9 @@ impl RemoteNodes for NodeService {
         let (responses, receiver) = mpsc::channel(RESPONSE_BUFFER);
         let inbound = request.into_inner();
         let shared = Arc::clone(&self.shared);
-        std::thread::Builder::new()
-            .name(format!("node for {peer}"))
-            .spawn(move || {
+        self.shared
+            .workers
+            .run(move || {
                 let _slot = slot;
                 Session {
                     shared: &shared,

@@ -27,6 +27,10 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(|_| {})
+    }
+
+    fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Server {
         let machine = MachineCapabilities::from_json(
             r#"{"name": "test-host", "cpu": {"cores": 2, "arch": "x86_64"}, "memory": {"total_gb": 4}}"#,
             "test-host.json",
@@ -35,6 +39,7 @@ impl Server {
         let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), machine);
         config.token = Some(Token::new(TOKEN, "test").unwrap());
         config.max_message_bytes = MAX_MESSAGE_BYTES;
+        adjust(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, address) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -333,4 +338,89 @@ fn calls_without_the_token_are_unauthenticated() {
         };
         expect_status(end, Code::Unauthenticated, "missing or wrong token");
     });
+}
+
+#[test]
+fn streams_beyond_the_limit_are_refused_until_one_closes() {
+    let server = Server::start_with(|config| config.max_nodes = 1);
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        // The first stream stays open: it holds the only place.
+        let (held, receiver) = tokio::sync::mpsc::channel(4);
+        held.send(open("PassThroughNode")).await.unwrap();
+        let mut first = client
+            .run_node(authorized(ReceiverStream::new(receiver), TOKEN))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(matches!(
+            first.message().await.unwrap().unwrap().kind,
+            Some(ResponseKind::Created(_))
+        ));
+
+        let (_, end) = exchange(&mut client, vec![open("PassThroughNode")]).await;
+        expect_status(
+            end,
+            Code::ResourceExhausted,
+            "already runs 1 nodes, its limit",
+        );
+
+        held.send(NodeRequest {
+            kind: Some(RequestKind::Close(proto::Close {})),
+        })
+        .await
+        .unwrap();
+        while let Some(response) = first.message().await.unwrap() {
+            if matches!(response.kind, Some(ResponseKind::Closed(_))) {
+                break;
+            }
+        }
+        drop(held);
+        // The place is free again once the stream has ended.
+        let mut answers = Vec::new();
+        for _ in 0..100 {
+            let (got, end) = exchange(
+                &mut client,
+                vec![
+                    open("PassThroughNode"),
+                    NodeRequest {
+                        kind: Some(RequestKind::Close(proto::Close {})),
+                    },
+                ],
+            )
+            .await;
+            if end.is_ok() {
+                answers = got;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(names(&answers), ["created", "initialized", "closed"]);
+    });
+}
+
+#[test]
+fn clients_retry_a_host_that_is_not_up_yet() {
+    use remotemedia_remote::{ClientOptions, RemoteHosts};
+    use remotemedia_runtime::hosts::HostConnector as _;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        Server::start_with(|config| config.listen = SocketAddr::from(([127, 0, 0, 1], port)))
+    });
+    let hosts = RemoteHosts::new(ClientOptions {
+        token: Some(Token::new(TOKEN, "test").unwrap()),
+        plan_attempts: 8,
+        first_backoff: Duration::from_millis(100),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let machine = hosts.describe(&format!("127.0.0.1:{port}"));
+    let _server = late.join().unwrap();
+    assert_eq!(machine.unwrap().name.as_deref(), Some("test-host"));
 }
