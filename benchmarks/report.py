@@ -134,8 +134,9 @@ def write_markdown(path: Path, header: dict[str, Any], rows: list[Row]) -> None:
 
     if GAPS.exists():
         out.append("## Where the gaps come from\n")
-        out.append("From profiles of this runtime (perf, callgrind); kept in `benchmarks/gaps.md` and "
-                   "copied here by the bench command.\n")
+        out.append("From profiles of this runtime (perf, callgrind), kept in `benchmarks/gaps.md` and copied "
+                   "here by the bench command. Figures quoted below come from the profiling runs they describe; "
+                   "the tables above are this run's.\n")
         text = GAPS.read_text(encoding="utf-8")
         out.append(text.split("\n", 1)[1].strip() + "\n" if text.startswith("# ") else text.strip() + "\n")
     path.write_text("\n".join(out), encoding="utf-8")
