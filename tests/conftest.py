@@ -1,15 +1,18 @@
-"""Shared fixtures: where the repository is, and the built `remotemedia` binary."""
+"""Shared fixtures: where the repository is, the built `remotemedia` binary, and a runner for it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Generous: a hung binary fails the test instead of hanging the suite.
+RUN_TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +59,30 @@ def pure_cpython_pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Across the suite `Pipeline.run()` is the reference: the pure-CPython local run. Its default,
     the Rust runtime in-process, is tested against it in tests/cpython, which lifts this."""
     monkeypatch.setenv("REMOTEMEDIA_ENGINE", "python")
+
+
+@pytest.fixture
+def run_remotemedia(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs the binary with `args`; `env` entries are added to (or, when None, removed from) the environment."""
+
+    def run(
+        *args: str | Path, env: dict[str, str | None] | None = None, timeout: float = RUN_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ)
+        # The tests choose the Python runtime themselves; a developer's setting must not leak in.
+        environment.pop("REMOTEMEDIA_PYTHON_RUNTIME", None)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return subprocess.run(
+            [str(remotemedia_bin), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run

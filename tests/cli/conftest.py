@@ -1,10 +1,9 @@
-"""Fixtures for driving the real `remotemedia` binary: manifests on disk, machine profiles, a runner."""
+"""Fixtures for driving the real `remotemedia` binary: manifests on disk and machine profiles
+(the runner, `run_remotemedia`, is shared from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,6 @@ from typing import Any
 import pytest
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
-# Generous: a hung binary fails the test instead of hanging the suite.
-RUN_TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="session")
@@ -48,29 +45,4 @@ def manifest_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-@pytest.fixture
-def run_remotemedia(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Runs the binary with `args`; `env` entries are added to (or, when None, removed from) the environment."""
-
-    def run(*args: str | Path, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
-        environment = dict(os.environ)
-        # The tests choose the Python runtime themselves; a developer's setting must not leak in.
-        environment.pop("REMOTEMEDIA_PYTHON_RUNTIME", None)
-        for key, value in (env or {}).items():
-            if value is None:
-                environment.pop(key, None)
-            else:
-                environment[key] = value
-        return subprocess.run(
-            [str(remotemedia_bin), *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-        )
-
-    return run
 

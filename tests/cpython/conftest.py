@@ -31,22 +31,15 @@ def write_manifest(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def run_binary(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Runs `remotemedia ARGS`; `env` entries are set (or, when None, removed). The engine override
-    of the developer's shell never leaks in."""
+def run_binary(
+    run_remotemedia: Callable[..., subprocess.CompletedProcess[str]],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_remotemedia`, with the interpreter running the tests (the one with numpy, onnxruntime …
+    installed) as the CPython engine unless the environment or `env` names another."""
 
     def run(*args: str | Path, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
-        environment = dict(os.environ)
-        environment.pop("REMOTEMEDIA_PYTHON_RUNTIME", None)
-        # The interpreter running the tests is the one with numpy, onnxruntime … installed.
-        environment.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
-        for key, value in (env or {}).items():
-            if value is None:
-                environment.pop(key, None)
-            else:
-                environment[key] = value
-        return subprocess.run([str(remotemedia_bin), *map(str, args)], capture_output=True, text=True,
-                              env=environment, timeout=120, stdin=subprocess.DEVNULL)
+        interpreter = {} if "REMOTEMEDIA_PYTHON" in os.environ else {"REMOTEMEDIA_PYTHON": sys.executable}
+        return run_remotemedia(*args, env={**interpreter, **(env or {})}, timeout=120)
 
     return run
 
