@@ -85,4 +85,12 @@ impl<T> Outbox<T> {
         *blocked += waiting.elapsed();
         if sent { Ok(()) } else { Err(Abandoned) }
     }
+
+    /// Sends whatever is gathered even though the run is stopping: for the run's outputs, which
+    /// its reader drains to the end, so what a sink emitted before a stop is still delivered.
+    pub(crate) fn deliver_rest(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.sender.send(std::mem::take(&mut self.pending));
+        }
+    }
 }

@@ -440,7 +440,9 @@ impl Run {
         match self.outputs.recv_timeout(timeout) {
             Ok(batch) => {
                 self.received = batch.into_iter();
-                self.received.next().map_or(Received::Timeout, Received::Output)
+                self.received
+                    .next()
+                    .map_or(Received::Timeout, Received::Output)
             }
             Err(RecvTimeoutError::Timeout) => Received::Timeout,
             Err(RecvTimeoutError::Disconnected) => Received::Ended,

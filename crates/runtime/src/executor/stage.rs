@@ -93,6 +93,9 @@ impl Stage {
             };
             driver.stream(&inbox);
         }
+        if let Targets::Output { outbox, .. } = &mut targets {
+            outbox.deliver_rest();
+        }
         // Successors see end of stream as soon as this node is done, while it cleans up.
         drop(targets);
         drop(inbox);
