@@ -397,7 +397,7 @@ fn a_backlog_is_handed_over_in_batches_and_every_item_arrives_in_order_and_is_co
                     // all read): this node always has a backlog.
                     wait_until(|| {
                         let pulled = pulled.load(Ordering::SeqCst);
-                        pulled >= taken + capacity + 1 || pulled == ITEMS
+                        pulled > taken + capacity || pulled == ITEMS
                     });
                     out.emit(item)?;
                     emitted.fetch_add(1, Ordering::SeqCst);
