@@ -53,7 +53,7 @@ HANDSHAKE_NODE = """
 
 
 def test_a_generator_s_items_reach_the_reader_one_by_one_as_they_are_yielded(
-        remotemedia_bin: Path, manifest_file, tmp_path):
+        remotemedia_bin: Path, binary_env, manifest_file, tmp_path):
     modules = tmp_path / "modules"
     modules.mkdir()
     (modules / "handshake.py").write_text(textwrap.dedent(HANDSHAKE_NODE.format(timeout=HANDSHAKE_TIMEOUT_S)))
@@ -67,7 +67,8 @@ def test_a_generator_s_items_reach_the_reader_one_by_one_as_they_are_yielded(
     )
 
     with subprocess.Popen([str(remotemedia_bin), "run", str(manifest), "--python-path", str(modules),
-                           "--input", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+                           "--input", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=binary_env()) as process:
         assert process.stdout is not None and process.stderr is not None
         received = []
         for line in process.stdout:
