@@ -67,11 +67,14 @@ class LocalRun:
         roots = self._wire(nodes, results)
         sinks = sum(1 for node in nodes if results in node.successors)
         self.pipeline.running = True
-        for node in nodes:
-            node.start()
-        feeding = _start_feeding(source, roots, control)
+        started = 0
+        feeding: asyncio.Task[None] | None = None
         ended = 0
         try:
+            for node in nodes:
+                node.start()
+                started += 1
+            feeding = _start_feeding(source, roots, control)
             while ended < sinks:
                 for item in await results.take_async():
                     if item is END:
@@ -85,7 +88,7 @@ class LocalRun:
                 control.stop()  # the consumer left early (or a failure stopped the run already)
             if feeding is not None:
                 feeding.cancel()
-            await _wait_for_cleanup(control.finished, len(nodes), feeding)
+            await _wait_for_cleanup(control.finished, started, feeding)
             self.pipeline.running = False
         if control.failure is not None:
             raise control.failure
