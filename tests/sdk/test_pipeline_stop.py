@@ -145,7 +145,7 @@ def test_a_failure_in_one_branch_stops_a_branch_blocked_on_a_full_queue():
     assert cleaned_up(log) == ["broken", "flood", "source", "stalled"]
 
 
-def test_cancelling_the_consumer_stops_the_run_and_closes_an_async_input():
+def test_cancelling_the_consumer_stops_the_run_and_the_async_input_it_waits_on():
     log: list = []
     events: list[str] = []
     first_seen = asyncio.Event()

@@ -17,6 +17,7 @@ instead of polling for a stop flag.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -135,10 +136,8 @@ class Channel:
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     """Resolve `waiter` on its own loop, from whichever thread we are on."""
-    try:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to wake
         waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
-    except RuntimeError:
-        pass  # the loop is closed: nobody is left to wake
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
