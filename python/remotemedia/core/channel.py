@@ -10,7 +10,8 @@ instead of polling for a stop flag.
   returns everything waiting, so a busy consumer pays one lock round per batch, not per item.
   A reader may therefore hold one batch in hand besides what waits in the channel.
 - `put_async` / `take_async` are the same for code running on an event loop: they await instead
-  of blocking, woken by the other side through `call_soon_threadsafe`.
+  of blocking, woken by the other side through `call_soon_threadsafe`. A channel has one reader
+  (a node's thread, or the run's consumer), so it keeps a single event-loop reader.
 - After `close()`, every waiting and every later `put` / `take` raises `ChannelClosed`; items still
   in the channel are dropped, as closing means "stop now", not "end of stream".
 """

@@ -52,7 +52,7 @@ def _feed_from_thread(source: Iterator[Any], roots: list[Channel], control: RunC
                 for root in roots:
                     root.put(item)
         except ChannelClosed:
-            raise
+            raise  # `put` raises nothing else: any other exception came from the source
         except Exception as exc:
             control.fail(_input_error(exc))
             return
