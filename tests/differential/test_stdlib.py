@@ -166,7 +166,9 @@ def observations(remotemedia_bin: Path, repo_root: Path, tmp_path_factory) -> tu
     manifest = modules / "manifest.json"
     manifest.write_text(json.dumps({
         "version": "v1", "metadata": {"name": "stdlib-probe"},
-        "nodes": [{"id": "probe", "node_type": "stdlib_probe:Probe", "params": {"scratch": str(modules)}}],
+        # Pinned: a probe module that failed to import in RustPython would otherwise be placed on CPython.
+        "nodes": [{"id": "probe", "node_type": "stdlib_probe:Probe", "runtime_hint": "rustpython",
+                   "params": {"scratch": str(modules)}}],
     }))
     inputs = [arg for name in PROBE_NAMES for arg in ("--input", json.dumps(name))]
     binary = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--python-path", str(modules), *inputs],
