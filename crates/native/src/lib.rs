@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyIterator};
+use pyo3::types::{PyDict, PyIterator, PyList, PyTuple};
 use remotemedia_cpython::CPythonEngine;
 use remotemedia_cpython::convert::{self, ArrayStyle};
 use remotemedia_runtime::engine::Engine;
@@ -84,33 +84,65 @@ fn run(
         python_path,
         channel_capacity,
     )?;
-    let inputs = PyIterator::from_object(inputs)?.unbind();
-    let values = Inputs::fallible(std::iter::from_fn(move || {
-        Python::attach(|py| match inputs.bind(py).clone().next()? {
-            Ok(item) => Some(convert::from_python(&item).map_err(|err| input_error(py, &err))),
-            Err(err) => Some(Err(input_error(py, &err))),
-        })
-    }));
-    let mut started = pipeline
+    let values = input_values(py, inputs)?;
+    let started = pipeline
         .run(values)
         .map_err(|err| sdk_error(py, "PipelineError", &format!("{err:#}")))?;
-    let mut outputs = Vec::new();
-    loop {
-        let next = {
-            let mut run = Unchecked(&mut started);
-            py.detach(move || run.next())
-        };
-        match next {
-            Some(output) => outputs
-                .push(convert::to_python(py, output.value, ArrayStyle::ArrayModule)?.unbind()),
-            None => break,
+    // The whole run goes on without the GIL: the outputs are gathered as runtime values and
+    // converted once it is over (the call returns a list anyway), so the GIL is not handed back
+    // and forth between this thread and the nodes' for every item.
+    let run = Unchecked(started);
+    let (outputs, finished) = py.detach(move || run.drain());
+    finished.map_err(|err| run_error(py, err))?;
+    outputs
+        .into_iter()
+        .map(|output| Ok(convert::to_python(py, output.value, ArrayStyle::ArrayModule)?.unbind()))
+        .collect()
+}
+
+/// Items taken from a lazy input iterable each time the feeder thread takes the GIL: a thread
+/// that is not Python's builds and tears down an interpreter thread state every time it takes it,
+/// which would cost more than the item itself.
+const INPUT_CHUNK: usize = 64;
+
+/// The run's inputs. A list or tuple is converted here, at once, so the feeder thread never needs
+/// the GIL; any other iterable (it may be endless) is advanced lazily, [`INPUT_CHUNK`] items at a
+/// time. `run` returns the outputs only at the end, so reading ahead delays nothing it shows.
+fn input_values(py: Python<'_>, inputs: &Bound<'_, PyAny>) -> PyResult<Inputs> {
+    if inputs.is_instance_of::<PyList>() || inputs.is_instance_of::<PyTuple>() {
+        return Ok(Inputs::fallible(take_inputs(
+            py,
+            &inputs.try_iter()?,
+            usize::MAX,
+        )));
+    }
+    let inputs = PyIterator::from_object(inputs)?.unbind();
+    let mut ahead = std::collections::VecDeque::new();
+    Ok(Inputs::fallible(std::iter::from_fn(move || {
+        if ahead.is_empty() {
+            ahead = Python::attach(|py| take_inputs(py, inputs.bind(py), INPUT_CHUNK)).into();
+        }
+        ahead.pop_front()
+    })))
+}
+
+/// Up to `limit` items of `iterator` as runtime values; reading stops after the first failure,
+/// as it would one item at a time.
+fn take_inputs(
+    py: Python<'_>,
+    iterator: &Bound<'_, PyIterator>,
+    limit: usize,
+) -> Vec<Result<remotemedia_runtime::value::Value, remotemedia_runtime::executor::InputError>> {
+    let mut taken = Vec::new();
+    for item in iterator.clone().take(limit) {
+        let converted = item.and_then(|item| convert::from_python(&item));
+        let failed = converted.is_err();
+        taken.push(converted.map_err(|err| input_error(py, &err)));
+        if failed {
+            break;
         }
     }
-    let finished = Unchecked(started);
-    match py.detach(move || finished.finish()) {
-        Ok(_) => Ok(outputs),
-        Err(err) => Err(run_error(py, err)),
-    }
+    taken
 }
 
 /// The plan of the manifest: `[{"id", "node_type", "engine", "reason"}]`, as `remotemedia plan`
@@ -258,16 +290,16 @@ struct Unchecked<T>(T);
 // SAFETY: `detach` runs its closure on the calling thread; nothing crosses to another thread.
 unsafe impl<T> Send for Unchecked<T> {}
 
-impl Iterator for Unchecked<&mut remotemedia_runtime::executor::Run> {
-    type Item = remotemedia_runtime::executor::Output;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next()
-    }
-}
-
 impl Unchecked<remotemedia_runtime::executor::Run> {
-    fn finish(self) -> Result<remotemedia_runtime::executor::RunReport, RunError> {
-        self.0.finish()
+    /// Every output of the run, in production order, and how it ended.
+    fn drain(
+        self,
+    ) -> (
+        Vec<remotemedia_runtime::executor::Output>,
+        Result<remotemedia_runtime::executor::RunReport, RunError>,
+    ) {
+        let mut run = self.0;
+        let outputs = run.by_ref().collect();
+        (outputs, run.finish())
     }
 }

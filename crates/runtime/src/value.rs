@@ -95,13 +95,13 @@ impl Value {
                     .collect::<Result<_, _>>()?,
             ),
             serde_json::Value::Object(map) => {
-                if map.len() == 1 {
-                    if let Some(serde_json::Value::String(encoded)) = map.get(BYTES_KEY) {
-                        let bytes = BASE64
-                            .decode(encoded)
-                            .map_err(|e| ValueError::InvalidBase64(e.to_string()))?;
-                        return Ok(Value::Bytes(bytes.into()));
-                    }
+                if map.len() == 1
+                    && let Some(serde_json::Value::String(encoded)) = map.get(BYTES_KEY)
+                {
+                    let bytes = BASE64
+                        .decode(encoded)
+                        .map_err(|e| ValueError::InvalidBase64(e.to_string()))?;
+                    return Ok(Value::Bytes(bytes.into()));
                 }
                 Value::Map(
                     map.into_iter()
