@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use remotemedia_runtime::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
-use remotemedia_runtime::engines::rustpython::{RustPythonConfig, RustPythonEngine};
+use remotemedia_runtime::engines::rustpython::RustPythonEngine;
 use remotemedia_runtime::executor::Phase;
 use remotemedia_runtime::manifest::{Manifest, Metadata, NodeManifest};
 use remotemedia_runtime::pipeline::{self, Config};
@@ -253,12 +253,15 @@ impl NodeService {
             engine: "python".to_owned(),
             message: error.to_string(),
         })?;
-        // Started now: a bad --python-path fails `serve`, not a client.
-        let python = RustPythonConfig::with_env(config.python_path.clone());
-        let rustpython = RustPythonEngine::new(&python).map_err(|error| ServeError::Engine {
-            engine: "rustpython".to_owned(),
-            message: crate::error_chain(&error),
-        })?;
+        // Started now: a bad --python-path fails `serve`, not a client, and the first node
+        // stream does not wait for the shared interpreter. Nodes that declare `cpu.cores` get an
+        // interpreter of their own per stream, which ends with the stream.
+        let rustpython = RustPythonEngine::new(&pipeline::rustpython_config(&engine_config))
+            .and_then(|engine| engine.start_shared().map(|_| engine))
+            .map_err(|error| ServeError::Engine {
+                engine: "rustpython".to_owned(),
+                message: crate::error_chain(&error),
+            })?;
         let shared = Shared {
             token: config.token.clone(),
             machine: config.machine.clone(),
@@ -476,6 +479,7 @@ impl Session<'_> {
             node_type: open.node_type,
             module: open.module,
             params,
+            capabilities: node.capabilities,
         };
         Ok((spec, engine))
     }
