@@ -28,7 +28,7 @@ mod node;
 mod stdio;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -120,14 +120,6 @@ struct PythonInterpreter {
     /// Only touched to hand each stage thread its own handle on the interpreter; `None` once a
     /// node's own interpreter has been finalized (see `Drop`).
     interpreter: Mutex<Option<Interpreter>>,
-    /// Held while a node is created and while it initializes: stage threads loading node classes
-    /// (or importing lazily in `initialize`) at the same time would import the same packages
-    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
-    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
-    /// threads, and never in the SDK's single-threaded local run. Both steps happen once per node
-    /// before any data flows, so serializing them costs little. Per interpreter: nodes with their
-    /// own interpreter set up in parallel.
-    setup: Mutex<()>,
     /// Always `Some` until dropped (inside the interpreter, see `Drop`).
     sdk: Option<SdkEntryPoints>,
     /// The node it was built for, if it is that node's own.
@@ -139,6 +131,21 @@ impl PythonInterpreter {
     /// Builds an interpreter on this thread and imports the SDK: every interpreter, shared or a
     /// node's own, gets exactly this set-up.
     fn start(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
+        // The first start in the process runs alone: it builds the classes of the native modules
+        // the set-up imports, which is not safe to do from two threads at once (see
+        // `setting_up`). Later starts find them built and run in parallel.
+        static FIRST_STARTED: Mutex<bool> = Mutex::new(false);
+        let mut first = FIRST_STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+        if *first {
+            drop(first);
+            return Self::start_now(python_path, owner);
+        }
+        let interpreter = Self::start_now(python_path, owner)?;
+        *first = true;
+        Ok(interpreter)
+    }
+
+    fn start_now(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
         let started = Instant::now();
         let interpreter = rustpython::InterpreterBuilder::new()
             .settings(embedded_settings())
@@ -163,7 +170,6 @@ impl PythonInterpreter {
         );
         Ok(PythonInterpreter {
             interpreter: Mutex::new(Some(interpreter)),
-            setup: Mutex::new(()),
             sdk: Some(sdk),
             owner,
             built_on: std::thread::current().id(),
@@ -183,10 +189,18 @@ impl PythonInterpreter {
             .new_thread()
     }
 
-    /// Takes the set-up lock (see `setup`); taken outside the interpreter, so a thread waiting
-    /// here never holds up a collection.
-    fn setting_up(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.setup.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Held while a node is created and while it initializes: stage threads loading node classes
+    /// (or importing lazily in `initialize`) at the same time would import the same packages
+    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
+    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
+    /// threads, and never in the SDK's single-threaded local run. Process-wide, not per
+    /// interpreter: RustPython builds a native module's classes once per process, on first import,
+    /// and two interpreters doing that at once can see a class before its methods are in place.
+    /// Both steps happen once per node before any data flows, so serializing them costs little.
+    /// Taken outside the interpreter, so a thread waiting here never holds up a collection.
+    fn setting_up(&self) -> MutexGuard<'static, ()> {
+        static SETUP: Mutex<()> = Mutex::new(());
+        SETUP.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn sdk(&self) -> &SdkEntryPoints {
