@@ -92,11 +92,13 @@ def _run(args: argparse.Namespace, sizes: settings.Sizes, work: Path, out: Path,
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     machine_description = machine.describe()
+    build_started = time.monotonic()
     if args.no_build:
         binary = Path(os.environ.get("REMOTEMEDIA_BIN") or build.target_dir(REPO) / "release" / "remotemedia")
         artefacts = build.existing(binary, work)
     else:
         artefacts = build.build(REPO, work, with_criterion="validation" in args.rows, log=log)
+    build_seconds = time.monotonic() - build_started
     bench = Bench(REPO, artefacts.binary, work, sizes, log, bench_executables=artefacts.bench_executables)
 
     rows: list[Row] = []
@@ -124,6 +126,7 @@ def _run(args: argparse.Namespace, sizes: settings.Sizes, work: Path, out: Path,
         "command": "make bench" if argv_is_default(args) else "python3 -m benchmarks " + " ".join(sys.argv[1:]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "duration_seconds": round(elapsed, 1),
+        "build_seconds": None if args.no_build else round(build_seconds, 1),
         "quick": args.quick,
         "machine": machine_description,
         "settings": {key: value for key, value in vars(sizes).items()},

@@ -61,28 +61,48 @@ def pure_cpython_pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REMOTEMEDIA_ENGINE", "python")
 
 
+# Settings a developer may have exported that would change what a test runs; each test sets its own.
+_DEVELOPER_SETTINGS = ("REMOTEMEDIA_PYTHON_RUNTIME", "REMOTEMEDIA_TOKEN", "REMOTEMEDIA_PYTHON_PATH")
+
+
+def _binary_env(changes: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment for a `remotemedia` process: this one without the developer's settings,
+    with `changes` applied (a None value removes the variable)."""
+    environment = {key: value for key, value in os.environ.items() if key not in _DEVELOPER_SETTINGS}
+    for key, value in (changes or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    return environment
+
+
+@pytest.fixture(scope="session")
+def binary_env() -> Callable[..., dict[str, str]]:
+    """`binary_env(changes)`: the environment every `remotemedia` process of the tests runs with."""
+    return _binary_env
+
+
 @pytest.fixture
 def run_remotemedia(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Runs the binary with `args`; `env` entries are added to (or, when None, removed from) the environment."""
+    """Runs the binary with `args` to completion; `env` entries are added to (or, when None, removed
+    from) the environment; `stdin` is its standard input (none when not given)."""
 
     def run(
-        *args: str | Path, env: dict[str, str | None] | None = None, timeout: float = RUN_TIMEOUT_S
+        *args: str | Path,
+        env: dict[str, str | None] | None = None,
+        stdin: str | None = None,
+        timeout: float = RUN_TIMEOUT_S,
     ) -> subprocess.CompletedProcess[str]:
-        environment = dict(os.environ)
-        # The tests choose the Python runtime themselves; a developer's setting must not leak in.
-        environment.pop("REMOTEMEDIA_PYTHON_RUNTIME", None)
-        for key, value in (env or {}).items():
-            if value is None:
-                environment.pop(key, None)
-            else:
-                environment[key] = value
         return subprocess.run(
             [str(remotemedia_bin), *map(str, args)],
             capture_output=True,
             text=True,
-            env=environment,
+            env=_binary_env(env),
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            cwd=REPO_ROOT,
         )
 
     return run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -38,20 +37,8 @@ class Server:
         self.process.wait(timeout=RUN_TIMEOUT_S)
 
 
-def _clean_env(extra: dict[str, str | None] | None = None) -> dict[str, str]:
-    environment = dict(os.environ)
-    for key in ("REMOTEMEDIA_PYTHON_RUNTIME", "REMOTEMEDIA_TOKEN", "REMOTEMEDIA_PYTHON_PATH"):
-        environment.pop(key, None)
-    for key, value in (extra or {}).items():
-        if value is None:
-            environment.pop(key, None)
-        else:
-            environment[key] = value
-    return environment
-
-
 @pytest.fixture
-def serve(remotemedia_bin: Path) -> Iterator[Callable[..., Server]]:
+def serve(remotemedia_bin: Path, binary_env: Callable[..., dict[str, str]]) -> Iterator[Callable[..., Server]]:
     """Starts `remotemedia serve --listen 127.0.0.1:0 ARGS…` and waits for its `listening on` line."""
     started: list[Server] = []
 
@@ -62,7 +49,7 @@ def serve(remotemedia_bin: Path) -> Iterator[Callable[..., Server]]:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=_clean_env({"RUST_LOG": "info"}),
+            env=binary_env({"RUST_LOG": "info"}),
         )
         lines: queue.Queue[str] = queue.Queue()
         log: list[str] = []
@@ -89,23 +76,11 @@ def serve(remotemedia_bin: Path) -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture
-def remotemedia(remotemedia_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Runs the binary to completion; `env` entries are added (or, when None, removed)."""
-
-    def run(
-        *args: str | Path, env: dict[str, str | None] | None = None, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(remotemedia_bin), *map(str, args)],
-            capture_output=True,
-            text=True,
-            input=stdin,
-            env=_clean_env(env),
-            timeout=RUN_TIMEOUT_S,
-            cwd=REPO_ROOT,
-        )
-
-    return run
+def remotemedia(
+    run_remotemedia: Callable[..., subprocess.CompletedProcess[str]],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs the binary to completion (tests/conftest.py's `run_remotemedia`), under this suite's name."""
+    return run_remotemedia
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ pub struct Args {
     /// Write outputs as JSON Lines to this file instead of stdout (`-`).
     #[arg(long, value_name = "PATH|-")]
     output: Option<PathBuf>,
-    /// Items each node's input channel holds before its producers wait.
+    /// Hand-offs each node's input channel holds before its producers wait: one item each, or a
+    /// batch of up to min(N, 8) from a node with more input waiting.
     #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
     channel_capacity: usize,
     /// Print per-node metrics to stderr after the run: items in/out, time processing, time

@@ -4,8 +4,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, select};
+use crossbeam_channel::{Receiver, Sender, select};
 
+use super::handoff::Outbox;
 use super::state::RunState;
 use super::{InputError, Output, Phase, RunError};
 use crate::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
@@ -15,12 +16,21 @@ use crate::value::Value;
 #[derive(Debug)]
 pub(crate) enum Targets {
     /// The inboxes of its successors: every output is sent to each.
-    Successors(Vec<Sender<Value>>),
+    Successors(Vec<Outbox<Value>>),
     /// A sink: its outputs are the run's outputs.
     Output {
         sink: Arc<str>,
-        sender: Sender<Output>,
+        outbox: Outbox<Output>,
     },
+}
+
+impl Targets {
+    fn outboxes(&mut self) -> (&mut [Outbox<Value>], Option<&mut Outbox<Output>>) {
+        match self {
+            Targets::Successors(outboxes) => (outboxes, None),
+            Targets::Output { outbox, .. } => (&mut [], Some(outbox)),
+        }
+    }
 }
 
 /// A stage's report once its node is initialized (or failed to be).
@@ -30,7 +40,7 @@ pub(crate) struct Stage {
     pub(crate) index: usize,
     pub(crate) spec: NodeSpec,
     pub(crate) engine: Arc<dyn Engine>,
-    pub(crate) inbox: Receiver<Value>,
+    pub(crate) inbox: Receiver<Vec<Value>>,
     pub(crate) targets: Targets,
     pub(crate) state: Arc<RunState>,
     pub(crate) init_reports: Sender<InitReport>,
@@ -45,7 +55,7 @@ impl Stage {
             spec,
             engine,
             inbox,
-            targets,
+            mut targets,
             state,
             init_reports,
             start_line,
@@ -78,10 +88,13 @@ impl Stage {
                 index,
                 node,
                 instance: instance.as_mut(),
-                targets: &targets,
+                targets: &mut targets,
                 state: &state,
             };
             driver.stream(&inbox);
+        }
+        if let Targets::Output { outbox, .. } = &mut targets {
+            outbox.deliver_rest();
         }
         // Successors see end of stream as soon as this node is done, while it cleans up.
         drop(targets);
@@ -101,28 +114,39 @@ struct Driver<'a> {
     index: usize,
     node: &'a str,
     instance: &'a mut dyn NodeInstance,
-    targets: &'a Targets,
+    targets: &'a mut Targets,
     state: &'a RunState,
 }
 
 impl Driver<'_> {
-    fn stream(&mut self, inbox: &Receiver<Value>) {
+    fn stream(&mut self, inbox: &Receiver<Vec<Value>>) {
         loop {
             if self.state.is_stopping() {
                 self.state.mark_interrupted();
                 return;
             }
-            let item = select! {
-                recv(inbox) -> item => item,
+            let batch = select! {
+                recv(inbox) -> batch => batch,
                 recv(self.state.stop_signal()) -> _ => {
                     self.state.mark_interrupted();
                     return;
                 }
             };
-            let Ok(item) = item else { break };
-            self.state.counters(self.index).count_in();
-            if !self.call(Phase::Process, |instance, out| instance.process(item, out)) {
-                return;
+            let Ok(batch) = batch else { break };
+            let mut items = batch.into_iter();
+            while let Some(item) = items.next() {
+                if self.state.is_stopping() {
+                    self.state.mark_interrupted();
+                    return;
+                }
+                self.state.counters(self.index).count_in();
+                // More input already waiting: this node's outputs may wait to leave together.
+                let backlog = items.len() > 0 || !inbox.is_empty();
+                if !self.call(Phase::Process, backlog, |instance, out| {
+                    instance.process(item, out)
+                }) {
+                    return;
+                }
             }
         }
         // Every predecessor is done; if one stopped early, the stream is not complete.
@@ -130,64 +154,72 @@ impl Driver<'_> {
             self.state.mark_interrupted();
             return;
         }
-        if self.call(Phase::Flush, |instance, out| instance.flush(out)) {
+        if self.call(Phase::Flush, false, |instance, out| instance.flush(out)) {
             tracing::debug!(node = self.node, "flushed");
         }
     }
 
     /// Calls the node; false when the run must stop (this node failed, or the run is stopping).
+    ///
+    /// Without a `backlog` the outputs gathered so far leave before this returns, so the stage
+    /// never waits for input while holding outputs back.
     fn call(
         &mut self,
         phase: Phase,
+        backlog: bool,
         step: impl FnOnce(&mut dyn NodeInstance, &mut dyn Emitter) -> Result<(), NodeError>,
     ) -> bool {
         let mut emitter = StageEmitter {
-            targets: self.targets,
+            targets: &mut *self.targets,
             state: self.state,
             index: self.index,
+            backlog,
             blocked: Duration::ZERO,
             stopped: false,
         };
         let started = Instant::now();
         let result = guarded(|| step(&mut *self.instance, &mut emitter));
-        self.state
-            .counters(self.index)
-            .add_call(started.elapsed(), emitter.blocked);
-        match result {
-            Ok(()) => !emitter.stopped,
+        let keep_going = match result {
+            Ok(()) => !emitter.stopped && (backlog || emitter.flush().is_ok()),
             // The node gave up because `emit` told it the run is stopping: not its failure.
             Err(_) if emitter.stopped => false,
             Err(error) => {
+                // What it emitted before failing is delivered, as it would have been unbatched.
+                let _ = emitter.flush();
                 self.state.fail(RunError::node(self.node, phase, error));
                 false
             }
-        }
+        };
+        self.state
+            .counters(self.index)
+            .add_call(started.elapsed(), emitter.blocked);
+        keep_going
     }
 }
 
-/// The emitter handed to a node: sends each output to every target, blocking while one is full,
-/// and gives up with `Stopped` as soon as the run stops.
+/// The emitter handed to a node: queues each output for every target, sending when the batch is
+/// due (see [`Outbox::push`]), blocking while a target is full, and gives up with `Stopped` as
+/// soon as the run stops.
 struct StageEmitter<'a> {
-    targets: &'a Targets,
+    targets: &'a mut Targets,
     state: &'a RunState,
     index: usize,
+    backlog: bool,
     blocked: Duration,
     stopped: bool,
 }
 
 impl StageEmitter<'_> {
-    fn send<T>(&mut self, sender: &Sender<T>, item: T) -> Result<(), Stopped> {
-        let item = match sender.try_send(item) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(item)) => item,
-            Err(TrySendError::Disconnected(_)) => return Err(self.give_up()),
-        };
-        let waiting = Instant::now();
-        let sent = select! {
-            send(sender, item) -> sent => sent.is_ok(),
-            recv(self.state.stop_signal()) -> _ => false,
-        };
-        self.blocked += waiting.elapsed();
+    /// Sends every gathered batch.
+    fn flush(&mut self) -> Result<(), Stopped> {
+        let stop = self.state.stop_signal();
+        let (successors, output) = self.targets.outboxes();
+        let mut sent = successors
+            .iter_mut()
+            .all(|outbox| outbox.flush(stop, &mut self.blocked).is_ok());
+        if let Some(outbox) = output {
+            sent = sent && outbox.flush(stop, &mut self.blocked).is_ok();
+        }
         if sent { Ok(()) } else { Err(self.give_up()) }
     }
 
@@ -203,22 +235,27 @@ impl Emitter for StageEmitter<'_> {
         if self.stopped || self.state.is_stopping() {
             return Err(self.give_up());
         }
-        match self.targets {
-            Targets::Successors(senders) => {
-                if let Some((last, others)) = senders.split_last() {
-                    for sender in others {
-                        self.send(sender, item.clone())?;
-                    }
-                    self.send(last, item)?;
-                }
-            }
-            Targets::Output { sink, sender } => {
+        let (stop, backlog) = (self.state.stop_signal(), self.backlog);
+        let sent = match &mut *self.targets {
+            Targets::Successors(outboxes) => match outboxes.split_last_mut() {
+                Some((last, others)) => others
+                    .iter_mut()
+                    .try_for_each(|outbox| {
+                        outbox.push(item.clone(), backlog, stop, &mut self.blocked)
+                    })
+                    .and_then(|()| last.push(item, backlog, stop, &mut self.blocked)),
+                None => Ok(()),
+            },
+            Targets::Output { sink, outbox } => {
                 let output = Output {
                     sink: Arc::clone(sink),
                     value: item,
                 };
-                self.send(sender, output)?;
+                outbox.push(output, backlog, stop, &mut self.blocked)
             }
+        };
+        if sent.is_err() {
+            return Err(self.give_up());
         }
         self.state.counters(self.index).count_out();
         Ok(())
@@ -231,7 +268,7 @@ impl Emitter for StageEmitter<'_> {
 /// the end (flush included) and the run then fails with [`RunError::Input`].
 pub(crate) fn feed(
     mut inputs: impl Iterator<Item = Result<Value, InputError>>,
-    roots: Vec<Sender<Value>>,
+    mut roots: Vec<Outbox<Value>>,
     state: &RunState,
     start_line: Receiver<()>,
 ) {
@@ -249,26 +286,23 @@ pub(crate) fn feed(
                 return;
             }
         };
-        let Some((last, others)) = roots.split_last() else {
+        let Some((last, others)) = roots.split_last_mut() else {
             return;
         };
+        // One item per hand-off: the next input may be long to come (a live source), and the
+        // roots batch their own outputs when the inputs outpace them.
+        let stop = state.stop_signal();
+        let mut blocked = Duration::ZERO;
         let sent = others
-            .iter()
-            .all(|root| send_input(root, item.clone(), state))
-            && send_input(last, item, state);
-        if !sent {
+            .iter_mut()
+            .try_for_each(|root| root.push(item.clone(), false, stop, &mut blocked))
+            .and_then(|()| last.push(item, false, stop, &mut blocked));
+        if sent.is_err() {
             state.mark_interrupted();
             return;
         }
     }
     tracing::debug!("all inputs sent");
-}
-
-fn send_input(root: &Sender<Value>, item: Value, state: &RunState) -> bool {
-    select! {
-        send(root, item) -> sent => sent.is_ok(),
-        recv(state.stop_signal()) -> _ => false,
-    }
 }
 
 /// Runs node code, turning a panic into a node error so one bad node cannot take the run down.

@@ -344,10 +344,15 @@ fn a_fast_producer_never_has_more_than_the_capacity_in_flight_per_edge() {
         assert_eq!(delivered, 2000);
         for (edge, probe) in [("source -> relay", &first), ("relay -> slow", &second)] {
             let max = probe.max_in_flight.load(Ordering::SeqCst);
-            // The receiver counts an item a moment after taking it, hence the one item of slack.
+            // The documented bound (`RunOptions::channel_capacity`): `capacity` hand-offs of up
+            // to `min(capacity, 8)` items, a batch being gathered by the producer and the rest of
+            // one at the consumer; the receiver counts an item a moment after taking it, hence
+            // the one item of slack.
+            let batch = capacity.min(8);
+            let bound = capacity * batch + 2 * (batch - 1) + 1;
             assert!(
-                max <= capacity + 1,
-                "{edge}: {max} items in flight with capacity {capacity}"
+                max <= bound,
+                "{edge}: {max} items in flight with capacity {capacity} (at most {bound})"
             );
             assert!(
                 max >= capacity,
@@ -361,6 +366,156 @@ fn a_fast_producer_never_has_more_than_the_capacity_in_flight_per_edge() {
             "the source never waited for room"
         );
     }
+}
+
+/// Run inputs `0..count`, counting how many the feeder has pulled so far.
+fn counted_inputs(count: i64, pulled: &Arc<AtomicU64>) -> Inputs {
+    let pulled = Arc::clone(pulled);
+    Inputs::new((0..count).map(move |value| {
+        pulled.fetch_add(1, Ordering::SeqCst);
+        Value::Int(value)
+    }))
+}
+
+#[test]
+fn a_backlog_is_handed_over_in_batches_and_every_item_arrives_in_order_and_is_counted() {
+    const ITEMS: u64 = 2000;
+    let capacity = 4u64;
+    let pulled = Arc::new(AtomicU64::new(0));
+    let emitted = Arc::new(AtomicU64::new(0));
+    let ahead = Arc::new(AtomicU64::new(0));
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("busy", {
+            let (pulled, emitted) = (Arc::clone(&pulled), Arc::clone(&emitted));
+            move || {
+                let (pulled, emitted) = (Arc::clone(&pulled), Arc::clone(&emitted));
+                let mut taken = 0;
+                Script::pass().on_process(move |item, out| {
+                    taken += 1;
+                    // Work on each item only once the inbox is full behind it (or the inputs are
+                    // all read): this node always has a backlog.
+                    wait_until(|| {
+                        let pulled = pulled.load(Ordering::SeqCst);
+                        pulled > taken + capacity || pulled == ITEMS
+                    });
+                    out.emit(item)?;
+                    emitted.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            }
+        })
+        .node("relay", {
+            let (emitted, ahead) = (Arc::clone(&emitted), Arc::clone(&ahead));
+            move || {
+                let (emitted, ahead) = (Arc::clone(&emitted), Arc::clone(&ahead));
+                let mut first = true;
+                Script::pass().on_process(move |item, out| {
+                    if first {
+                        // One item at a time, `busy` could get at most `capacity + 1` items ahead
+                        // of a consumer holding its first item; in batches, several times that.
+                        wait_until(|| emitted.load(Ordering::SeqCst) > 2 * capacity + 1);
+                        ahead.store(emitted.load(Ordering::SeqCst), Ordering::SeqCst);
+                        first = false;
+                    }
+                    Ok(out.emit(item)?)
+                })
+            }
+        })
+        .node("sink", || Script::map(|x| x + 1));
+    let (graph, nodes) = plan(
+        &manifest(
+            &["busy", "relay", "sink"],
+            &[("busy", "relay"), ("relay", "sink")],
+        ),
+        engine,
+    );
+    let inputs = counted_inputs(ITEMS as i64, &pulled);
+    let mut run = executor::start(&graph, nodes, inputs, &options(capacity as usize)).unwrap();
+    let outputs: Vec<Output> = run.by_ref().collect();
+    let report = run.finish().unwrap();
+
+    assert!(
+        ahead.load(Ordering::SeqCst) > 2 * capacity + 1,
+        "`busy` never got ahead in batches ({} items)",
+        ahead.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        values_from(&outputs, "sink"),
+        (1..=ITEMS as i64).collect::<Vec<_>>()
+    );
+    let counts: Vec<_> = report
+        .metrics
+        .iter()
+        .map(|m| (m.node.as_str(), m.items_in, m.items_out))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("busy", ITEMS, ITEMS),
+            ("relay", ITEMS, ITEMS),
+            ("sink", ITEMS, ITEMS)
+        ]
+    );
+    for node in ["busy", "relay", "sink"] {
+        assert_eq!(log.steps(node), LIFECYCLE, "lifecycle of {node}");
+    }
+}
+
+#[test]
+fn a_generator_without_backlog_streams_each_item_before_yielding_the_next() {
+    const ITEMS: i64 = 5;
+    // What the run's reader has received so far; the generator waits for it between items.
+    let received = Arc::new(AtomicU64::new(0));
+    let waited_in_vain = Arc::new(AtomicU64::new(0));
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("generator", {
+            let (received, in_vain) = (Arc::clone(&received), Arc::clone(&waited_in_vain));
+            move || {
+                let (received, in_vain) = (Arc::clone(&received), Arc::clone(&in_vain));
+                Script::pass().on_process(move |item, out| {
+                    for value in 0..int(&item) {
+                        out.emit(Value::Int(value))?;
+                        // Yield the next item only once this one came out of the pipeline: a
+                        // stage holding it back would leave this waiting in vain.
+                        let expected = value as u64 + 1;
+                        wait_until(|| received.load(Ordering::SeqCst) >= expected);
+                        if received.load(Ordering::SeqCst) < expected {
+                            in_vain.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Ok(())
+                })
+            }
+        })
+        .node("relay", Script::pass)
+        .node("sink", || Script::map(|x| x * 10));
+    let (graph, nodes) = plan(
+        &manifest(
+            &["generator", "relay", "sink"],
+            &[("generator", "relay"), ("relay", "sink")],
+        ),
+        engine,
+    );
+    let mut run = executor::start(&graph, nodes, ints([ITEMS]), &options(16)).unwrap();
+    let mut values = Vec::new();
+    for output in run.by_ref() {
+        values.push(int(&output.value));
+        received.fetch_add(1, Ordering::SeqCst);
+    }
+    let report = run.finish().unwrap();
+
+    assert_eq!(values, [0, 10, 20, 30, 40]);
+    assert_eq!(
+        waited_in_vain.load(Ordering::SeqCst),
+        0,
+        "an item was held back"
+    );
+    assert_eq!(
+        (report.metrics[0].items_in, report.metrics[0].items_out),
+        (1, 5)
+    );
 }
 
 #[test]
