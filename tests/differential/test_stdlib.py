@@ -166,7 +166,9 @@ def observations(remotemedia_bin: Path, repo_root: Path, tmp_path_factory) -> tu
     manifest = modules / "manifest.json"
     manifest.write_text(json.dumps({
         "version": "v1", "metadata": {"name": "stdlib-probe"},
-        "nodes": [{"id": "probe", "node_type": "stdlib_probe:Probe", "params": {"scratch": str(modules)}}],
+        # Pinned: a probe module that failed to import in RustPython would otherwise be placed on CPython.
+        "nodes": [{"id": "probe", "node_type": "stdlib_probe:Probe", "runtime_hint": "rustpython",
+                   "params": {"scratch": str(modules)}}],
     }))
     inputs = [arg for name in PROBE_NAMES for arg in ("--input", json.dumps(name))]
     binary = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--python-path", str(modules), *inputs],
@@ -193,3 +195,81 @@ def observations(remotemedia_bin: Path, repo_root: Path, tmp_path_factory) -> tu
 def test_stdlib_behaves_as_in_cpython(observations, probe):
     cpython, binary = observations
     assert binary[probe] == cpython[probe]
+
+
+# The binary freezes a curated standard library (crates/pynodes/stdlib-modules.txt). These nodes
+# import inside `process`, and pin the RustPython engine, so a module missing from the binary is
+# reported here instead of the node's module quietly being placed on CPython.
+IMPORTER = r'''
+import importlib
+import sys
+from remotemedia.core.node import Node
+
+
+class Importer(Node):
+    """Imports each module name it receives; returns the engine and what failed, with the error."""
+
+    def process(self, names):
+        failed = {}
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+        return {"implementation": sys.implementation.name, "failed": failed}
+'''
+
+
+def _import_in_binary(remotemedia_bin: Path, tmp_path: Path, names: list[str]) -> dict:
+    (tmp_path / "importer.py").write_text(IMPORTER)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({
+        "version": "v1", "metadata": {"name": "stdlib-imports"},
+        "nodes": [{"id": "importer", "node_type": "importer:Importer", "runtime_hint": "rustpython"}],
+    }))
+    result = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--python-path", str(tmp_path),
+                             "--input", json.dumps(names)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout.splitlines()[-1])
+    assert output["implementation"] == "rustpython"
+    return output["failed"]
+
+
+def _curated_stdlib(repo_root: Path) -> list[str]:
+    listing = (repo_root / "crates" / "pynodes" / "stdlib-modules.txt").read_text()
+    names = [line.split("#")[0].strip() for line in listing.splitlines()]
+    return [name for name in names if name]
+
+
+def test_every_module_of_the_curated_stdlib_imports_in_the_binary(remotemedia_bin, repo_root, tmp_path):
+    """A listed module whose own imports were left out of the list fails here, naming what is missing."""
+    names = _curated_stdlib(repo_root)
+    assert {"asyncio", "json", "dataclasses", "encodings.utf_8"} <= set(names)
+
+    assert _import_in_binary(remotemedia_bin, tmp_path, names) == {}
+
+
+def test_commonly_used_stdlib_modules_import_in_the_binary(remotemedia_bin, tmp_path):
+    """What users' pure-Python nodes typically import, submodules included — not just the listed names."""
+    common = ["abc", "argparse", "array", "asyncio", "base64", "binascii", "bisect", "calendar", "collections",
+              "collections.abc", "concurrent.futures", "contextlib", "copy", "csv", "dataclasses", "datetime",
+              "decimal", "difflib", "enum", "fnmatch", "fractions", "functools", "glob", "gzip", "hashlib", "heapq",
+              "hmac", "html", "importlib.metadata", "importlib.resources", "inspect", "io", "ipaddress", "itertools",
+              "json", "logging", "logging.handlers", "math", "numbers", "operator", "os", "os.path", "pathlib",
+              "pickle", "pprint", "queue", "random", "re", "secrets", "shlex", "shutil", "statistics", "string",
+              "struct", "subprocess", "tempfile", "textwrap", "threading", "time", "tokenize", "tomllib",
+              "traceback", "types", "typing", "urllib.parse", "uuid", "warnings", "wave", "weakref", "zipfile",
+              "zlib", "zoneinfo"]
+
+    assert _import_in_binary(remotemedia_bin, tmp_path, common) == {}
+
+
+def test_a_module_left_out_of_the_binary_raises_an_import_error_naming_it(remotemedia_bin, tmp_path):
+    left_out = ["tkinter", "idlelib", "pydoc", "unittest"]
+
+    failed = _import_in_binary(remotemedia_bin, tmp_path, left_out)
+
+    assert sorted(failed) == sorted(left_out)
+    for name, error in failed.items():
+        assert error.startswith(f"ModuleNotFoundError: No module named '{name}'"), error
+        assert "includes only part of Python's standard library" in error and "cpython" in error, error

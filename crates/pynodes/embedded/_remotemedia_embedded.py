@@ -7,6 +7,7 @@
 - `sys.path` becomes exactly the user's `--python-path` directories: the standard library and the
   SDK are frozen into the binary, and nothing from a CPython installation on the machine may
   shadow them or leak in.
+- The binary freezes only part of the standard library; importing a module it leaves out says so.
 """
 
 import io
@@ -45,11 +46,32 @@ class NodeOutputStream(io.TextIOBase):
         self._flush_line()
 
 
+class LeftOutStdlibFinder:
+    """Last on `sys.meta_path`: importing a standard-library module the binary leaves out fails
+    with an error that says so, instead of a bare "No module named" that reads like a path problem.
+
+    Last, so a package of the same name on the user's `--python-path` still wins.
+    """
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        from _remotemedia_stdlib_left_out import LEFT_OUT
+
+        if fullname in LEFT_OUT:
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r}: the remotemedia binary includes only part of Python's standard "
+                f"library, without {fullname!r}; run this node on CPython (runtime_hint \"cpython\") to use it",
+                name=fullname,
+            )
+        return None
+
+
 def install(write_text, flush_line, python_path):
     """Route stdout/stderr to the runtime and make `python_path` the whole import path."""
     sys.stdout = NodeOutputStream("<stdout>", write_text, flush_line)
     sys.stderr = NodeOutputStream("<stderr>", write_text, flush_line)
     sys.path[:] = list(python_path)
+    sys.meta_path.append(LeftOutStdlibFinder)
 
 
 def private_method(node, name):

@@ -1,9 +1,11 @@
 //! The remotemedia Python SDK and node catalogue, compiled to bytecode and frozen into the binary
 //! (internal crate of the `remotemedia` runtime).
 //!
-//! Three sources are frozen, so the embedded RustPython interpreter imports them without reading
+//! Four sources are frozen, so the embedded RustPython interpreter imports them without reading
 //! the disk:
 //!
+//! - a curated part of RustPython's Python standard library, listed in `stdlib-modules.txt` (the
+//!   one place to add a module; it says why the list is curated);
 //! - `python/remotemedia`: the very package pip users install — one copy of every node, so the
 //!   binary and CPython run the same code;
 //! - `python-stdlib-shim`: replacements for the few standard-library pieces RustPython lacks or
@@ -13,14 +15,38 @@
 //!
 //! The sources are compiled when this crate builds; `build.rs` makes any `.py` edit rebuild it.
 
+use rustpython_vm::InterpreterBuilder;
 use rustpython_vm::frozen::{FrozenLib, FrozenModule};
 
+/// `py_freeze!` of the modules `build.rs` copied out of RustPython's `Lib/`.
+static STDLIB: &FrozenLib = include!(concat!(env!("OUT_DIR"), "/frozen_stdlib.rs"));
 static SDK: &FrozenLib = rustpython_vm::py_freeze!(dir = "../../../python");
 static SHIMS: &FrozenLib = rustpython_vm::py_freeze!(dir = "../../../python-stdlib-shim");
 static EMBEDDED: &FrozenLib = rustpython_vm::py_freeze!(
     file = "../embedded/_remotemedia_embedded.py",
     module_name = "_remotemedia_embedded"
 );
+
+/// Adds the standard library to an interpreter: every native (Rust) module of `rustpython-stdlib`
+/// and the curated Python modules of `stdlib-modules.txt`. It replaces `rustpython`'s
+/// `init_stdlib`, which freezes all of `Lib/` or else reads it from disk.
+pub trait CuratedStdlib {
+    #[must_use]
+    fn init_curated_stdlib(self) -> Self;
+}
+
+impl CuratedStdlib for InterpreterBuilder {
+    fn init_curated_stdlib(self) -> Self {
+        let native = rustpython_stdlib::stdlib_module_defs(&self.ctx);
+        self.add_native_modules(&native)
+            .add_frozen_modules(stdlib_modules())
+    }
+}
+
+/// The curated standard library's Python modules, as `(module name, bytecode)`.
+pub fn stdlib_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> {
+    STDLIB.into_iter()
+}
 
 /// The SDK's modules (`remotemedia`, `remotemedia.nodes`, …), as `(module name, bytecode)`.
 pub fn sdk_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> {

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use rustpython::InterpreterBuilderExt as _;
+use remotemedia_pynodes::CuratedStdlib as _;
 use rustpython_vm::builtins::{PyDict, PyStrRef};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
@@ -149,7 +149,7 @@ impl PythonInterpreter {
         let started = Instant::now();
         let interpreter = rustpython::InterpreterBuilder::new()
             .settings(embedded_settings())
-            .init_stdlib()
+            .init_curated_stdlib()
             .add_frozen_modules(remotemedia_pynodes::sdk_modules())
             .add_frozen_modules(remotemedia_pynodes::embedded_modules())
             // Last, so each shim replaces the frozen standard-library module it is named after.
