@@ -74,9 +74,9 @@ class Bench:
                 lines.write("\n")
         return path
 
-    def binary_run(self, name: str, spec: workloads.Spec, inputs: Path, *, metrics: bool = False,
+    def binary_run(self, name: str, spec: workloads.Spec, inputs: Path, *extra: str, metrics: bool = False,
                    figures: Callable[[ProcessSample], dict[str, float]] | None = None) -> Contender:
-        """`remotemedia run` of the workload's manifest over `inputs`."""
+        """`remotemedia run` of the workload's manifest over `inputs`, with `extra` options."""
         output = self._output(name)
         argv = [str(self.binary), "run", str(self.manifest(spec)), "--input-file", str(inputs),
                 "--output", str(output), "--quiet"]
@@ -84,6 +84,7 @@ class Bench:
             argv += ["--python-path", str(BENCH_NODES)]
         if metrics:
             argv += ["--metrics", "--json"]
+        argv += extra
         return Contender(name, argv, output, self.child_env(), figures)
 
     def cpython_run(self, name: str, mode: str, spec: workloads.Spec, inputs: Path, *extra: str,

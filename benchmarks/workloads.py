@@ -33,17 +33,9 @@ def resample(wav_path: str) -> Spec:
     return {"name": "resample", "wav": wav_path}
 
 
-CPU_VARIANTS = ("same code", "own code", "own code, locals only")
-"""How much the CPU-bound stages share (see `benchmarks/nodes/bench_nodes.py`): every stage the
-same class; each stage a class of its own with identical code; and that, with the loop's global and
-constants bound to locals, so the stages share no Python object at all while they run."""
-
-
-def cpu_stages(stages: int, rounds: int, variant: str = "same code") -> Spec:
-    """`stages` CPU-bound pure-Python stages of `rounds` steps each, sharing what `variant` says."""
-    if variant not in CPU_VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {CPU_VARIANTS}")
-    return {"name": "cpu_stages", "stages": stages, "rounds": rounds, "variant": variant}
+def cpu_stages(stages: int, rounds: int) -> Spec:
+    """`stages` CPU-bound pure-Python stages of `rounds` steps each (each declares a core)."""
+    return {"name": "cpu_stages", "stages": stages, "rounds": rounds}
 
 
 def arrays(size_bytes: int) -> Spec:
@@ -80,14 +72,9 @@ def _nodes(spec: Spec) -> list[Any]:
         return [WavReaderNode(name="reader", path=spec["wav"], frame_ms=20),
                 ResampleNode(name="resample", target_rate=16000)]
     if name == "cpu_stages":
-        import bench_nodes  # benchmarks/nodes: a user module, for the binary too
+        from bench_nodes import CpuStageNode  # benchmarks/nodes: a user module, for the binary too
 
-        classes = {"same code": (bench_nodes.CpuStageNode,),
-                   "own code": (bench_nodes.CpuStageNode, bench_nodes.CpuStageTwinNode),
-                   "own code, locals only": (bench_nodes.CpuStageLocalsNode, bench_nodes.CpuStageLocalsTwinNode)}
-        stage_classes = classes[spec["variant"]]
-        return [stage_classes[index % len(stage_classes)](name=f"stage{index}", rounds=spec["rounds"])
-                for index in range(spec["stages"])]
+        return [CpuStageNode(name=f"stage{index}", rounds=spec["rounds"]) for index in range(spec["stages"])]
     if name == "arrays":
         from bench_nodes import ArrayConsumeNode, ArrayEmitNode
 

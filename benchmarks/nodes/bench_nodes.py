@@ -26,46 +26,15 @@ class CpuStageNode(Node):
             raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
         self.rounds = rounds
 
-    def process(self, data: int) -> int:
-        state = data
-        for _ in range(self.rounds):
-            state = (state * 1103515245 + 12345) % _MODULUS
-        return state
-
-
-class CpuStageTwinNode(CpuStageNode):
-    """`CpuStageNode`'s work in a code object of its own (the body is copied on purpose).
-
-    RustPython keeps adaptive-specialization counters in the code object, written as the code
-    runs; two stages running the *same* code object write the same counters from two cores. A
-    stage of this class next to a `CpuStageNode` shares no code with it.
-    """
+    def get_capabilities(self) -> dict[str, Any]:
+        """Declares a core, as a CPU-bound node should: the binary then runs it in an embedded
+        interpreter of its own, in parallel with the other stages (no objects shared with them)."""
+        return {"cpu": {"cores": 1}}
 
     def process(self, data: int) -> int:
         state = data
         for _ in range(self.rounds):
             state = (state * 1103515245 + 12345) % _MODULUS
-        return state
-
-
-class CpuStageLocalsNode(CpuStageNode):
-    """The same work with the module global and the constants bound to locals first, so the loop
-    touches no Python object another thread uses (same outputs as `CpuStageNode`)."""
-
-    def process(self, data: int) -> int:
-        state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
-        for _ in range(self.rounds):
-            state = (state * multiplier + increment) % modulus
-        return state
-
-
-class CpuStageLocalsTwinNode(CpuStageNode):
-    """`CpuStageLocalsNode`'s work in a code object of its own (see `CpuStageTwinNode`)."""
-
-    def process(self, data: int) -> int:
-        state, multiplier, increment, modulus = data, 1103515245, 12345, _MODULUS
-        for _ in range(self.rounds):
-            state = (state * multiplier + increment) % modulus
         return state
 
 

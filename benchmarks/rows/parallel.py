@@ -18,28 +18,24 @@ def run(bench: Bench) -> Row:
               f"{items} items through CPU-bound pure-Python work ({2 * rounds:,} steps of integer arithmetic per "
               "item, `benchmarks/nodes/bench_nodes.py`), either as ONE node doing all of it (serial) or as TWO "
               f"nodes of {rounds:,} steps each (concurrent stages on two threads). Speed-up = serial time ÷ "
-              "concurrent time, run by run (whole-process wall time). The binary's RustPython engine has no "
-              "GIL; the SDK's local run is held to one core by CPython's GIL. The binary also runs two variants "
-              "that share less between the threads: each stage a class of its own with identical code (no "
-              "shared code object, whose specialization counters RustPython writes as it runs), and that with "
-              "the loop's global and constants bound to locals (no shared Python object at all). Last, the "
-              "machine's ceiling at that moment: two serial binary runs at once against one (other people's "
-              "load on the shared cores lowers it below 2).")
+              "concurrent time, run by run (whole-process wall time). The stage node declares a CPU core "
+              "(`get_capabilities()`), as a CPU-bound node should, so the binary runs each stage in an embedded "
+              "RustPython interpreter of its own (no GIL, no Python object shared between the stages); the "
+              "SDK's local run is held to one core by CPython's GIL. For comparison, the binary also runs the "
+              "same manifests with `--interpreters shared` (both stages in one interpreter, sharing its "
+              "modules and objects). Last, the machine's ceiling at that moment: two serial binary runs at "
+              "once against one (other people's load on the shared cores lowers it below 2).")
     inputs = bench.inputs("parallel", range(items))
-    specs = {
-        "binary": (workloads.cpu_stages(1, 2 * rounds), workloads.cpu_stages(2, rounds)),
-        "binary, own code per stage": (workloads.cpu_stages(1, 2 * rounds, "own code"),
-                                       workloads.cpu_stages(2, rounds, "own code")),
-        "binary, own code, locals only": (workloads.cpu_stages(1, 2 * rounds, "own code, locals only"),
-                                          workloads.cpu_stages(2, rounds, "own code, locals only")),
-        "CPython SDK": (workloads.cpu_stages(1, 2 * rounds), workloads.cpu_stages(2, rounds)),
+    serial, concurrent = workloads.cpu_stages(1, 2 * rounds), workloads.cpu_stages(2, rounds)
+    sides = {
+        "binary": lambda name, spec: bench.binary_run(name, spec, inputs),
+        "binary, one shared interpreter": lambda name, spec: bench.binary_run(name, spec, inputs,
+                                                                             "--interpreters", "shared"),
+        "CPython SDK": lambda name, spec: bench.cpython_run(name, "sdk", spec, inputs),
     }
     contenders = []
-    for side, (serial, concurrent) in specs.items():
-        make = bench.binary_run if side.startswith("binary") else \
-            (lambda name, spec, inputs: bench.cpython_run(name, "sdk", spec, inputs))
-        contenders += [make(f"{side}, serial (1 node)", serial, inputs),
-                       make(f"{side}, concurrent (2 nodes)", concurrent, inputs)]
+    for side, make in sides.items():
+        contenders += [make(f"{side}, serial (1 node)", serial), make(f"{side}, concurrent (2 nodes)", concurrent)]
     ceiling = _two_at_once(contenders[0], "machine: two serial binary runs at once")
     contenders.append(ceiling)
     comparison = compare(contenders, bench.sizes.repetitions, progress=bench.log)
@@ -51,7 +47,7 @@ def run(bench: Bench) -> Row:
         row.figures.append(Figure(contender.name, "s", stats(wall[contender.name]),
                                   note=f"CPU ÷ wall {utilisation:.2f}"))
     speedups = {}
-    for side in specs:
+    for side in sides:
         speedups[side] = pairwise(wall[f"{side}, serial (1 node)"], wall[f"{side}, concurrent (2 nodes)"],
                                   lambda serial_time, concurrent_time: serial_time / concurrent_time)
         row.ratios.append(Ratio(f"{side}: serial ÷ concurrent (speed-up)", speedups[side]))

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use remotemedia_runtime::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
-use remotemedia_runtime::engines::rustpython::{RustPythonConfig, RustPythonEngine};
+use remotemedia_runtime::engines::rustpython::{InterpreterSharing, RustPythonEngine};
 use remotemedia_runtime::executor::Phase;
 use remotemedia_runtime::manifest::{Manifest, Metadata, NodeManifest};
 use remotemedia_runtime::pipeline::{self, Config};
@@ -247,18 +247,24 @@ impl NodeService {
     fn new(config: &ServeConfig, runtime: Handle) -> Result<Self, ServeError> {
         let engine_config = Config {
             python_path: config.python_path.clone(),
+            // One interpreter for every node stream, for the server's life: an interpreter per
+            // stream would add its start-up to every stream, and RustPython does not give back
+            // all of a dropped interpreter's memory (measured: a few MB per stream).
+            interpreters: InterpreterSharing::Shared,
             ..Config::default()
         };
         let plan_options = PlanOptions::from_env().map_err(|error| ServeError::Engine {
             engine: "python".to_owned(),
             message: error.to_string(),
         })?;
-        // Started now: a bad --python-path fails `serve`, not a client.
-        let python = RustPythonConfig::with_env(config.python_path.clone());
-        let rustpython = RustPythonEngine::new(&python).map_err(|error| ServeError::Engine {
-            engine: "rustpython".to_owned(),
-            message: crate::error_chain(&error),
-        })?;
+        // Started now: a bad --python-path fails `serve`, not a client, and the first node
+        // stream does not wait for the interpreter.
+        let rustpython = RustPythonEngine::new(&pipeline::rustpython_config(&engine_config))
+            .and_then(|engine| engine.start_shared().map(|_| engine))
+            .map_err(|error| ServeError::Engine {
+                engine: "rustpython".to_owned(),
+                message: crate::error_chain(&error),
+            })?;
         let shared = Shared {
             token: config.token.clone(),
             machine: config.machine.clone(),
@@ -476,6 +482,7 @@ impl Session<'_> {
             node_type: open.node_type,
             module: open.module,
             params,
+            capabilities: node.capabilities,
         };
         Ok((spec, engine))
     }

@@ -70,6 +70,7 @@ fn chain(length: usize) -> (Graph, Vec<PlannedNode>) {
                 id,
                 module: None,
                 params: Default::default(),
+                capabilities: None,
             },
             engine: Arc::clone(&engine),
         })

@@ -82,6 +82,7 @@ fn rustpython(c: &mut Criterion) {
         node_type: "PassThroughNode".to_owned(),
         module: None,
         params: IndexMap::new(),
+        capabilities: None,
     };
     let mut node = engine
         .create(&spec)

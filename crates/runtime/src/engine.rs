@@ -6,6 +6,7 @@
 
 use indexmap::IndexMap;
 
+use crate::manifest::Capabilities;
 use crate::value::Value;
 
 /// What an engine needs to know to create one node.
@@ -19,6 +20,10 @@ pub struct NodeSpec {
     pub module: Option<String>,
     /// Constructor keyword arguments.
     pub params: IndexMap<String, Value>,
+    /// What the node declared it needs from the machine (the manifest's `capabilities`). Engines
+    /// may size what they give the node by it: the RustPython engine gives a node that declares
+    /// `cpu.cores` an interpreter of its own.
+    pub capabilities: Option<Capabilities>,
 }
 
 /// Runs nodes of one kind (RustPython, CPython, remote, or native Rust test nodes).

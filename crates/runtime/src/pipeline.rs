@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::engine::{Engine, NodeSpec};
 use crate::engines::cpython::{self, CPythonError, CPythonSettings};
-use crate::engines::rustpython::{RustPythonConfig, RustPythonEngine};
+use crate::engines::rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
 use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use crate::graph::{Graph, GraphError};
 use crate::hosts::HostConnector;
@@ -31,6 +31,9 @@ pub struct Config {
     pub plan: Option<PlanOptions>,
     /// Directories searched for the modules of user-defined Python nodes.
     pub python_path: Vec<PathBuf>,
+    /// Which RustPython nodes get an interpreter of their own (by default those that declare
+    /// `capabilities.cpu.cores`).
+    pub interpreters: InterpreterSharing,
     /// How runs are executed (channel capacity).
     pub run: RunOptions,
     /// The engine for nodes placed on CPython; `None` starts one per run (see
@@ -178,6 +181,7 @@ impl Pipeline {
                     node_type: node.node_type.clone(),
                     module: node.module.clone(),
                     params,
+                    capabilities: node.capabilities.clone(),
                 })
             })
             .collect::<Result<_, LoadError>>()?;
@@ -318,8 +322,7 @@ fn plan_here(
     if !manifest.nodes.iter().any(|node| options.needs_probe(node)) {
         return Ok((placement::plan_with(manifest, machine, &options)?, None));
     }
-    let python = RustPythonConfig::with_env(config.python_path.clone());
-    match RustPythonEngine::new(&python) {
+    match RustPythonEngine::new(&rustpython_config(config)) {
         Ok(engine) => {
             let plan = placement::plan_probed(manifest, machine, &options, &engine)?;
             Ok((plan, Some(Arc::new(engine))))
@@ -350,10 +353,11 @@ pub fn start_engine(
 ) -> Result<Arc<dyn Engine>, StartError> {
     match kind {
         EngineKind::Rustpython => {
-            let python = RustPythonConfig::with_env(config.python_path.clone());
-            let engine = RustPythonEngine::new(&python).map_err(|err| StartError::Engine {
-                engine: "rustpython",
-                source: Box::new(err),
+            let engine = RustPythonEngine::new(&rustpython_config(config)).map_err(|err| {
+                StartError::Engine {
+                    engine: "rustpython",
+                    source: Box::new(err),
+                }
             })?;
             Ok(Arc::new(engine))
         }
@@ -362,7 +366,7 @@ pub fn start_engine(
                 return Ok(Arc::clone(engine));
             }
             let settings = CPythonSettings {
-                python_path: RustPythonConfig::with_env(config.python_path.clone()).python_path,
+                python_path: rustpython_config(config).python_path,
                 capture_stdio: true,
             };
             cpython::start(&settings).map_err(|source| StartError::Cpython {
@@ -376,6 +380,15 @@ pub fn start_engine(
             })
         }
         _ => unreachable!("the {kind} engine is not available; Pipeline::new rejects the plan"),
+    }
+}
+
+/// The RustPython engine's settings for `config`: its Python path (with the environment's) and
+/// how its interpreters are shared.
+pub fn rustpython_config(config: &Config) -> RustPythonConfig {
+    RustPythonConfig {
+        interpreters: config.interpreters,
+        ..RustPythonConfig::with_env(config.python_path.clone())
     }
 }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle,
 };
@@ -84,6 +85,13 @@ pub struct Args {
     /// those in REMOTEMEDIA_PYTHON_PATH).
     #[arg(long = "python-path", value_name = "DIR")]
     python_path: Vec<PathBuf>,
+    /// Which pure-Python (RustPython) nodes get an embedded interpreter of their own. Nodes in one
+    /// interpreter share its modules and objects, so two CPU-bound nodes in one interpreter slow
+    /// each other down; each interpreter of its own costs start-up time (built in parallel, on
+    /// the node's thread) and memory. auto: nodes that declare `capabilities.cpu.cores`
+    /// (SDK: `Node.get_capabilities()`) get their own, the others share one.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = Interpreters::Auto)]
+    interpreters: Interpreters,
     #[command(flatten)]
     machine: MachineArgs,
     #[command(flatten)]
@@ -104,6 +112,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     config.python_path = args.python_path.clone();
+    config.interpreters = args.interpreters.into();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
@@ -139,6 +148,27 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
         (Delivery::Complete, Ok(_)) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `--interpreters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Interpreters {
+    /// Nodes that declare `capabilities.cpu.cores` get their own; the others share one.
+    Auto,
+    /// All nodes share one interpreter.
+    Shared,
+    /// Every node gets its own.
+    PerNode,
+}
+
+impl From<Interpreters> for InterpreterSharing {
+    fn from(choice: Interpreters) -> Self {
+        match choice {
+            Interpreters::Auto => InterpreterSharing::Auto,
+            Interpreters::Shared => InterpreterSharing::Shared,
+            Interpreters::PerNode => InterpreterSharing::PerNode,
+        }
     }
 }
 

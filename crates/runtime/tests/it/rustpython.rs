@@ -56,6 +56,7 @@ fn engine_with_modules(modules: &[(&str, &str)]) -> (RustPythonEngine, PathBuf) 
     }
     let config = RustPythonConfig {
         python_path: vec![dir.clone()],
+        ..RustPythonConfig::default()
     };
     (
         RustPythonEngine::new(&config).expect("interpreter starts"),
@@ -85,6 +86,7 @@ fn spec(node_type: &str, params: serde_json::Value) -> NodeSpec {
         node_type: node_type.into(),
         module: None,
         params,
+        capabilities: None,
     }
 }
 
@@ -581,6 +583,7 @@ fn a_missing_python_path_directory_is_an_error() {
     let missing = scratch_dir().join("missing");
     let err = RustPythonEngine::new(&RustPythonConfig {
         python_path: vec![missing.clone()],
+        ..RustPythonConfig::default()
     })
     .unwrap_err();
     assert!(

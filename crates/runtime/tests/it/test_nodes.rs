@@ -243,6 +243,7 @@ pub fn plan(manifest: &Manifest, engine: TestEngine) -> (Graph, Vec<PlannedNode>
                 node_type: node.node_type.clone(),
                 module: None,
                 params: Default::default(),
+                capabilities: None,
             },
             engine: Arc::clone(&engine),
         })

@@ -12,12 +12,18 @@ use crate::placement::{ClassFinding, ClassProbe, PythonEngine};
 
 impl ClassProbe for RustPythonEngine {
     fn probe(&self, node: &NodeManifest) -> ClassFinding {
+        // Asked of the shared interpreter: an `auto` node placed on RustPython is most often one
+        // of the light nodes that share it.
+        let interpreter = match self.shared() {
+            Ok(interpreter) => interpreter,
+            Err(err) => {
+                tracing::warn!(node = %node.id, "cannot inspect the node's class: {err}");
+                return ClassFinding::Unknown;
+            }
+        };
         // Loading the class imports its module: one import at a time, as when nodes are set up.
-        let _setting_up = self
-            .setup
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let answer = self.thread_handle().run(|vm| {
+        let _setting_up = interpreter.setting_up();
+        let answer = interpreter.thread_handle().run(|vm| {
             let ask = || -> PyResult<(String, String)> {
                 let placement = import_module(vm, "remotemedia.core.placement")?;
                 let module = match &node.module {

@@ -1,10 +1,18 @@
 //! The RustPython engine: runs the SDK's pure-Python nodes inside this process, with no CPython.
 //!
-//! One interpreter is built per run ([`RustPythonEngine::new`]), with the standard library, the
+//! Interpreters are built per run, never per call or per item, with the standard library, the
 //! SDK and its node catalogue frozen into the binary (crate `remotemedia-pynodes`), so nothing is
-//! read from disk except the user's own modules on the [`RustPythonConfig::python_path`]. Each node
-//! enters that interpreter from its own stage thread; RustPython has no GIL, so the nodes of a
-//! pipeline run Python in parallel.
+//! read from disk except the user's own modules on the [`RustPythonConfig::python_path`]. Each
+//! node enters an interpreter from its own stage thread; RustPython has no GIL.
+//!
+//! Light nodes share one interpreter, so a run starts one interpreter and holds one heap. Threads
+//! sharing an interpreter share its objects, though — module globals, constants, reference
+//! counts — and two CPU-bound nodes writing the same cache lines from two cores run hardly faster
+//! than one. So a node that declares `capabilities.cpu.cores` in its manifest (the SDK:
+//! `Node.get_capabilities()`) gets an interpreter of its own, built on its own stage thread in
+//! parallel with the others; [`InterpreterSharing`] overrides the rule for the whole run. Nodes in
+//! different interpreters see different module objects: a module-level global one node changes is
+//! not seen by a node in another interpreter.
 //!
 //! Nodes are found and driven by the SDK itself — `remotemedia.nodes.load_node_class` and
 //! `remotemedia.core.driver.NodeDriver` — so what counts as a node and as an output is decided in
@@ -20,7 +28,8 @@ mod node;
 mod stdio;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use remotemedia_pynodes::CuratedStdlib as _;
@@ -37,18 +46,51 @@ pub struct RustPythonConfig {
     /// packages they import (e.g. one filled with `pip install --target DIR`). They are the whole
     /// `sys.path`: the standard library and the SDK are frozen into the binary.
     pub python_path: Vec<PathBuf>,
+    /// Which nodes get an interpreter of their own.
+    pub interpreters: InterpreterSharing,
+}
+
+/// Which nodes of a run get an interpreter of their own (`remotemedia run --interpreters`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum InterpreterSharing {
+    /// A node that declares `capabilities.cpu.cores` — CPU-bound work that should run in
+    /// parallel with the others — gets its own; the other nodes share one.
+    #[default]
+    Auto,
+    /// Every node shares one interpreter (the least start-up time and memory).
+    Shared,
+    /// Every node gets its own.
+    PerNode,
+}
+
+impl InterpreterSharing {
+    /// Whether the node `spec` describes runs in an interpreter of its own.
+    pub fn own_interpreter(self, spec: &NodeSpec) -> bool {
+        match self {
+            InterpreterSharing::Shared => false,
+            InterpreterSharing::PerNode => true,
+            InterpreterSharing::Auto => spec
+                .capabilities
+                .as_ref()
+                .and_then(|capabilities| capabilities.cpu.as_ref())
+                .is_some_and(|cpu| cpu.cores.is_some()),
+        }
+    }
 }
 
 impl RustPythonConfig {
     /// `dirs` (the `--python-path` options) followed by those of
-    /// [`PYTHON_PATH`](crate::env_vars::PYTHON_PATH).
+    /// [`PYTHON_PATH`](crate::env_vars::PYTHON_PATH); interpreters shared by the `Auto` rule.
     pub fn with_env(dirs: Vec<PathBuf>) -> Self {
         let mut python_path = dirs;
         if let Some(from_env) = std::env::var_os(crate::env_vars::PYTHON_PATH) {
             python_path
                 .extend(std::env::split_paths(&from_env).filter(|dir| !dir.as_os_str().is_empty()));
         }
-        RustPythonConfig { python_path }
+        RustPythonConfig {
+            python_path,
+            interpreters: InterpreterSharing::default(),
+        }
     }
 }
 
@@ -72,34 +114,38 @@ struct SdkEntryPoints {
     private_method: PyObjectRef,
 }
 
-/// Runs catalogue and user nodes in one embedded RustPython interpreter.
-pub struct RustPythonEngine {
-    /// Only touched to hand each stage thread its own handle on the interpreter.
-    interpreter: Mutex<Interpreter>,
-    /// Held while a node is created and while it initializes: stage threads loading node classes
-    /// (or importing lazily in `initialize`) at the same time would import the same packages
-    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
-    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
-    /// threads, and never in the SDK's single-threaded local run. Both steps happen once per node
-    /// before any data flows, so serializing them costs little.
-    setup: Arc<Mutex<()>>,
+/// One embedded interpreter, ready to create nodes: built and set up by [`PythonInterpreter::start`]
+/// alone, whether it is the run's shared one or a node's own.
+struct PythonInterpreter {
+    /// Only touched to hand each stage thread its own handle on the interpreter; `None` once a
+    /// node's own interpreter has been finalized (see `Drop`).
+    interpreter: Mutex<Option<Interpreter>>,
     /// Always `Some` until dropped (inside the interpreter, see `Drop`).
     sdk: Option<SdkEntryPoints>,
-    startup: Duration,
+    /// The node it was built for, if it is that node's own.
+    owner: Option<Arc<str>>,
+    built_on: ThreadId,
 }
 
-impl std::fmt::Debug for RustPythonEngine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RustPythonEngine")
-            .field("startup", &self.startup)
-            .finish_non_exhaustive()
+impl PythonInterpreter {
+    /// Builds an interpreter on this thread and imports the SDK: every interpreter, shared or a
+    /// node's own, gets exactly this set-up.
+    fn start(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
+        // The first start in the process runs alone: it builds the classes of the native modules
+        // the set-up imports, which is not safe to do from two threads at once (see
+        // `setting_up`). Later starts find them built and run in parallel.
+        static FIRST_STARTED: Mutex<bool> = Mutex::new(false);
+        let mut first = FIRST_STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+        if *first {
+            drop(first);
+            return Self::start_now(python_path, owner);
+        }
+        let interpreter = Self::start_now(python_path, owner)?;
+        *first = true;
+        Ok(interpreter)
     }
-}
 
-impl RustPythonEngine {
-    /// Builds the interpreter and imports the SDK. Call once per run: every node shares it.
-    pub fn new(config: &RustPythonConfig) -> Result<Self, EngineError> {
-        let python_path = checked_python_path(config)?;
+    fn start_now(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
         let started = Instant::now();
         let interpreter = rustpython::InterpreterBuilder::new()
             .settings(embedded_settings())
@@ -111,34 +157,141 @@ impl RustPythonEngine {
             .build();
         let built = started.elapsed();
         let sdk = interpreter
-            .enter(|vm| prepare(vm, &python_path).map_err(|exc| exception::node_error(vm, &exc)))
+            .enter(|vm| prepare(vm, python_path).map_err(|exc| exception::node_error(vm, &exc)))
             .map_err(EngineError::Startup)?;
         let startup = started.elapsed();
+        // One line per interpreter: the run's start-up is the slowest of those built in parallel.
         tracing::debug!(
+            interpreter = owner.as_deref().unwrap_or("shared"),
             startup_ms = startup.as_secs_f64() * 1e3,
             interpreter_ms = built.as_secs_f64() * 1e3,
             sdk_import_ms = (startup - built).as_secs_f64() * 1e3,
             "embedded RustPython interpreter ready"
         );
-        Ok(RustPythonEngine {
-            interpreter: Mutex::new(interpreter),
-            setup: Arc::new(Mutex::new(())),
+        Ok(PythonInterpreter {
+            interpreter: Mutex::new(Some(interpreter)),
             sdk: Some(sdk),
-            startup,
+            owner,
+            built_on: std::thread::current().id(),
         })
     }
 
-    /// How long building the interpreter and importing the SDK took.
-    pub fn startup_time(&self) -> Duration {
-        self.startup
+    /// A handle for entering the interpreter from the calling thread. Never enter the main
+    /// handle from another thread than the one that built it: its stack-depth guard is computed
+    /// for that thread's stack and raises spurious `RecursionError`s elsewhere.
+    fn thread_handle(&self) -> ThreadedVirtualMachine {
+        // The lock is held only to make the handle.
+        self.interpreter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .expect("the interpreter lives until it is dropped")
+            .new_thread()
+    }
+
+    /// Held while a node is created and while it initializes: stage threads loading node classes
+    /// (or importing lazily in `initialize`) at the same time would import the same packages
+    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
+    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
+    /// threads, and never in the SDK's single-threaded local run. Process-wide, not per
+    /// interpreter: RustPython builds a native module's classes once per process, on first import,
+    /// and two interpreters doing that at once can see a class before its methods are in place.
+    /// Both steps happen once per node before any data flows, so serializing them costs little.
+    /// Taken outside the interpreter, so a thread waiting here never holds up a collection.
+    fn setting_up(&self) -> MutexGuard<'static, ()> {
+        static SETUP: Mutex<()> = Mutex::new(());
+        SETUP.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sdk(&self) -> &SdkEntryPoints {
+        self.sdk
+            .as_ref()
+            .expect("the SDK entry points live until the interpreter is dropped")
+    }
+}
+
+impl Drop for PythonInterpreter {
+    fn drop(&mut self) {
+        let sdk = self.sdk.take();
+        let interpreter = self
+            .interpreter
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(interpreter) = interpreter else {
+            return;
+        };
+        if self.owner.is_some() && std::thread::current().id() == self.built_on {
+            // A node's own interpreter ends with its node, as a process would end: `atexit`
+            // handlers run and its modules are freed now, not left for a later collection. Only
+            // on the thread that built it (see `thread_handle`) — the node's stage thread.
+            interpreter.enter(|_| drop(sdk));
+            interpreter.finalize(None);
+        } else {
+            interpreter.new_thread().run(|_| drop(sdk));
+        }
+    }
+}
+
+/// Runs catalogue and user nodes in embedded RustPython interpreters: one shared by the light
+/// nodes, built when first needed, and one of its own for each node [`InterpreterSharing`] picks.
+pub struct RustPythonEngine {
+    python_path: Vec<String>,
+    sharing: InterpreterSharing,
+    /// `None` until a node (or the catalogue, or placement) first needs it; the lock is held while
+    /// it is built, so it is built once.
+    shared: Mutex<Option<Arc<PythonInterpreter>>>,
+}
+
+impl std::fmt::Debug for RustPythonEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RustPythonEngine")
+            .field("python_path", &self.python_path)
+            .field("sharing", &self.sharing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RustPythonEngine {
+    /// Checks the configuration. Call once per run: the nodes share the engine, and the shared
+    /// interpreter is built when the first node that shares it is created (or at
+    /// [`start_shared`](Self::start_shared)), on that node's stage thread, in parallel with the
+    /// interpreters of nodes that have their own.
+    pub fn new(config: &RustPythonConfig) -> Result<Self, EngineError> {
+        Ok(RustPythonEngine {
+            python_path: checked_python_path(config)?,
+            sharing: config.interpreters,
+            shared: Mutex::new(None),
+        })
+    }
+
+    /// Builds the shared interpreter now, if it is not built yet, and says how long that took
+    /// (`None`: it was already built). For a long-lived host that would rather fail at start than
+    /// at its first node.
+    pub fn start_shared(&self) -> Result<Option<Duration>, EngineError> {
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if shared.is_some() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        *shared = Some(Arc::new(PythonInterpreter::start(&self.python_path, None)?));
+        Ok(Some(started.elapsed()))
+    }
+
+    /// The shared interpreter, built by the first caller.
+    fn shared(&self) -> Result<Arc<PythonInterpreter>, EngineError> {
+        self.start_shared()?;
+        let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(Arc::clone(shared.as_ref().expect("start_shared built it")))
     }
 
     /// The frozen node catalogue: `(node type, module)` for every node a manifest can name by
     /// class name alone.
     pub fn catalogue(&self) -> Result<Vec<(String, String)>, NodeError> {
-        self.thread_handle().run(|vm| {
+        let interpreter = self.shared().map_err(startup_failure)?;
+        interpreter.thread_handle().run(|vm| {
             let read = || -> PyResult<Vec<(String, String)>> {
-                let entries = self.sdk().catalogue.call((), vm)?;
+                let entries = interpreter.sdk().catalogue.call((), vm)?;
                 let entries = entries
                     .downcast::<PyDict>()
                     .map_err(|_| vm.new_type_error("catalogue() must return a dict"))?;
@@ -154,23 +307,6 @@ impl RustPythonEngine {
             read().map_err(|exc| exception::node_error(vm, &exc))
         })
     }
-
-    /// A handle for entering the interpreter from the calling thread. Never enter the main
-    /// handle from another thread than the one that built it: its stack-depth guard is computed
-    /// for that thread's stack and raises spurious `RecursionError`s elsewhere.
-    fn thread_handle(&self) -> ThreadedVirtualMachine {
-        // The lock is held only to make the handle.
-        self.interpreter
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .new_thread()
-    }
-
-    fn sdk(&self) -> &SdkEntryPoints {
-        self.sdk
-            .as_ref()
-            .expect("the SDK entry points live until the engine is dropped")
-    }
 }
 
 impl Engine for RustPythonEngine {
@@ -179,23 +315,32 @@ impl Engine for RustPythonEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
-        // Taken outside the interpreter, so a thread waiting here never holds up a collection.
-        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
-        let node = node::RustPythonNode::create(
-            self.thread_handle(),
-            self.sdk(),
-            spec,
-            Arc::clone(&self.setup),
-        )?;
-        Ok(Box::new(node))
+        let interpreter = if self.sharing.own_interpreter(spec) {
+            let owner: Arc<str> = Arc::from(spec.id.as_str());
+            // Start-up output (a user module's top-level `print`) is labelled with the node too.
+            stdio::set_label(&owner);
+            Arc::new(
+                PythonInterpreter::start(&self.python_path, Some(owner))
+                    .map_err(startup_failure)?,
+            )
+        } else {
+            self.shared().map_err(startup_failure)?
+        };
+        Ok(Box::new(node::RustPythonNode::create(interpreter, spec)?))
     }
 }
 
-impl Drop for RustPythonEngine {
-    fn drop(&mut self) {
-        if let Some(sdk) = self.sdk.take() {
-            self.thread_handle().run(|_| drop(sdk));
-        }
+/// A failed interpreter start-up, reported as the failure of the node that needed it.
+fn startup_failure(error: EngineError) -> NodeError {
+    match error {
+        EngineError::Startup(error) => NodeError {
+            message: format!(
+                "the embedded Python interpreter failed to start: {}",
+                error.message
+            ),
+            ..error
+        },
+        other => NodeError::new(other.to_string()),
     }
 }
 

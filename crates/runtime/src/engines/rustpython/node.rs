@@ -4,7 +4,7 @@
 //! methods the executor calls, so each item costs one conversion in, one Python call and one
 //! conversion per output — no attribute lookups, no source text, no JSON.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rustpython_vm::builtins::PyBaseExceptionRef;
 use rustpython_vm::function::FuncArgs;
@@ -12,20 +12,21 @@ use rustpython_vm::protocol::{PyIter, PyIterReturn};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{PyObject, PyObjectRef, PyResult, VirtualMachine};
 
-use super::{SdkEntryPoints, convert, exception, stdio};
+use super::{PythonInterpreter, convert, exception, stdio};
 use crate::engine::{Emitter, NodeError, NodeInstance, NodeSpec};
 use crate::value::Value;
 
 /// A node running in the embedded interpreter, entered from its own OS thread — RustPython has no
 /// GIL, so nodes on different stage threads run Python truly in parallel.
 pub(super) struct RustPythonNode {
-    thread: ThreadedVirtualMachine,
     /// The node id, which labels the node's `print`/`logging` lines and its errors.
     id: Arc<str>,
     /// Python objects, dropped inside the interpreter (see `Drop`).
     objects: Option<NodeObjects>,
-    /// The engine's set-up lock, held during `initialize` (see `RustPythonEngine::setup`).
-    setup: Arc<Mutex<()>>,
+    /// This thread's handle on `interpreter`; declared first of the two, so it goes first.
+    thread: ThreadedVirtualMachine,
+    /// The run's shared interpreter, or the node's own, which ends with the node.
+    interpreter: Arc<PythonInterpreter>,
 }
 
 /// The node and the bound methods the executor calls, looked up once.
@@ -65,13 +66,14 @@ impl RustPythonNode {
     /// Resolves the class with the SDK's `load_node_class`, builds it with `params` as keyword
     /// arguments and wraps it in a `NodeDriver`.
     pub(super) fn create(
-        thread: ThreadedVirtualMachine,
-        sdk: &SdkEntryPoints,
+        interpreter: Arc<PythonInterpreter>,
         spec: &NodeSpec,
-        setup: Arc<Mutex<()>>,
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
         stdio::set_label(&id);
+        let setting_up = interpreter.setting_up();
+        let thread = interpreter.thread_handle();
+        let sdk = interpreter.sdk();
         let objects = thread.run(|vm| {
             let build = || -> PyResult<NodeObjects> {
                 let module = match &spec.module {
@@ -96,11 +98,12 @@ impl RustPythonNode {
             };
             build().map_err(|exc| exception::node_error(vm, &exc))
         })?;
+        drop(setting_up);
         Ok(RustPythonNode {
-            thread,
             id,
             objects: Some(objects),
-            setup,
+            thread,
+            interpreter,
         })
     }
 
@@ -114,8 +117,7 @@ impl RustPythonNode {
 impl NodeInstance for RustPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
         stdio::set_label(&self.id);
-        // Taken outside the interpreter, so a thread waiting here never holds up a collection.
-        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let _setting_up = self.interpreter.setting_up();
         let objects = self
             .objects
             .as_mut()
