@@ -37,7 +37,7 @@ python-deps:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps silero-vad
 
 # The runtime against CPython, side by side (benchmarks/README.md): builds the release artefacts once,
-# prints the table, rewrites benchmarks/results.md and results.json. ~10 min on 2 cores; BENCH_ARGS=--quick
-# for a smoke run.
-bench:
+# prints the table, rewrites benchmarks/results.md and results.json. The CPython contenders need the test
+# requirements (numpy for array passing). BENCH_ARGS=--quick for a smoke run.
+bench: python-deps
 	$(PYTHON) -m benchmarks $(BENCH_ARGS)

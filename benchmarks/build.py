@@ -29,8 +29,10 @@ def target_dir(repo: Path) -> Path:
 
 def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
     """`cargo build --release --workspace` (the binary, and the libraries it and the SDK load at
-    run time when the workspace has them) and, if asked, the criterion benches (`cargo bench`'s
-    profile inherits `release` unchanged, so they reuse the same compiled dependencies).
+    run time when the workspace has them) and, if asked, the criterion benches — built by
+    `cargo build --release --bench …`, not `cargo bench`: the `bench` profile, though it inherits
+    `release` unchanged, is another profile to cargo, which would compile every dependency again
+    (RustPython included: five minutes on 2 cores).
 
     The artefacts are copied into `work`: the target directory may be shared, and another build
     must not swap them under the benchmark's feet.
@@ -40,10 +42,10 @@ def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
     binary = _copy_release(target_dir(repo) / "release" / "remotemedia", work)
     executables: dict[str, Path] = {}
     if with_criterion:
-        log("cargo bench --no-run (criterion micro-benchmarks)")
+        log("cargo build --release --bench … (criterion micro-benchmarks)")
         benches = [argument for name in CRITERION_BENCHES for argument in ("--bench", name)]
-        messages = _cargo(repo, ["bench", "--locked", "--ignore-rust-version", "-p", "remotemedia-runtime",
-                                 *benches, "--no-run", "--message-format=json"])
+        messages = _cargo(repo, ["build", *CARGO_FLAGS, "-p", "remotemedia-runtime", *benches,
+                                 "--message-format=json"])
         for line in messages.splitlines():
             message = json.loads(line) if line.startswith("{") else {}
             target = message.get("target", {})
