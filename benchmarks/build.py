@@ -29,10 +29,9 @@ def target_dir(repo: Path) -> Path:
 
 def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
     """`cargo build --release --workspace` (the binary, and the libraries it and the SDK load at
-    run time when the workspace has them) and, if asked, the criterion benches — built by
-    `cargo build --release --bench …`, not `cargo bench`: the `bench` profile, though it inherits
-    `release` unchanged, is another profile to cargo, which would compile every dependency again
-    (RustPython included: five minutes on 2 cores).
+    run time when the workspace has them) and, if asked, the criterion benches, with the same
+    dependency features, so that they reuse every compiled dependency (a second RustPython build
+    costs five minutes on 2 cores).
 
     The artefacts are copied into `work`: the target directory may be shared, and another build
     must not swap them under the benchmark's feet.
@@ -44,8 +43,9 @@ def build(repo: Path, work: Path, *, with_criterion: bool, log) -> Artefacts:
     if with_criterion:
         log("cargo build --release --bench … (criterion micro-benchmarks)")
         benches = [argument for name in CRITERION_BENCHES for argument in ("--bench", name)]
-        messages = _cargo(repo, ["build", *CARGO_FLAGS, "-p", "remotemedia-runtime", *benches,
-                                 "--message-format=json"])
+        # `--workspace`, not `-p remotemedia-runtime`: cargo unifies dependency features over the
+        # packages it is asked for, so one package alone would compile RustPython again.
+        messages = _cargo(repo, ["build", *CARGO_FLAGS, "--workspace", *benches, "--message-format=json"])
         for line in messages.splitlines():
             message = json.loads(line) if line.startswith("{") else {}
             target = message.get("target", {})
