@@ -89,8 +89,13 @@ class LocalRun:
                 control.stop()  # the consumer left early (or a failure stopped the run already)
             if feeding is not None:
                 feeding.cancel()
-            await _wait_for_cleanup(control.finished, started, feeding)
+            # Blocking, on purpose: a consumer that leaves early without closing this generator
+            # leaves its closing to asyncio's finalizer, which may run this only once, right
+            # before the loop closes; so every node is cleaned up before the first await. The
+            # node threads need nothing from this loop to get there (stop closed every channel).
+            _wait_for_nodes(control.finished, started)
             self.pipeline.running = False
+            await _wait_for_feeding(feeding)
         if control.failure is not None:
             raise control.failure
 
@@ -110,18 +115,16 @@ class LocalRun:
         return roots
 
 
-async def _wait_for_cleanup(finished: Channel, nodes: int, feeding: asyncio.Task[None] | None) -> None:
-    """Wait until every node thread has cleaned up (and the input task has ended).
-
-    A cancellation arriving meanwhile must not cut this short — the run's promise is that it
-    returns only after every node has cleaned up — so it is held back and re-raised after.
-    """
-    cancelled: asyncio.CancelledError | None = None
+def _wait_for_nodes(finished: Channel, nodes: int) -> None:
+    """Block until every started node thread has cleaned up."""
     while nodes:
-        try:
-            nodes -= len(await finished.take_async())
-        except asyncio.CancelledError as exc:
-            cancelled = exc
+        nodes -= len(finished.take())
+
+
+async def _wait_for_feeding(feeding: asyncio.Task[None] | None) -> None:
+    """Wait for the (cancelled) input task to end; a cancellation arriving meanwhile is held back
+    and re-raised after, so the input's own clean-up is not cut short."""
+    cancelled: asyncio.CancelledError | None = None
     if feeding is not None:
         while not feeding.done():
             try:
