@@ -4,11 +4,17 @@
 //! at a time wakes its (usually faster, hence parked) receiver for every item: a futex wake-up,
 //! a context switch, a spin and a park per item and per hop. So a sender that knows more work is
 //! already waiting for it (its backlog) keeps its outputs in an [`Outbox`] and sends them together,
-//! up to [`batch_cap`] items: one wake-up then carries the whole batch. Without a backlog every
+//! up to [`Batching::cap`] items: one wake-up then carries the whole batch. Without a backlog every
 //! item leaves at once, so an idle pipeline, or a generator yielding slowly, adds no latency.
 //!
+//! Batching only pays for cheap items, so a batch is gathered only while it is young: once
+//! [`Batching::linger`] has passed since the start of the call that produced its first item, it
+//! leaves at the sender's next output or at the end of that call, whichever comes first. A slow
+//! node (whose next output is long to come) thus sends each output at the end of its call, and
+//! its receiver works in parallel with it instead of idling until a batch is full.
+//!
 //! Backpressure: a channel holds at most `channel_capacity` batches, so at most
-//! `channel_capacity × batch_cap(channel_capacity)` items wait on an edge, plus one batch being
+//! `channel_capacity × min(channel_capacity, 8)` items wait on an edge, plus one batch being
 //! filled by the sender and the rest of one being worked through by the receiver.
 
 use std::time::{Duration, Instant};
@@ -19,10 +25,24 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, select};
 /// items at the default capacity) while already cutting the wake-ups eightfold.
 pub(crate) const MAX_BATCH: usize = 8;
 
-/// The most items one hand-off carries on channels of `capacity` batches: never more than the
-/// capacity, so a capacity of 1 keeps the strict one-item-at-a-time hand-off.
-pub(crate) fn batch_cap(capacity: usize) -> usize {
-    capacity.clamp(1, MAX_BATCH)
+/// How a run's senders gather their outputs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    /// The most items one hand-off carries.
+    pub(crate) cap: usize,
+    /// How long a batch is gathered, from the start of the call that produced its first item.
+    pub(crate) linger: Duration,
+}
+
+impl Batching {
+    /// Batches on channels of `capacity` hand-offs: never more items than the capacity, so a
+    /// capacity of 1 keeps the strict one-item-at-a-time hand-off.
+    pub(crate) fn new(capacity: usize, linger: Duration) -> Batching {
+        Batching {
+            cap: capacity.clamp(1, MAX_BATCH),
+            linger,
+        }
+    }
 }
 
 /// The run is stopping (or the receiver is gone): the send was abandoned.
@@ -34,44 +54,68 @@ pub(crate) struct Abandoned;
 pub(crate) struct Outbox<T> {
     sender: Sender<Vec<T>>,
     pending: Vec<T>,
-    cap: usize,
+    batching: Batching,
+    /// When the call that produced the oldest pending item started.
+    oldest_call: Option<Instant>,
 }
 
 impl<T> Outbox<T> {
-    pub(crate) fn new(sender: Sender<Vec<T>>, cap: usize) -> Outbox<T> {
+    pub(crate) fn new(sender: Sender<Vec<T>>, batching: Batching) -> Outbox<T> {
         Outbox {
             sender,
             pending: Vec::new(),
-            cap,
+            batching,
+            oldest_call: None,
         }
     }
 
-    /// Queues `item`; sends the batch now unless the sender has a `backlog` and room in the batch.
-    /// Adds to `blocked` the time spent waiting for room downstream.
+    /// Queues `item`, produced by a call that started at `call`; sends the batch now unless the
+    /// sender has a `backlog` and the batch may wait (see [`may_wait`](Self::may_wait)). Adds to
+    /// `blocked` the time spent waiting for room downstream.
     pub(crate) fn push(
         &mut self,
         item: T,
+        call: Instant,
         backlog: bool,
         stop: &Receiver<()>,
         blocked: &mut Duration,
     ) -> Result<(), Abandoned> {
+        self.oldest_call.get_or_insert(call);
         self.pending.push(item);
-        if backlog && self.pending.len() < self.cap {
+        if backlog && self.pending.len() < self.batching.cap && self.may_wait() {
             return Ok(());
         }
         self.flush(stop, blocked)
     }
 
-    /// Sends whatever is gathered, waiting for room (or the stop signal) when the channel is full.
-    pub(crate) fn flush(
+    /// Sends the batch unless the sender has a `backlog` and the batch may wait for the outputs
+    /// of its next call: the sender's last word on every call.
+    pub(crate) fn end_of_call(
         &mut self,
+        backlog: bool,
         stop: &Receiver<()>,
         blocked: &mut Duration,
     ) -> Result<(), Abandoned> {
+        if backlog && self.may_wait() {
+            return Ok(());
+        }
+        self.flush(stop, blocked)
+    }
+
+    /// Whether the pending items are young enough to wait for more: the calls since the oldest
+    /// one's started took less than the linger, so the next is likely to be quick too.
+    fn may_wait(&self) -> bool {
+        self.oldest_call
+            .is_none_or(|call| call.elapsed() < self.batching.linger)
+    }
+
+    /// Sends whatever is gathered, waiting for room (or the stop signal) when the channel is full.
+    fn flush(&mut self, stop: &Receiver<()>, blocked: &mut Duration) -> Result<(), Abandoned> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.cap));
+        self.oldest_call = None;
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batching.cap));
         let batch = match self.sender.try_send(batch) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(batch)) => batch,

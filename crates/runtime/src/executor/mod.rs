@@ -11,8 +11,8 @@
 //!    predecessors receives their items merged as they arrive (fan-in). Channels are bounded
 //!    ([`RunOptions::channel_capacity`]), so a slow node holds its producers back and memory stays
 //!    bounded. Order is preserved along every edge. A node with more input already waiting hands
-//!    its outputs over in small batches, one wake-up for several items; without a backlog each
-//!    output leaves as soon as it is emitted (see `handoff`).
+//!    the outputs of its quick calls over in small batches, one wake-up for several items;
+//!    without a backlog, or after a slow call, each output leaves at once (see `handoff`).
 //! 3. **Flush** once a node's predecessors have all ended, then its successors see end of stream.
 //! 4. **Cleanup**, always: after success, after a failure anywhere, after cancellation.
 //!
@@ -41,7 +41,7 @@ use crate::engine::{Engine, NodeError, NodeSpec};
 use crate::graph::Graph;
 use crate::value::Value;
 
-use handoff::Outbox;
+use handoff::{Batching, Outbox};
 pub use metrics::NodeMetrics;
 use stage::{Stage, Targets};
 use state::RunState;
@@ -49,6 +49,11 @@ use state::RunState;
 /// Hand-offs a channel between two nodes holds before its producer blocks, unless configured
 /// (see [`RunOptions::channel_capacity`]).
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 16;
+
+/// How long an output may wait to leave in a batch, unless configured (see
+/// [`RunOptions::batch_linger`]): a batch saves a wake-up (a few µs) per item, which matters for
+/// items of a few µs of work; holding outputs any longer would only delay the successors.
+pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_micros(500);
 
 /// Why an input could not be read (a bad line in an input file, an I/O error).
 pub type InputError = Box<dyn StdError + Send + Sync>;
@@ -82,12 +87,18 @@ pub struct RunOptions {
     /// backlog), plus one batch being gathered by its producer and the rest of one being
     /// processed by its consumer.
     pub channel_capacity: NonZeroUsize,
+    /// How long a node with a backlog may gather outputs to hand over in one batch, counted from
+    /// the start of the call that produced the first of them; the batch then leaves at the
+    /// node's next output or the end of its call. Nodes whose calls take longer send each output
+    /// at the end of its call, so their successors work in parallel with them.
+    pub batch_linger: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             channel_capacity: NonZeroUsize::new(DEFAULT_CHANNEL_CAPACITY).expect("not zero"),
+            batch_linger: DEFAULT_BATCH_LINGER,
         }
     }
 }
@@ -261,7 +272,7 @@ pub fn start(
         assert_eq!(plan.spec.id, graph.id(index), "node plans in graph order");
     }
     let capacity = options.channel_capacity.get();
-    let batch_cap = handoff::batch_cap(capacity);
+    let batching = Batching::new(capacity, options.batch_linger);
     let state = Arc::new(RunState::new(
         nodes.iter().map(|n| n.spec.id.clone()).collect(),
     ));
@@ -277,14 +288,14 @@ pub fn start(
         let targets = if graph.successors(index).is_empty() {
             Targets::Output {
                 sink: Arc::from(graph.id(index)),
-                outbox: Outbox::new(output_sender.clone(), batch_cap),
+                outbox: Outbox::new(output_sender.clone(), batching),
             }
         } else {
             Targets::Successors(
                 graph
                     .successors(index)
                     .iter()
-                    .map(|&successor| Outbox::new(inboxes[successor].0.clone(), batch_cap))
+                    .map(|&successor| Outbox::new(inboxes[successor].0.clone(), batching))
                     .collect(),
             )
         };
@@ -316,7 +327,7 @@ pub fn start(
 
     let roots: Vec<_> = graph
         .roots()
-        .map(|root| Outbox::new(inboxes[root].0.clone(), batch_cap))
+        .map(|root| Outbox::new(inboxes[root].0.clone(), batching))
         .collect();
     drop(inboxes);
     if !state.is_stopping() {

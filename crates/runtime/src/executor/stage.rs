@@ -162,25 +162,27 @@ impl Driver<'_> {
     /// Calls the node; false when the run must stop (this node failed, or the run is stopping).
     ///
     /// Without a `backlog` the outputs gathered so far leave before this returns, so the stage
-    /// never waits for input while holding outputs back.
+    /// never waits for input while holding outputs back; with one, they leave unless the calls
+    /// that produced them were quick (see `handoff`).
     fn call(
         &mut self,
         phase: Phase,
         backlog: bool,
         step: impl FnOnce(&mut dyn NodeInstance, &mut dyn Emitter) -> Result<(), NodeError>,
     ) -> bool {
+        let started = Instant::now();
         let mut emitter = StageEmitter {
             targets: &mut *self.targets,
             state: self.state,
             index: self.index,
+            call: started,
             backlog,
             blocked: Duration::ZERO,
             stopped: false,
         };
-        let started = Instant::now();
         let result = guarded(|| step(&mut *self.instance, &mut emitter));
         let keep_going = match result {
-            Ok(()) => !emitter.stopped && (backlog || emitter.flush().is_ok()),
+            Ok(()) => !emitter.stopped && emitter.end_of_call().is_ok(),
             // The node gave up because `emit` told it the run is stopping: not its failure.
             Err(_) if emitter.stopped => false,
             Err(error) => {
@@ -204,6 +206,8 @@ struct StageEmitter<'a> {
     targets: &'a mut Targets,
     state: &'a RunState,
     index: usize,
+    /// When the call this emitter serves started.
+    call: Instant,
     backlog: bool,
     blocked: Duration,
     stopped: bool,
@@ -212,13 +216,22 @@ struct StageEmitter<'a> {
 impl StageEmitter<'_> {
     /// Sends every gathered batch.
     fn flush(&mut self) -> Result<(), Stopped> {
+        self.send_batches(false)
+    }
+
+    /// Sends the gathered batches that may not wait for the outputs of the next call.
+    fn end_of_call(&mut self) -> Result<(), Stopped> {
+        self.send_batches(self.backlog)
+    }
+
+    fn send_batches(&mut self, backlog: bool) -> Result<(), Stopped> {
         let stop = self.state.stop_signal();
         let (successors, output) = self.targets.outboxes();
         let mut sent = successors
             .iter_mut()
-            .all(|outbox| outbox.flush(stop, &mut self.blocked).is_ok());
+            .all(|outbox| outbox.end_of_call(backlog, stop, &mut self.blocked).is_ok());
         if let Some(outbox) = output {
-            sent = sent && outbox.flush(stop, &mut self.blocked).is_ok();
+            sent = sent && outbox.end_of_call(backlog, stop, &mut self.blocked).is_ok();
         }
         if sent { Ok(()) } else { Err(self.give_up()) }
     }
@@ -235,15 +248,15 @@ impl Emitter for StageEmitter<'_> {
         if self.stopped || self.state.is_stopping() {
             return Err(self.give_up());
         }
-        let (stop, backlog) = (self.state.stop_signal(), self.backlog);
+        let (stop, call, backlog) = (self.state.stop_signal(), self.call, self.backlog);
         let sent = match &mut *self.targets {
             Targets::Successors(outboxes) => match outboxes.split_last_mut() {
                 Some((last, others)) => others
                     .iter_mut()
                     .try_for_each(|outbox| {
-                        outbox.push(item.clone(), backlog, stop, &mut self.blocked)
+                        outbox.push(item.clone(), call, backlog, stop, &mut self.blocked)
                     })
-                    .and_then(|()| last.push(item, backlog, stop, &mut self.blocked)),
+                    .and_then(|()| last.push(item, call, backlog, stop, &mut self.blocked)),
                 None => Ok(()),
             },
             Targets::Output { sink, outbox } => {
@@ -251,7 +264,7 @@ impl Emitter for StageEmitter<'_> {
                     sink: Arc::clone(sink),
                     value: item,
                 };
-                outbox.push(output, backlog, stop, &mut self.blocked)
+                outbox.push(output, call, backlog, stop, &mut self.blocked)
             }
         };
         if sent.is_err() {
@@ -291,12 +304,12 @@ pub(crate) fn feed(
         };
         // One item per hand-off: the next input may be long to come (a live source), and the
         // roots batch their own outputs when the inputs outpace them.
-        let stop = state.stop_signal();
+        let (stop, now) = (state.stop_signal(), Instant::now());
         let mut blocked = Duration::ZERO;
         let sent = others
             .iter_mut()
-            .try_for_each(|root| root.push(item.clone(), false, stop, &mut blocked))
-            .and_then(|()| last.push(item, false, stop, &mut blocked));
+            .try_for_each(|root| root.push(item.clone(), now, false, stop, &mut blocked))
+            .and_then(|()| last.push(item, now, false, stop, &mut blocked));
         if sent.is_err() {
             state.mark_interrupted();
             return;

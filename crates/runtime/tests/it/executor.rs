@@ -18,6 +18,7 @@ const LIFECYCLE: [&str; 5] = ["create", "initialize", "process", "flush", "clean
 fn options(capacity: usize) -> RunOptions {
     RunOptions {
         channel_capacity: NonZeroUsize::new(capacity).unwrap(),
+        ..RunOptions::default()
     }
 }
 
@@ -431,7 +432,13 @@ fn a_backlog_is_handed_over_in_batches_and_every_item_arrives_in_order_and_is_co
         engine,
     );
     let inputs = counted_inputs(ITEMS as i64, &pulled);
-    let mut run = executor::start(&graph, nodes, inputs, &options(capacity as usize)).unwrap();
+    // Batches of quick calls only: a linger longer than the test, so a thread of `busy` paused
+    // by a loaded machine cannot break a batch up.
+    let options = RunOptions {
+        batch_linger: Duration::from_secs(3600),
+        ..options(capacity as usize)
+    };
+    let mut run = executor::start(&graph, nodes, inputs, &options).unwrap();
     let outputs: Vec<Output> = run.by_ref().collect();
     let report = run.finish().unwrap();
 
@@ -460,6 +467,57 @@ fn a_backlog_is_handed_over_in_batches_and_every_item_arrives_in_order_and_is_co
     for node in ["busy", "relay", "sink"] {
         assert_eq!(log.steps(node), LIFECYCLE, "lifecycle of {node}");
     }
+}
+
+#[test]
+fn a_slow_node_with_a_backlog_hands_each_output_over_before_its_next_call() {
+    const ITEMS: u64 = 6;
+    // Each call of `slow` takes longer than outputs may wait for a batch.
+    const CALL: Duration = Duration::from_millis(5);
+    assert!(CALL > RunOptions::default().batch_linger);
+    // What the run's reader has received so far; `slow` waits for it before each next item.
+    let received = Arc::new(AtomicU64::new(0));
+    let waited_in_vain = Arc::new(AtomicU64::new(0));
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("slow", {
+            let (received, in_vain) = (Arc::clone(&received), Arc::clone(&waited_in_vain));
+            move || {
+                let (received, in_vain) = (Arc::clone(&received), Arc::clone(&in_vain));
+                let mut taken = 0;
+                Script::pass().on_process(move |item, out| {
+                    // The previous output must be out of the pipeline before this call starts:
+                    // a stage holding it for a batch would leave this waiting in vain (once;
+                    // later calls then go on, so a broken executor fails fast).
+                    if in_vain.load(Ordering::SeqCst) == 0 {
+                        wait_until(|| received.load(Ordering::SeqCst) >= taken);
+                        if received.load(Ordering::SeqCst) < taken {
+                            in_vain.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    taken += 1;
+                    thread::sleep(CALL);
+                    Ok(out.emit(item)?)
+                })
+            }
+        })
+        .node("sink", Script::pass);
+    let (graph, nodes) = plan(&manifest(&["slow", "sink"], &[("slow", "sink")]), engine);
+    // Every input is in `slow`'s inbox before it finishes its first call: it has a backlog.
+    let mut run = executor::start(&graph, nodes, ints(0..ITEMS as i64), &options(16)).unwrap();
+    let mut values = Vec::new();
+    for output in run.by_ref() {
+        values.push(int(&output.value));
+        received.fetch_add(1, Ordering::SeqCst);
+    }
+    run.finish().unwrap();
+
+    assert_eq!(values, (0..ITEMS as i64).collect::<Vec<_>>());
+    assert_eq!(
+        waited_in_vain.load(Ordering::SeqCst),
+        0,
+        "an output of a slow call was held back for a batch"
+    );
 }
 
 #[test]
