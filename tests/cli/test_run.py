@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -233,6 +234,59 @@ def test_metrics_as_json(remotemedia_bin: Path, calculator: Path) -> None:
     counts = {node["node"]: (node["items_in"], node["items_out"]) for node in metrics["nodes"]}
     assert counts == {name: (2, 2) for name in ("numbers_0", "plus_five_1", "double_2", "square_3", "results_4")}
     assert all(node["process_seconds"] >= 0 and node["blocked_seconds"] >= 0 for node in metrics["nodes"])
+
+
+SLOW_START_MODULE = textwrap.dedent(
+    """
+    import time
+    from remotemedia.core.node import Node
+
+    class SlowStart(Node):
+        \"\"\"Loads for a second (a model, say), then handles each item in 50 ms.\"\"\"
+
+        def initialize(self):
+            time.sleep(1.0)
+
+        def process(self, data):
+            time.sleep(0.05)
+            return data
+    """
+)
+
+
+def test_metrics_tell_start_up_and_streaming_apart(remotemedia_bin: Path, tmp_path: Path) -> None:
+    (tmp_path / "slow_nodes.py").write_text(SLOW_START_MODULE)
+    manifest = write_manifest(tmp_path, [{"id": "slow", "node_type": "SlowStart", "module": "slow_nodes"}], [])
+
+    result = run(remotemedia_bin, manifest, "--python-path", tmp_path, "--input", "1", "--input", "2",
+                 "--metrics", "--json")
+
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stderr.strip().splitlines()[-1])
+    # Start-up holds the second of loading; streaming the two items (100 ms of work), not the load.
+    assert metrics["startup_seconds"] >= 1.0
+    assert 0.1 <= metrics["streaming_seconds"] < metrics["startup_seconds"]
+
+    table = run(remotemedia_bin, manifest, "--python-path", tmp_path, "--input", "1", "--metrics")
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"^start-up \d+\.\d{3} ms, streaming \d+\.\d{3} ms$", table.stderr, re.MULTILINE), table.stderr
+
+
+def test_metrics_of_a_run_that_never_streamed(remotemedia_bin: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(
+        tmp_path,
+        [{"id": "sink", "node_type": "DataSinkNode", "params": {"path": str(tmp_path / "no" / "such" / "dir.jsonl")}}],
+        [],
+    )
+
+    result = run(remotemedia_bin, manifest, "--input", "1", "--metrics", "--json")
+
+    assert result.returncode == EXIT_FAILURE
+    metrics = json.loads(next(line for line in result.stderr.splitlines() if line.startswith("{")))
+    assert metrics["streaming_seconds"] is None and metrics["startup_seconds"] is None
+    assert metrics["nodes"] == [
+        {"node": "sink", "items_in": 0, "items_out": 0, "process_seconds": 0.0, "blocked_seconds": 0.0}
+    ]
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -65,6 +65,6 @@ pub mod pipeline;
 pub mod placement;
 pub mod value;
 
-pub use executor::{NodeMetrics, Output, Run, RunError, RunHandle, RunReport};
+pub use executor::{NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming};
 pub use pipeline::{Config, LoadError, Pipeline, StartError};
 pub use value::Value;

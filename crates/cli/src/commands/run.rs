@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::executor::{
-    Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle,
+    Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
 use remotemedia_runtime::value::Value;
@@ -128,10 +128,10 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let delivery = pump(&mut run, &mut sink, &mut progress);
     progress.clear();
 
-    let metrics = run.metrics();
+    let (metrics, timing) = (run.metrics(), run.timing());
     let result = run.finish();
     if args.metrics {
-        print_metrics(&metrics, args.json)?;
+        print_metrics(&metrics, timing, args.json)?;
     }
     match (delivery, result) {
         (Delivery::Failed(error), _) => Err(error),
@@ -417,7 +417,7 @@ impl Progress {
 }
 
 /// The metrics as a table, or as JSON, on stderr (stdout carries the outputs).
-fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
+fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyhow::Result<()> {
     #[derive(Serialize)]
     struct Row<'a> {
         node: &'a str,
@@ -438,8 +438,15 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
         })
         .collect();
     let mut stderr = io::stderr().lock();
+    let seconds = |phase: Option<Duration>| phase.map(|phase| phase.as_secs_f64());
+    let (startup, streaming) = (seconds(timing.startup), seconds(timing.streaming));
     if json {
-        serde_json::to_writer(&mut stderr, &serde_json::json!({ "nodes": rows }))?;
+        let metrics = serde_json::json!({
+            "startup_seconds": startup,
+            "streaming_seconds": streaming,
+            "nodes": rows,
+        });
+        serde_json::to_writer(&mut stderr, &metrics)?;
         writeln!(stderr)?;
         return Ok(());
     }
@@ -466,5 +473,17 @@ fn print_metrics(metrics: &[NodeMetrics], json: bool) -> anyhow::Result<()> {
             millis(row.blocked_seconds)
         )?;
     }
+    let phase = |seconds: Option<f64>| {
+        seconds.map_or_else(
+            || "not reached".to_owned(),
+            |s| format!("{:.3} ms", millis(s)),
+        )
+    };
+    writeln!(
+        stderr,
+        "start-up {}, streaming {}",
+        phase(startup),
+        phase(streaming)
+    )?;
     Ok(())
 }

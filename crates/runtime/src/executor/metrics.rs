@@ -1,7 +1,8 @@
-//! Per-node counters, updated live by the stage threads and read at any time.
+//! Per-node counters, updated live by the stage threads and read at any time, and the run's phases.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// What one node did during a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,4 +59,59 @@ impl NodeCounters {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// How long a run's phases took: start-up (interpreters, models) is paid once, streaming is what
+/// the pipeline's throughput is measured on. `None` for a phase not reached, or not over yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunTiming {
+    /// From the start of the run until every node was created and initialized.
+    pub startup: Option<Duration>,
+    /// From then until every node had processed its last input and flushed (or stopped).
+    pub streaming: Option<Duration>,
+}
+
+/// When the run's phases began and ended, recorded by the threads that see them.
+#[derive(Debug)]
+pub(crate) struct PhaseClock {
+    started: Instant,
+    streaming_from: OnceLock<Instant>,
+    streams: usize,
+    streams_ended: AtomicUsize,
+    streaming_until: OnceLock<Instant>,
+}
+
+impl PhaseClock {
+    /// A clock started now for a run of `streams` nodes.
+    pub(crate) fn new(streams: usize) -> PhaseClock {
+        PhaseClock {
+            started: Instant::now(),
+            streaming_from: OnceLock::new(),
+            streams,
+            streams_ended: AtomicUsize::new(0),
+            streaming_until: OnceLock::new(),
+        }
+    }
+
+    /// Every node is initialized: data starts flowing.
+    pub(crate) fn data_flows(&self) {
+        let _ = self.streaming_from.set(Instant::now());
+    }
+
+    /// One node is done with its stream; the last one ends the streaming phase.
+    pub(crate) fn stream_ended(&self) {
+        if self.streams_ended.fetch_add(1, Ordering::AcqRel) + 1 == self.streams {
+            let _ = self.streaming_until.set(Instant::now());
+        }
+    }
+
+    pub(crate) fn timing(&self) -> RunTiming {
+        let from = self.streaming_from.get();
+        RunTiming {
+            startup: from.map(|from| from.duration_since(self.started)),
+            streaming: from
+                .zip(self.streaming_until.get())
+                .map(|(from, until)| until.duration_since(*from)),
+        }
+    }
 }

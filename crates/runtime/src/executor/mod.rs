@@ -42,7 +42,7 @@ use crate::graph::Graph;
 use crate::value::Value;
 
 use handoff::{Batching, Outbox};
-pub use metrics::NodeMetrics;
+pub use metrics::{NodeMetrics, RunTiming};
 use stage::{Stage, Targets};
 use state::RunState;
 
@@ -248,6 +248,8 @@ fn error_chain(error: &dyn StdError) -> String {
 pub struct RunReport {
     /// Per node, in manifest order.
     pub metrics: Vec<NodeMetrics>,
+    /// How long start-up and streaming took.
+    pub timing: RunTiming,
     /// The run was cancelled before it could finish; its outputs are partial.
     pub cancelled: bool,
 }
@@ -388,6 +390,7 @@ fn supervise(
         }
     }
     if !state.is_stopping() {
+        state.clock().data_flows();
         tracing::debug!("every node initialized; data flows");
     }
     drop(start_gun);
@@ -443,6 +446,11 @@ impl Run {
         self.handle.metrics()
     }
 
+    /// How long the phases reached so far took.
+    pub fn timing(&self) -> RunTiming {
+        self.handle.timing()
+    }
+
     /// Waits at most `timeout` for the next output.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Received {
         if let Some(output) = self.received.next() {
@@ -468,6 +476,7 @@ impl Run {
             Some(error) => Err(error),
             None => Ok(RunReport {
                 metrics: state.metrics(),
+                timing: state.timing(),
                 cancelled: state.was_cancelled(),
             }),
         }
@@ -519,6 +528,11 @@ impl RunHandle {
     /// See [`Run::metrics`].
     pub fn metrics(&self) -> Vec<NodeMetrics> {
         self.state.metrics()
+    }
+
+    /// See [`Run::timing`].
+    pub fn timing(&self) -> RunTiming {
+        self.state.timing()
     }
 
     /// True once every node has cleaned up.

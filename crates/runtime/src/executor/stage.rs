@@ -93,6 +93,7 @@ impl Stage {
             };
             driver.stream(&inbox);
         }
+        state.clock().stream_ended();
         if let Targets::Output { outbox, .. } = &mut targets {
             outbox.deliver_rest();
         }

@@ -6,12 +6,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::RunError;
-use super::metrics::{NodeCounters, NodeMetrics};
+use super::metrics::{NodeCounters, NodeMetrics, PhaseClock, RunTiming};
 
 #[derive(Debug)]
 pub(crate) struct RunState {
     node_ids: Box<[String]>,
     counters: Box<[NodeCounters]>,
+    clock: PhaseClock,
     stopping: AtomicBool,
     /// Dropped to stop the run: every thread blocked in a `select!` on `stop_receiver` wakes up,
     /// whether it waits to send downstream or to receive from upstream.
@@ -29,6 +30,7 @@ impl RunState {
         let (stop_sender, stop_receiver) = crossbeam_channel::bounded(0);
         RunState {
             counters: node_ids.iter().map(|_| NodeCounters::default()).collect(),
+            clock: PhaseClock::new(node_ids.len()),
             node_ids: node_ids.into(),
             stopping: AtomicBool::new(false),
             stop_sender: Mutex::new(Some(stop_sender)),
@@ -54,6 +56,14 @@ impl RunState {
             .zip(self.counters.iter())
             .map(|(id, counters)| counters.snapshot(id))
             .collect()
+    }
+
+    pub(crate) fn clock(&self) -> &PhaseClock {
+        &self.clock
+    }
+
+    pub(crate) fn timing(&self) -> RunTiming {
+        self.clock.timing()
     }
 
     /// Ready (disconnected) once the run is stopping; select on it next to any blocking operation.
