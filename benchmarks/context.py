@@ -99,12 +99,22 @@ class Bench:
         return self.work / f"outputs-{slug}.jsonl"
 
 
+def run_metrics(sample: ProcessSample) -> dict[str, Any]:
+    """What `remotemedia run --metrics --json` printed on stderr: the run's phases and its nodes."""
+    for line in reversed(sample.stderr.splitlines()):
+        if line.startswith("{") and '"nodes"' in line:
+            return json.loads(line)
+    raise ValueError(f"no metrics line in the binary's stderr:\n{sample.stderr[-2000:]}")
+
+
 def node_metrics(sample: ProcessSample) -> dict[str, dict[str, float]]:
     """The per-node metrics `remotemedia run --metrics --json` printed on stderr, by node id."""
-    for line in reversed(sample.stderr.splitlines()):
-        if line.startswith('{"nodes"'):
-            return {node["node"]: node for node in json.loads(line)["nodes"]}
-    raise ValueError(f"no metrics line in the binary's stderr:\n{sample.stderr[-2000:]}")
+    return {node["node"]: node for node in run_metrics(sample)["nodes"]}
+
+
+def streaming_time(sample: ProcessSample) -> dict[str, float]:
+    """The binary's streaming phase (start-up excluded), as a figure of the run."""
+    return {"streaming_seconds": run_metrics(sample)["streaming_seconds"]}
 
 
 def child_figures(sample: ProcessSample) -> dict[str, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from remotemedia.core.exceptions import ConfigurationError, SerializationError
 from remotemedia.core.node import Node
@@ -61,9 +63,14 @@ def test_misspelled_keyword_is_an_error_not_a_silent_param():
         Scale(factr=2)
 
 
-def test_node_name_must_fit_a_manifest_id():
-    with pytest.raises(ConfigurationError, match="invalid node name 'my node'"):
-        Scale(name="my node")
+@pytest.mark.parametrize("name", ["my node", "", "trailing\n", "café", 7])
+def test_node_name_must_fit_a_manifest_id(name: object) -> None:
+    with pytest.raises(ConfigurationError, match=f"invalid node name {re.escape(repr(name))}"):
+        Scale(name=name)
+
+
+def test_node_name_may_use_letters_digits_dots_dashes_and_underscores() -> None:
+    assert Scale(name="Stage-2.left_0").name == "Stage-2.left_0"
 
 
 def test_user_node_manifest_names_its_module_and_catalogue_node_does_not():
