@@ -22,7 +22,7 @@ impl ClassProbe for RustPythonEngine {
             }
         };
         // Loading the class imports its module: one import at a time, as when nodes are set up.
-        let _setting_up = interpreter.setting_up();
+        let _setting_up = super::setting_up();
         let answer = interpreter.thread_handle().run(|vm| {
             let ask = || -> PyResult<(String, String)> {
                 let placement = import_module(vm, "remotemedia.core.placement")?;

@@ -133,7 +133,7 @@ impl PythonInterpreter {
     fn start(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
         // The first start in the process runs alone: it builds the classes of the native modules
         // the set-up imports, which is not safe to do from two threads at once (see
-        // `setting_up`). Later starts find them built and run in parallel.
+        // [`setting_up`]). Later starts find them built and run in parallel.
         static FIRST_STARTED: Mutex<bool> = Mutex::new(false);
         let mut first = FIRST_STARTED.lock().unwrap_or_else(PoisonError::into_inner);
         if *first {
@@ -189,20 +189,6 @@ impl PythonInterpreter {
             .new_thread()
     }
 
-    /// Held while a node is created and while it initializes: stage threads loading node classes
-    /// (or importing lazily in `initialize`) at the same time would import the same packages
-    /// concurrently, and Python's per-module import locks then detect a deadlock (a package's
-    /// `__init__` importing a submodule another thread is importing) — as they would in CPython
-    /// threads, and never in the SDK's single-threaded local run. Process-wide, not per
-    /// interpreter: RustPython builds a native module's classes once per process, on first import,
-    /// and two interpreters doing that at once can see a class before its methods are in place.
-    /// Both steps happen once per node before any data flows, so serializing them costs little.
-    /// Taken outside the interpreter, so a thread waiting here never holds up a collection.
-    fn setting_up(&self) -> MutexGuard<'static, ()> {
-        static SETUP: Mutex<()> = Mutex::new(());
-        SETUP.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn sdk(&self) -> &SdkEntryPoints {
         self.sdk
             .as_ref()
@@ -231,6 +217,20 @@ impl Drop for PythonInterpreter {
             interpreter.new_thread().run(|_| drop(sdk));
         }
     }
+}
+
+/// Held while a node is created and while it initializes: stage threads loading node classes
+/// (or importing lazily in `initialize`) at the same time would import the same packages
+/// concurrently, and Python's per-module import locks then detect a deadlock (a package's
+/// `__init__` importing a submodule another thread is importing) — as they would in CPython
+/// threads, and never in the SDK's single-threaded local run. Process-wide, not per
+/// interpreter: RustPython builds a native module's classes once per process, on first import,
+/// and two interpreters doing that at once can see a class before its methods are in place.
+/// Both steps happen once per node before any data flows, so serializing them costs little.
+/// Taken outside the interpreter, so a thread waiting here never holds up a collection.
+fn setting_up() -> MutexGuard<'static, ()> {
+    static SETUP: Mutex<()> = Mutex::new(());
+    SETUP.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs catalogue and user nodes in embedded RustPython interpreters: one shared by the light

@@ -23,10 +23,10 @@ pub(super) struct RustPythonNode {
     id: Arc<str>,
     /// Python objects, dropped inside the interpreter (see `Drop`).
     objects: Option<NodeObjects>,
-    /// This thread's handle on `interpreter`; declared first of the two, so it goes first.
+    /// This thread's handle on the interpreter; declared before it, so it is dropped first.
     thread: ThreadedVirtualMachine,
-    /// The run's shared interpreter, or the node's own, which ends with the node.
-    interpreter: Arc<PythonInterpreter>,
+    /// Held, not read: the run's shared interpreter, or the node's own, which ends with the node.
+    _interpreter: Arc<PythonInterpreter>,
 }
 
 /// The node and the bound methods the executor calls, looked up once.
@@ -71,7 +71,7 @@ impl RustPythonNode {
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
         stdio::set_label(&id);
-        let setting_up = interpreter.setting_up();
+        let setting_up = super::setting_up();
         let thread = interpreter.thread_handle();
         let sdk = interpreter.sdk();
         let objects = thread.run(|vm| {
@@ -103,7 +103,7 @@ impl RustPythonNode {
             id,
             objects: Some(objects),
             thread,
-            interpreter,
+            _interpreter: interpreter,
         })
     }
 
@@ -117,7 +117,7 @@ impl RustPythonNode {
 impl NodeInstance for RustPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
         stdio::set_label(&self.id);
-        let _setting_up = self.interpreter.setting_up();
+        let _setting_up = super::setting_up();
         let objects = self
             .objects
             .as_mut()
