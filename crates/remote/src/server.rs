@@ -260,7 +260,7 @@ impl NodeService {
         // Started now: a bad --python-path fails `serve`, not a client, and the first node
         // stream does not wait for the interpreter.
         let rustpython = RustPythonEngine::new(&pipeline::rustpython_config(&engine_config))
-            .and_then(|engine| engine.start_shared().map(|_| engine))
+            .and_then(|engine| engine.start_shared().map(|()| engine))
             .map_err(|error| ServeError::Engine {
                 engine: "rustpython".to_owned(),
                 message: crate::error_chain(&error),

@@ -69,21 +69,22 @@ impl<T> Outbox<T> {
         }
     }
 
-    /// Queues `item`, produced by a call that started at `call`; sends the batch now unless the
-    /// sender has a `backlog` and the batch may wait (see [`may_wait`](Self::may_wait)). Adds to
-    /// `blocked` the time spent waiting for room downstream.
+    /// Queues `item`; sends the batch now unless the sender has a backlog — `Some(start of the
+    /// call that produced item)` — and the batch may wait (see [`may_wait`](Self::may_wait)).
+    /// Adds to `blocked` the time spent waiting for room downstream.
     pub(crate) fn push(
         &mut self,
         item: T,
-        call: Instant,
-        backlog: bool,
+        backlog: Option<Instant>,
         stop: &Receiver<()>,
         blocked: &mut Duration,
     ) -> Result<(), Abandoned> {
-        self.oldest_call.get_or_insert(call);
         self.pending.push(item);
-        if backlog && self.pending.len() < self.batching.cap && self.may_wait() {
-            return Ok(());
+        if let Some(call) = backlog {
+            self.oldest_call.get_or_insert(call);
+            if self.pending.len() < self.batching.cap && self.may_wait() {
+                return Ok(());
+            }
         }
         self.flush(stop, blocked)
     }

@@ -476,7 +476,7 @@ impl Run {
             Some(error) => Err(error),
             None => Ok(RunReport {
                 metrics: state.metrics(),
-                timing: state.timing(),
+                timing: state.clock().timing(),
                 cancelled: state.was_cancelled(),
             }),
         }
@@ -532,7 +532,7 @@ impl RunHandle {
 
     /// See [`Run::timing`].
     pub fn timing(&self) -> RunTiming {
-        self.state.timing()
+        self.state.clock().timing()
     }
 
     /// True once every node has cleaned up.

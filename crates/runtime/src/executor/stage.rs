@@ -176,8 +176,7 @@ impl Driver<'_> {
             targets: &mut *self.targets,
             state: self.state,
             index: self.index,
-            call: started,
-            backlog,
+            backlog: backlog.then_some(started),
             blocked: Duration::ZERO,
             stopped: false,
         };
@@ -207,9 +206,8 @@ struct StageEmitter<'a> {
     targets: &'a mut Targets,
     state: &'a RunState,
     index: usize,
-    /// When the call this emitter serves started.
-    call: Instant,
-    backlog: bool,
+    /// `Some(when the call this emitter serves started)` if the node has more input waiting.
+    backlog: Option<Instant>,
     blocked: Duration,
     stopped: bool,
 }
@@ -222,7 +220,7 @@ impl StageEmitter<'_> {
 
     /// Sends the gathered batches that may not wait for the outputs of the next call.
     fn end_of_call(&mut self) -> Result<(), Stopped> {
-        self.send_batches(self.backlog)
+        self.send_batches(self.backlog.is_some())
     }
 
     fn send_batches(&mut self, backlog: bool) -> Result<(), Stopped> {
@@ -249,15 +247,15 @@ impl Emitter for StageEmitter<'_> {
         if self.stopped || self.state.is_stopping() {
             return Err(self.give_up());
         }
-        let (stop, call, backlog) = (self.state.stop_signal(), self.call, self.backlog);
+        let (stop, backlog) = (self.state.stop_signal(), self.backlog);
         let sent = match &mut *self.targets {
             Targets::Successors(outboxes) => match outboxes.split_last_mut() {
                 Some((last, others)) => others
                     .iter_mut()
                     .try_for_each(|outbox| {
-                        outbox.push(item.clone(), call, backlog, stop, &mut self.blocked)
+                        outbox.push(item.clone(), backlog, stop, &mut self.blocked)
                     })
-                    .and_then(|()| last.push(item, call, backlog, stop, &mut self.blocked)),
+                    .and_then(|()| last.push(item, backlog, stop, &mut self.blocked)),
                 None => Ok(()),
             },
             Targets::Output { sink, outbox } => {
@@ -265,7 +263,7 @@ impl Emitter for StageEmitter<'_> {
                     sink: Arc::clone(sink),
                     value: item,
                 };
-                outbox.push(output, call, backlog, stop, &mut self.blocked)
+                outbox.push(output, backlog, stop, &mut self.blocked)
             }
         };
         if sent.is_err() {
@@ -305,12 +303,12 @@ pub(crate) fn feed(
         };
         // One item per hand-off: the next input may be long to come (a live source), and the
         // roots batch their own outputs when the inputs outpace them.
-        let (stop, now) = (state.stop_signal(), Instant::now());
+        let stop = state.stop_signal();
         let mut blocked = Duration::ZERO;
         let sent = others
             .iter_mut()
-            .try_for_each(|root| root.push(item.clone(), now, false, stop, &mut blocked))
-            .and_then(|()| last.push(item, now, false, stop, &mut blocked));
+            .try_for_each(|root| root.push(item.clone(), None, stop, &mut blocked))
+            .and_then(|()| last.push(item, None, stop, &mut blocked));
         if sent.is_err() {
             state.mark_interrupted();
             return;

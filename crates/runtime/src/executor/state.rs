@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::RunError;
-use super::metrics::{NodeCounters, NodeMetrics, PhaseClock, RunTiming};
+use super::metrics::{NodeCounters, NodeMetrics, PhaseClock};
 
 #[derive(Debug)]
 pub(crate) struct RunState {
@@ -60,10 +60,6 @@ impl RunState {
 
     pub(crate) fn clock(&self) -> &PhaseClock {
         &self.clock
-    }
-
-    pub(crate) fn timing(&self) -> RunTiming {
-        self.clock.timing()
     }
 
     /// Ready (disconnected) once the run is stopping; select on it next to any blocking operation.

@@ -30,7 +30,7 @@ mod stdio;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use remotemedia_pynodes::CuratedStdlib as _;
 use rustpython_vm::builtins::{PyDict, PyStrRef};
@@ -265,24 +265,21 @@ impl RustPythonEngine {
         })
     }
 
-    /// Builds the shared interpreter now, if it is not built yet, and says how long that took
-    /// (`None`: it was already built). For a long-lived host that would rather fail at start than
-    /// at its first node.
-    pub fn start_shared(&self) -> Result<Option<Duration>, EngineError> {
-        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        if shared.is_some() {
-            return Ok(None);
-        }
-        let started = Instant::now();
-        *shared = Some(Arc::new(PythonInterpreter::start(&self.python_path, None)?));
-        Ok(Some(started.elapsed()))
+    /// Builds the shared interpreter now, if it is not built yet: for a long-lived host that
+    /// would rather fail at start than at its first node.
+    pub fn start_shared(&self) -> Result<(), EngineError> {
+        self.shared().map(drop)
     }
 
     /// The shared interpreter, built by the first caller.
     fn shared(&self) -> Result<Arc<PythonInterpreter>, EngineError> {
-        self.start_shared()?;
-        let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(Arc::clone(shared.as_ref().expect("start_shared built it")))
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(interpreter) = shared.as_ref() {
+            return Ok(Arc::clone(interpreter));
+        }
+        let interpreter = Arc::new(PythonInterpreter::start(&self.python_path, None)?);
+        *shared = Some(Arc::clone(&interpreter));
+        Ok(interpreter)
     }
 
     /// The frozen node catalogue: `(node type, module)` for every node a manifest can name by
