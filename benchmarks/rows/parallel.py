@@ -51,11 +51,11 @@ def run(bench: Bench) -> Row:
     speedups = {}
     for side in sides:
         speedups[side] = pairwise(wall[f"{side}, serial (1 node)"], wall[f"{side}, concurrent (2 nodes)"],
-                                  lambda serial_time, concurrent_time: serial_time / concurrent_time)
+                                  _speed_up)
         row.ratios.append(Ratio(f"{side}: serial ÷ concurrent (speed-up)", speedups[side]))
     streaming = pairwise(comparison.values("binary, serial (1 node)", "streaming_seconds"),
                          comparison.values("binary, concurrent (2 nodes)", "streaming_seconds"),
-                         lambda serial_time, concurrent_time: serial_time / concurrent_time)
+                         _speed_up)
     row.ratios.append(Ratio("binary, streaming only: serial ÷ concurrent", streaming))
     machine = pairwise(wall["binary, serial (1 node)"], wall[ceiling.name], lambda one, two: 2 * one / two)
     row.ratios.append(Ratio("machine ceiling: 2 × one run ÷ two at once", machine))
@@ -65,6 +65,10 @@ def run(bench: Bench) -> Row:
                                     f"the machine's ceiling then: {machine.median:.2f}×"))
     row.checks += comparison.checked
     return row
+
+
+def _speed_up(serial_time: float, concurrent_time: float) -> float:
+    return serial_time / concurrent_time
 
 
 def _two_at_once(single: Contender, name: str) -> Contender:
