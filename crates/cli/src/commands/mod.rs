@@ -1,12 +1,14 @@
 //! One module per subcommand, each with its clap arguments and an `execute()`.
 
 mod graph;
+mod isolation_args;
 mod nodes;
 mod plan;
 mod remote_args;
 mod run;
 mod serve;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,9 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Run nodes on behalf of other remotemedia instances (gRPC).
     Serve(serve::Args),
+    /// Serve one isolated node to the remotemedia process that started this one (internal).
+    #[command(name = remotemedia_runtime::isolation::WORKER_SUBCOMMAND, hide = true)]
+    IsolatedWorker(worker::Args),
 }
 
 impl Command {
@@ -40,6 +45,7 @@ impl Command {
             Command::Graph(args) => graph::execute(args),
             Command::Nodes(args) => nodes::execute(args),
             Command::Serve(args) => serve::execute(args),
+            Command::IsolatedWorker(args) => worker::execute(args),
         }
     }
 }

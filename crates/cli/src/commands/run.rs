@@ -26,10 +26,11 @@ use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
-use remotemedia_runtime::value::Value;
+use remotemedia_runtime::value::{Value, parse_json_line};
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::isolation_args::IsolationArgs;
 use super::plan::MachineArgs;
 use super::remote_args::RemoteArgs;
 
@@ -93,6 +94,8 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = Interpreters::Auto)]
     interpreters: Interpreters,
     #[command(flatten)]
+    isolation: IsolationArgs,
+    #[command(flatten)]
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
@@ -113,6 +116,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     }
     config.python_path = args.python_path.clone();
     config.interpreters = args.interpreters.into();
+    config.isolation = args.isolation.isolation();
+    config.limits = args.isolation.limits();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
@@ -257,7 +262,7 @@ fn open_inputs(args: &Args) -> anyhow::Result<Inputs> {
         .iter()
         .enumerate()
         .map(|(index, text)| {
-            parse_json(text).map_err(|reason| {
+            parse_json_line(text).map_err(|reason| {
                 InvalidInput(anyhow::anyhow!(
                     "--input #{} is not valid: {reason}",
                     index + 1
@@ -288,24 +293,13 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
         let number = index + 1;
         match line {
             Ok(line) if line.trim().is_empty() => None,
-            Ok(line) => {
-                Some(parse_json(&line).map_err(|reason| format!("{name} line {number}: {reason}")))
-            }
+            Ok(line) => Some(
+                parse_json_line(&line).map_err(|reason| format!("{name} line {number}: {reason}")),
+            ),
             Err(err) => Some(Err(format!("{name} line {number}: cannot read: {err}"))),
         }
     });
     Ok(Inputs::fallible(lines))
-}
-
-fn parse_json(text: &str) -> Result<Value, String> {
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
-        // One value per line: the column is the useful part of serde's "at line 1 column N".
-        let message = err.to_string();
-        let position = format!(" at line {} column {}", err.line(), err.column());
-        let reason = message.strip_suffix(&position).unwrap_or(&message);
-        format!("invalid JSON at column {}: {reason}", err.column())
-    })?;
-    Value::from_json(json).map_err(|err| err.to_string())
 }
 
 /// Where outputs go, and how each line looks.

@@ -12,6 +12,7 @@ use remotemedia_runtime::pipeline::{Config, DefaultEngines};
 use remotemedia_runtime::placement::MachineCapabilities;
 
 use super::InvalidInput;
+use super::isolation_args::IsolationArgs;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -51,6 +52,8 @@ pub struct Args {
     /// Node streams served at once; more are refused.
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_nodes: usize,
+    #[command(flatten)]
+    isolation: IsolationArgs,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -98,6 +101,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         python_path: args.python_path,
         // One interpreter for every node stream, for the server's life (see ServeConfig::engines).
         interpreters: InterpreterSharing::Shared,
+        limits: args.isolation.limits(),
         ..Config::default()
     });
     let config = ServeConfig {
@@ -105,6 +109,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         tls,
         max_message_bytes: args.max_message_mib.saturating_mul(1024 * 1024),
         max_nodes: args.max_nodes,
+        isolation: args.isolation.isolation(),
         ..ServeConfig::new(listen, machine, Arc::new(engines))
     };
     let secured = match (config.token.is_some(), config.tls.is_some()) {
