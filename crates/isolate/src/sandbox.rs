@@ -329,7 +329,7 @@ mod seccomp {
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|err| error(&err))?;
         let mut denied: BTreeMap<i64, Vec<SeccompRule>> = DENIED
             .iter()
-            .map(|&call| (call as i64, Vec::new()))
+            .map(|&call| (call, Vec::new()))
             .collect();
         // clone makes threads (allowed: Python and the engines use them) and processes (refused):
         // refused when CLONE_THREAD is not among its flags (the first argument).
@@ -341,7 +341,7 @@ mod seccomp {
         )
         .map_err(|err| error(&err))?;
         denied.insert(
-            libc::SYS_clone as i64,
+            libc::SYS_clone,
             vec![SeccompRule::new(vec![new_process]).map_err(|err| error(&err))?],
         );
         let filter = SeccompFilter::new(
@@ -354,7 +354,7 @@ mod seccomp {
         // clone3 passes its flags in memory a filter cannot read: it answers ENOSYS, on which
         // the C library falls back to clone, checked above.
         let clone3 = SeccompFilter::new(
-            BTreeMap::from([(libc::SYS_clone3 as i64, Vec::new())]),
+            BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
             SeccompAction::Allow,
             SeccompAction::Errno(libc::ENOSYS as u32),
             arch,

@@ -594,7 +594,7 @@ fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
         bytes: &[u8],
         from: fn([u8; N]) -> T,
     ) -> Result<Arc<[T]>, WireError> {
-        if bytes.len() % N != 0 {
+        if !bytes.len().is_multiple_of(N) {
             return Err(malformed(format!(
                 "an array of {} bytes is not made of {N}-byte elements",
                 bytes.len()
@@ -613,4 +613,92 @@ fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
         b'd' => Array::F64(elements(bytes, f64::from_le_bytes)?),
         other => return Err(malformed(format!("unknown array typecode {other}"))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::memfd;
+
+    fn sample() -> Value {
+        let mut map = IndexMap::new();
+        map.insert("gain".to_owned(), Value::Float(-0.0));
+        map.insert("samples".to_owned(), Value::Array(Array::F32(vec![0.5f32; 100_000].into())));
+        Value::List(vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(i64::MIN),
+            Value::BigInt(Arc::new("-123456789012345678901234567890".parse().unwrap())),
+            Value::Str("héllo".into()),
+            Value::Bytes(vec![7u8; 10].into()),
+            Value::Bytes(vec![9u8; SHARED_MIN_BYTES].into()),
+            Value::Array(Array::I16(vec![1i16, -2].into())),
+            Value::Array(Array::F64(vec![f64::MAX; SHARED_MIN_BYTES].into())),
+            Value::Map(map),
+        ])
+    }
+
+    /// A sender and a receiver over one arena file, as the parent and the worker have them.
+    fn pair() -> (Sender<Vec<u8>>, ArenaReader) {
+        let arena = memfd("test").unwrap();
+        let reader = ArenaReader::new(arena.try_clone().unwrap());
+        (Sender::new(Vec::new(), ArenaWriter::new(arena)), reader)
+    }
+
+    #[test]
+    fn values_cross_unchanged_with_large_arrays_in_shared_memory() {
+        let (mut sender, mut arena) = pair();
+        let message = ToWorker::Process(sample());
+        sender.send_to_worker(&message).unwrap();
+        let bytes = &sender.get_ref()[4..];
+        // The two large arrays and the large bytes are not in the message.
+        assert!(bytes.len() < SHARED_MIN_BYTES);
+        assert_eq!(decode_to_worker(bytes, &mut arena).unwrap(), message);
+    }
+
+    #[test]
+    fn every_reply_round_trips() {
+        let error = NodeError::exception("ValueError", "bad").with_traceback("Traceback ...");
+        for reply in [
+            FromWorker::Ready(Ok(())),
+            FromWorker::Ready(Err(NodeError::new("no such node"))),
+            FromWorker::Emit(sample()),
+            FromWorker::Done(Err(error)),
+        ] {
+            let (mut sender, mut arena) = pair();
+            sender.send_to_parent(&reply).unwrap();
+            assert_eq!(decode_from_worker(&sender.get_ref()[4..], &mut arena).unwrap(), reply);
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_errors() {
+        let mut arena = ArenaReader::empty();
+        let cases: [&[u8]; 6] = [
+            &[],
+            &[99],
+            &[tag::PROCESS, tag::LIST, 255, 255, 255, 255, 255, 255, 255, 255],
+            &[tag::PROCESS, tag::SHARED_ARRAY, b'f', 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0],
+            &[tag::PROCESS, tag::ARRAY, b'f', 3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3],
+            &[tag::INITIALIZE, 0],
+        ];
+        for bytes in cases {
+            assert!(
+                matches!(decode_to_worker(bytes, &mut arena), Err(WireError::Malformed(_))),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut bytes = vec![tag::PROCESS];
+        for _ in 0..=MAX_DEPTH + 1 {
+            bytes.push(tag::LIST);
+            bytes.extend_from_slice(&1u64.to_le_bytes());
+        }
+        bytes.push(tag::NULL);
+        let error = decode_to_worker(&bytes, &mut ArenaReader::empty()).unwrap_err();
+        assert!(error.to_string().contains("nest deeper"), "{error}");
+    }
 }
