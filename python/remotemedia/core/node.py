@@ -79,6 +79,15 @@ class Node:
         """
         return None
 
+    def record_timing(self, name: str, seconds: float) -> None:
+        """Report one timing sample under `name`, e.g. the latency of one speech segment.
+
+        The runtime gathers each node's samples by name: `remotemedia run --metrics` shows their
+        count, median, 90th percentile and maximum. Meant for events (a segment, a request), which
+        a node's overall process time cannot show; the samples are held until the run ends.
+        """
+        timing_samples(self).append((name, float(seconds)))
+
     def to_manifest(self, include_capabilities: bool = True) -> dict[str, Any]:
         """This node's manifest entry, without the `id` (the pipeline assigns ids by position)."""
         cls = type(self)
@@ -110,6 +119,11 @@ class Node:
                     f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized to JSON: {exc}"
                 ) from exc
         return params
+
+
+def timing_samples(node: Node) -> list[tuple[str, float]]:
+    """The node's recorded timing samples, not yet collected: the engines take them from this list."""
+    return node.__dict__.setdefault("_timing_samples", [])
 
 
 def _constructor_params(cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], tuple]:
