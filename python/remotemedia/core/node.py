@@ -84,8 +84,13 @@ class Node:
 
         The runtime gathers each node's samples by name: `remotemedia run --metrics` shows their
         count, median, 90th percentile and maximum. Meant for events (a segment, a request), which
-        a node's overall process time cannot show; the samples are held until the run ends.
+        a node's overall process time cannot show. The runtime's engines take the samples after
+        each call; the pure-CPython local run (`engine="python"`) leaves them on the node.
         """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a timing sample needs a name, got {name!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+            raise ValueError(f"timing {name!r}: seconds must be a finite number >= 0, got {seconds!r}")
         timing_samples(self).append((name, float(seconds)))
 
     def to_manifest(self, include_capabilities: bool = True) -> dict[str, Any]:
