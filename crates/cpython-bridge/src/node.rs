@@ -208,11 +208,14 @@ fn report_timings(
         return Ok(());
     }
     for sample in timings.iter() {
-        let (name, seconds): (String, f64) = sample.extract().map_err(|err| node_error(py, &err))?;
+        let (name, seconds): (String, f64) =
+            sample.extract().map_err(|err| node_error(py, &err))?;
         let sample = Duration::try_from_secs_f64(seconds).map_err(|_| {
             NodeError::exception(
                 "ValueError",
-                format!("node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"),
+                format!(
+                    "node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"
+                ),
             )
         })?;
         out.record_timing(&name, sample);

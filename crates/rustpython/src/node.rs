@@ -254,17 +254,15 @@ fn emit(
 
 /// Hands the timing samples the node recorded during a call to the executor, emptying the list:
 /// a length check when there are none.
-fn report_timings(
-    id: &str,
-    timings: &PyListRef,
-    out: &mut dyn Emitter,
-) -> Result<(), NodeError> {
+fn report_timings(id: &str, timings: &PyListRef, out: &mut dyn Emitter) -> Result<(), NodeError> {
     if timings.borrow_vec().is_empty() {
         return Ok(());
     }
     let samples = std::mem::take(&mut *timings.borrow_vec_mut());
     for sample in samples {
-        let parts = sample.downcast_ref::<PyTuple>().map(|tuple| tuple.as_slice());
+        let parts = sample
+            .downcast_ref::<PyTuple>()
+            .map(|tuple| tuple.as_slice());
         let (Some(name), Some(seconds)) = (
             parts.and_then(|p| p.first()?.downcast_ref::<PyStr>()?.to_str()),
             parts.and_then(|p| Some(p.get(1)?.downcast_ref::<PyFloat>()?.to_f64())),
@@ -277,7 +275,9 @@ fn report_timings(
         let sample = Duration::try_from_secs_f64(seconds).map_err(|_| {
             NodeError::exception(
                 "ValueError",
-                format!("node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"),
+                format!(
+                    "node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"
+                ),
             )
         })?;
         out.record_timing(name, sample);

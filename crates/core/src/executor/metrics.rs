@@ -194,7 +194,14 @@ mod tests {
         assert_eq!(summary.p90, Duration::from_millis(90));
         assert_eq!(summary.max, Duration::from_millis(100));
         let one = TimingSummary::of("latency", &millis(&[7])).expect("one sample");
-        assert_eq!((one.median, one.p90, one.max), (Duration::from_millis(7), Duration::from_millis(7), Duration::from_millis(7)));
+        assert_eq!(
+            (one.median, one.p90, one.max),
+            (
+                Duration::from_millis(7),
+                Duration::from_millis(7),
+                Duration::from_millis(7)
+            )
+        );
         assert_eq!(TimingSummary::of("latency", &[]), None);
     }
 
