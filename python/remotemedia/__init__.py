@@ -30,7 +30,9 @@ _CORE_NAMES: dict[str, str] = {
 """The names this package and `remotemedia.core` offer, and the module that defines each."""
 
 
-def _lazy_exports(namespace: dict[str, Any], table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def _lazy_exports(
+    namespace: dict[str, Any], table: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for the module whose globals are `namespace`, resolving the names
     of `table` on first access."""
 

@@ -6,6 +6,7 @@ behaviour here differs on purpose, the test pins our side (README, "Porting from
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -213,7 +214,8 @@ def test_a_class_only_the_host_has_is_written_by_name():
          "unknown operation"),
         ({"node_to_execute": "CalculatorNode", "node_config": {"operand": 1, "colour": "red"}}, ConfigurationError,
          "bad node_config"),
-        ({"node_to_execute": "CalculatorNode", "node_config": ["add"]}, ConfigurationError, "node_config must be a dict"),
+        ({"node_to_execute": "CalculatorNode", "node_config": ["add"]}, ConfigurationError,
+         "node_config must be a dict"),
         ({"node_to_execute": ""}, ConfigurationError, "must name a node class"),
         ({"node_to_execute": 3}, ConfigurationError, "wraps a Node or a node class name"),
         ({}, TypeError, r"missing required argument: node \(or node_to_execute\)"),
@@ -321,7 +323,7 @@ def test_pipeline_ids_stay_positional_and_unique_whatever_the_names():
     manifest = Pipeline("ids", nodes=nodes).export_definition()
     ids = [node["id"] for node in manifest["nodes"]]
     assert ids == ["node_0", "node_1", "node_1_2", "node_1_2_3", "1_4", "fixed_5", "a_6", "a_7"]
-    assert [(c["from"], c["to"]) for c in manifest["connections"]] == list(zip(ids, ids[1:]))
+    assert [(c["from"], c["to"]) for c in manifest["connections"]] == list(itertools.pairwise(ids))
     assert validate(manifest) == []
 
 

@@ -58,7 +58,7 @@ def runtime_manifest(pipeline: Pipeline) -> dict[str, Any]:
     from remotemedia.core.pipeline import manifest_entry
 
     nodes = []
-    for node_id, node in zip(pipeline.node_ids(), pipeline.nodes):
+    for node_id, node in zip(pipeline.node_ids(), pipeline.nodes, strict=True):
         try:
             nodes.append(manifest_entry(node_id, node))
         except SerializationError:
