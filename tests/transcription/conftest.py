@@ -4,22 +4,18 @@ interpreter that has faster-whisper and the model package — offline, as every 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.pipeline_scripts import load_script
 from speech_corpus import Corpus, make_corpus
+from transcription_helpers import RUN_TIMEOUT_S
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-# A hang guard only: CPython, faster-whisper and the model load in seconds; transcribing the corpus
-# takes seconds more.
-RUN_TIMEOUT_S = 300
 
 
 @pytest.fixture(autouse=True)
@@ -70,11 +66,3 @@ def run_binary(
 
     return run
 
-
-def json_lines(text: str) -> list[Any]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def metrics_of(stderr: str) -> dict[str, Any]:
-    """The `--metrics --json` report: the last JSON line on stderr."""
-    return json.loads(next(line for line in reversed(stderr.splitlines()) if line.startswith("{")))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RUN_TIMEOUT_S, json_lines, metrics_of
+from transcription_helpers import RUN_TIMEOUT_S, json_lines, metrics_of
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.nodes.audio.vad import EnergyVADNode
 from remotemedia.nodes.base import PassThroughNode
