@@ -3,9 +3,9 @@ record their lifecycle, manifests using them, and checks that no worker process 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -116,7 +116,7 @@ def chain(tmp_path: Path) -> Callable[..., Path]:
             "version": "v1",
             "metadata": {"name": name},
             "nodes": nodes,
-            "connections": [{"from": a["id"], "to": b["id"]} for a, b in zip(nodes, nodes[1:])],
+            "connections": [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)],
         }
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(document, indent=2))
@@ -129,17 +129,3 @@ def chain(tmp_path: Path) -> Callable[..., Path]:
 def cpython_env() -> dict[str, str]:
     """The interpreter running the tests as the binary's CPython engine."""
     return {} if "REMOTEMEDIA_PYTHON" in os.environ else {"REMOTEMEDIA_PYTHON": sys.executable}
-
-
-def worker_pids(text: str) -> set[int]:
-    """The worker process ids an error message names (`(pid 1234)`)."""
-    return {int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)}
-
-
-def alive(pid: int) -> bool:
-    """Whether a process `pid` exists and is not a zombie (checked in /proc)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return "State:\tZ" not in status

@@ -9,11 +9,9 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-
-from conftest import alive, worker_pids
+from isolation_helpers import alive, worker_pids
 
 EXIT_FAILURE = 1
 
@@ -84,12 +82,20 @@ def test_a_crashing_isolated_node_fails_alone(
     log = tmp_path / "lifecycle.log"
     nodes = [
         node("first", "Recorder", params={"log": str(log)}),
-        node("crash", "Crash", params={"how": how, "after": 2, "log": str(log)}, runtime_hint=engine, isolation="process"),
+        node(
+            "crash", "Crash", params={"how": how, "after": 2, "log": str(log)}, runtime_hint=engine, isolation="process"
+        ),
         node("last", "Recorder", params={"log": str(log)}),
     ]
     run = run_remotemedia(
-        "run", chain(nodes), *[a for i in range(1, 6) for a in ("--input", str(i))], "--python-path", nodes_dir,
-        "--channel-capacity", "1", env=cpython_env,
+        "run",
+        chain(nodes),
+        *[a for i in range(1, 6) for a in ("--input", str(i))],
+        "--python-path",
+        nodes_dir,
+        "--channel-capacity",
+        "1",
+        env=cpython_env,
     )
     assert run.returncode == EXIT_FAILURE, run.stderr
     assert "node `crash` failed in process" in run.stderr
@@ -113,11 +119,28 @@ def test_a_node_allocating_past_its_memory_limit_fails_alone(
     log = tmp_path / "lifecycle.log"
     nodes = [
         node("first", "Recorder", params={"log": str(log)}),
-        node("hog", "Crash", params={"how": "memory", "after": 1, "log": str(log)}, runtime_hint=engine, isolation="process"),
+        node(
+            "hog",
+            "Crash",
+            params={"how": "memory", "after": 1, "log": str(log)},
+            runtime_hint=engine,
+            isolation="process",
+        ),
     ]
     run = run_remotemedia(
-        "run", chain(nodes), "--input", "1", "--input", "2", "--python-path", nodes_dir, "--memory-limit", "1024",
-        "--channel-capacity", "1", env=cpython_env,
+        "run",
+        chain(nodes),
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--python-path",
+        nodes_dir,
+        "--memory-limit",
+        "1024",
+        "--channel-capacity",
+        "1",
+        env=cpython_env,
     )
     assert run.returncode == EXIT_FAILURE, run.stderr
     assert "node `hog` failed in process" in run.stderr
@@ -135,7 +158,10 @@ def test_workers_die_with_a_killed_parent(remotemedia_bin, binary_env, chain, no
     nodes = [node("sleepy", "Crash", params={"how": "sleep", "after": 0, "log": str(log)}, isolation="process")]
     process = subprocess.Popen(
         [str(remotemedia_bin), "run", str(chain(nodes)), "--input", "1", "--python-path", str(nodes_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=binary_env(), text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=binary_env(),
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -182,7 +208,12 @@ def test_os_environment_is_kept_by_plain_isolation(run_remotemedia, chain, nodes
     )
     nodes = [{"id": "env", "node_type": "Env", "module": "env_nodes", "isolation": "process"}]
     run = run_remotemedia(
-        "run", chain(nodes), "--input", '"ISOLATION_TEST_VALUE"', "--python-path", nodes_dir,
+        "run",
+        chain(nodes),
+        "--input",
+        '"ISOLATION_TEST_VALUE"',
+        "--python-path",
+        nodes_dir,
         env={"ISOLATION_TEST_VALUE": "kept"},
     )
     assert run.returncode == 0, run.stderr
