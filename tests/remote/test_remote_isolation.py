@@ -46,15 +46,23 @@ def crash_dir(tmp_path: Path) -> Path:
 
 def manifest(host: str, crash_on: int, isolation: str | None = None) -> dict:
     remote = {
-        "id": "remote_crash", "node_type": "CrashOn", "module": "crash_nodes", "host": host,
-        "capabilities": CUDA, "params": {"crash_on": crash_on},
+        "id": "remote_crash",
+        "node_type": "CrashOn",
+        "module": "crash_nodes",
+        "host": host,
+        "capabilities": CUDA,
+        "params": {"crash_on": crash_on},
     }
     if isolation:
         remote["isolation"] = isolation
     return {
         "version": "v1",
         "metadata": {"name": "remote-isolation"},
-        "nodes": [{"id": "source", "node_type": "PassThroughNode"}, remote, {"id": "sink", "node_type": "PassThroughNode"}],
+        "nodes": [
+            {"id": "source", "node_type": "PassThroughNode"},
+            remote,
+            {"id": "sink", "node_type": "PassThroughNode"},
+        ],
         "connections": [{"from": "source", "to": "remote_crash"}, {"from": "remote_crash", "to": "sink"}],
     }
 
@@ -76,8 +84,17 @@ def test_a_crashing_remote_node_ends_its_worker_not_the_server(
     client = ["--capabilities", profile("no-gpu"), "--channel-capacity", "1"]
 
     crashing = remotemedia(
-        "run", write_manifest(manifest(server.address, 3, isolation), "crash"), *client,
-        "--input", "1", "--input", "2", "--input", "3", "--input", "4",
+        "run",
+        write_manifest(manifest(server.address, 3, isolation), "crash"),
+        *client,
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--input",
+        "3",
+        "--input",
+        "4",
     )
     assert crashing.returncode == 1, crashing.stderr
     assert "node `remote_crash` failed" in crashing.stderr
@@ -92,7 +109,11 @@ def test_a_crashing_remote_node_ends_its_worker_not_the_server(
     # The server is still there, and serves the next client.
     assert server.process.poll() is None, server.log()
     healthy = remotemedia(
-        "run", write_manifest(manifest(server.address, -1, isolation), "healthy"), *client, "--input", "5",
+        "run",
+        write_manifest(manifest(server.address, -1, isolation), "healthy"),
+        *client,
+        "--input",
+        "5",
     )
     assert healthy.returncode == 0, healthy.stderr + server.log()
     [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
@@ -105,7 +126,12 @@ def test_a_server_that_does_not_isolate_runs_the_node_in_itself(
     """The contrast: without isolation the node runs in the server's own process."""
     server = serve("--capabilities", profile("cuda-8gb"), "--python-path", crash_dir)
     healthy = remotemedia(
-        "run", write_manifest(manifest(server.address, -1), "plain"), "--capabilities", profile("no-gpu"), "--input", "5",
+        "run",
+        write_manifest(manifest(server.address, -1), "plain"),
+        "--capabilities",
+        profile("no-gpu"),
+        "--input",
+        "5",
     )
     assert healthy.returncode == 0, healthy.stderr
     [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
