@@ -1,5 +1,5 @@
 //! `remotemedia._native`: the Python package's extension module (internal; its Python face is
-//! `Pipeline.run()` in `remotemedia.core.native_run`).
+//! `Pipeline.run()` in `remotemedia.runtime`).
 //!
 //! It embeds the whole runtime in the calling Python process. Nodes placed on CPython run in this
 //! very interpreter — on the node objects the caller built, so their state and unserializable

@@ -3,13 +3,13 @@
 Nodes are chained in the order they are added, unless `connect()` is used: then the graph is
 exactly the connections given, which allows fan-out (one node feeding several) and fan-in
 (several feeding one). The local run is the reference behaviour every engine reproduces; its
-rules are in `remotemedia.core.local_run`.
+rules are in `remotemedia.local.run`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, PipelineError, SerializationError
@@ -74,19 +74,19 @@ class Pipeline:
         """The manifest (v1) as a dict."""
         if not self.nodes:
             raise SerializationError(f"pipeline '{self.name}' has no nodes; a manifest needs at least one")
-        ids = self.node_ids()
-        index = {id(node): position for position, node in enumerate(self.nodes)}
         metadata: dict[str, Any] = {"name": self.name}
         if description is not None:
             metadata["description"] = description
         metadata["created_at"] = _utc_timestamp()
+        return {"version": MANIFEST_VERSION, "metadata": metadata,
+                **self.graph_entries(lambda node: node.to_manifest(include_capabilities=include_capabilities))}
+
+    def graph_entries(self, node_entry: Callable[[Node], dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """The manifest's `nodes` (each `node_entry(node)` with its positional id) and `connections`."""
+        ids = self.node_ids()
+        index = {id(node): position for position, node in enumerate(self.nodes)}
         return {
-            "version": MANIFEST_VERSION,
-            "metadata": metadata,
-            "nodes": [
-                {"id": node_id, **node.to_manifest(include_capabilities=include_capabilities)}
-                for node_id, node in zip(ids, self.nodes, strict=True)
-            ],
+            "nodes": [{"id": node_id, **node_entry(node)} for node_id, node in zip(ids, self.nodes, strict=True)],
             "connections": [
                 {"from": ids[index[id(source)]], "to": ids[index[id(target)]]} for source, target in self.connections()
             ],
@@ -105,7 +105,7 @@ class Pipeline:
         """
         from remotemedia.core.values import from_jsonable
         from remotemedia.manifest import require_valid
-        from remotemedia.nodes import load_node_class
+        from remotemedia.engine_api import load_node_class
 
         checked = require_valid(manifest)
         pipeline = cls(name=checked["metadata"]["name"])
@@ -131,24 +131,22 @@ class Pipeline:
     def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
         """Run the pipeline on `inputs` (sync or async iterable): `async for` over the sinks'
         outputs as they are produced. Leaving the loop early stops the run and cleans up."""
-        from remotemedia.core.local_run import LocalRun
+        from remotemedia.local.run import LocalRun
 
         return LocalRun(self).outputs(inputs)
 
     def run(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
         """Run the pipeline to completion and return the sinks' outputs in production order.
 
-        `engine` chooses what runs it (`remotemedia.core.engines`): "runtime" — the Rust runtime
+        `engine` chooses what runs it (`remotemedia.runtime`): "runtime" — the Rust runtime
         in this process, nodes that need C extensions in this interpreter, pure nodes where
         placement puts them — or "python", the pure-CPython local run. The default is
         $REMOTEMEDIA_ENGINE, else "runtime", which needs the package's native module: without
         it this raises RuntimeUnavailableError rather than silently running another engine.
         """
-        from remotemedia.core.engines import PYTHON, choose_engine
+        from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
-            from remotemedia.core.native_run import run_on_runtime
-
             return run_on_runtime(self, inputs)
         import asyncio
 
@@ -161,12 +159,10 @@ class Pipeline:
 
     async def run_async(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
         """`run` for async code: the event loop keeps running while the pipeline does."""
-        from remotemedia.core.engines import PYTHON, choose_engine
+        from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
             import asyncio
-
-            from remotemedia.core.native_run import run_on_runtime
 
             return await asyncio.to_thread(run_on_runtime, self, inputs)
         return await self._collect(inputs)
