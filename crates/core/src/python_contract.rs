@@ -2,7 +2,9 @@
 //! RustPython and the CPython engine import, and every name they call in it. Nothing else of the
 //! SDK is called from Rust. `python/remotemedia/engine_api.py` is the other side; a test checks
 //! it defines every name listed here (tests/sdk/test_engine_api.py). [`NodeCalls`] with
-//! [`process_item`] and [`drain`] is the per-item protocol both engines follow.
+//! [`process_item`] and [`flush_outputs`] is the per-item protocol both engines follow.
+
+use std::time::Duration;
 
 use crate::engine::{Emitter, NodeError};
 use crate::value::Value;
@@ -48,7 +50,7 @@ pub const NAMES: [&str; 8] = [
 ];
 
 /// One node's calls into its interpreter, as a Python engine makes them — all the engine-specific
-/// part of driving a node. [`process_item`] and [`drain`] are the rest, written once for both
+/// part of driving a node. [`process_item`] and [`flush_outputs`] are the rest, written once for both
 /// Python engines, so the rules "`None` is no output, a plain value is one, a lazy result (see
 /// [`LAZY_RESULT_TYPES`]) goes through `NodeDriver.outputs`, an iterator the run stops reading
 /// is closed" cannot drift apart between them.
@@ -78,9 +80,17 @@ pub trait NodeCalls {
     /// Converts one output and sends it downstream, leaving the interpreter free while it waits
     /// for room.
     fn emit(&mut self, output: &Self::Object, out: &mut dyn Emitter) -> Result<(), NodeError>;
+
+    /// Takes out the `(name, seconds)` timing samples the node recorded during the call
+    /// (`Node.record_timing`, kept in `NodeDriver.timings`); a length check when there are none.
+    fn take_timings(&mut self) -> Result<Vec<(String, f64)>, NodeError>;
+
+    /// The node's id, for errors.
+    fn node_id(&self) -> &str;
 }
 
-/// Processes one item: calls `process`, then emits its outputs as they are produced.
+/// Processes one item: calls `process`, emits its outputs as they are produced, then hands the
+/// timing samples the node recorded to the executor.
 pub fn process_item<C: NodeCalls>(
     calls: &mut C,
     item: Value,
@@ -88,18 +98,46 @@ pub fn process_item<C: NodeCalls>(
 ) -> Result<(), NodeError> {
     let result = calls.process(item)?;
     if calls.is_none(&result) {
-        return Ok(());
+        // Nothing emitted.
+    } else if calls.is_lazy(&result)? {
+        let outputs = calls.outputs(result)?;
+        drain(calls, &outputs, out)?;
+    } else {
+        calls.emit(&result, out)?;
     }
-    if !calls.is_lazy(&result)? {
-        return calls.emit(&result, out);
+    report_timings(calls, out)
+}
+
+/// Emits what `flush` returned (an iterator), then the timing samples the node recorded.
+pub fn flush_outputs<C: NodeCalls>(
+    calls: &mut C,
+    outputs: &C::Object,
+    out: &mut dyn Emitter,
+) -> Result<(), NodeError> {
+    drain(calls, outputs, out)?;
+    report_timings(calls, out)
+}
+
+/// Hands the node's timing samples to the executor; seconds must be a duration (≥ 0, finite).
+fn report_timings<C: NodeCalls>(calls: &mut C, out: &mut dyn Emitter) -> Result<(), NodeError> {
+    for (name, seconds) in calls.take_timings()? {
+        let sample = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            NodeError::exception(
+                "ValueError",
+                format!(
+                    "node `{}` recorded timing `{name}` as {seconds} s; expected seconds >= 0",
+                    calls.node_id()
+                ),
+            )
+        })?;
+        out.record_timing(&name, sample);
     }
-    let outputs = calls.outputs(result)?;
-    drain(calls, &outputs, out)
+    Ok(())
 }
 
 /// Emits every item of the iterator `outputs` (a lazy result's, or `flush`'s) as it is produced;
 /// if the run stops meanwhile, the iterator is closed.
-pub fn drain<C: NodeCalls>(
+fn drain<C: NodeCalls>(
     calls: &mut C,
     outputs: &C::Object,
     out: &mut dyn Emitter,

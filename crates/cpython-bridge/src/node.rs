@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, Stopped};
 use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
@@ -26,6 +27,9 @@ pub(crate) struct NodeObjects {
     pub lazy_types: Py<PyAny>,
     /// The contract's `flush_output`, called after `cleanup`.
     pub flush_output: Py<PyAny>,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    pub timings: Py<PyList>,
 }
 
 pub(crate) struct CPythonNode {
@@ -90,7 +94,7 @@ impl NodeInstance for CPythonNode {
                 .bind(py)
                 .call0()
                 .map_err(|err| node_error(py, &err))?;
-            python_contract::drain(&mut Calls { py, id, objects }, &outputs, out)
+            python_contract::flush_outputs(&mut Calls { py, id, objects }, &outputs, out)
         })
     }
 
@@ -204,6 +208,26 @@ impl<'py> python_contract::NodeCalls for Calls<'_, 'py> {
 
     fn emit(&mut self, output: &Self::Object, out: &mut dyn Emitter) -> Result<(), NodeError> {
         emit(self.py, self.id, output, out)
+    }
+
+    fn take_timings(&mut self) -> Result<Vec<(String, f64)>, NodeError> {
+        let py = self.py;
+        let timings = self.objects.timings.bind(py);
+        if timings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let samples = timings
+            .iter()
+            .map(|sample| sample.extract::<(String, f64)>())
+            .collect::<PyResult<Vec<_>>>();
+        timings
+            .call_method0("clear")
+            .map_err(|err| node_error(py, &err))?;
+        samples.map_err(|err| node_error(py, &err))
+    }
+
+    fn node_id(&self) -> &str {
+        self.id
     }
 }
 

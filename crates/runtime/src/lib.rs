@@ -67,6 +67,8 @@ pub mod engines {
 
 pub mod pipeline;
 
-pub use executor::{NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming};
+pub use executor::{
+    NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming, TimingSummary,
+};
 pub use pipeline::{Config, LoadError, Pipeline, StartError};
 pub use value::Value;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use rustpython_vm::builtins::PyBaseExceptionRef;
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyFloat, PyListRef, PyStr, PyTuple};
 use rustpython_vm::function::FuncArgs;
 use rustpython_vm::protocol::{PyIter, PyIterReturn};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
@@ -48,6 +48,9 @@ struct NodeObjects {
     initialize: PyObjectRef,
     flush: PyObjectRef,
     cleanup: PyObjectRef,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    timings: PyListRef,
 }
 
 impl NodeObjects {
@@ -101,6 +104,7 @@ impl RustPythonNode {
                     initialize: driver.get_attr("initialize", vm)?,
                     flush: driver.get_attr("flush", vm)?,
                     cleanup: driver.get_attr("cleanup", vm)?,
+                    timings: driver.get_attr("timings", vm)?.try_into_value(vm)?,
                 })
             };
             build().map_err(|exc| exception::node_error(vm, &exc))
@@ -164,7 +168,7 @@ impl NodeInstance for RustPythonNode {
                 .flush
                 .call((), vm)
                 .map_err(|exc| exception::node_error(vm, &exc))?;
-            python_contract::drain(&mut Calls { vm, id, objects }, &outputs, out)
+            python_contract::flush_outputs(&mut Calls { vm, id, objects }, &outputs, out)
         })
     }
 
@@ -242,6 +246,40 @@ impl python_contract::NodeCalls for Calls<'_> {
 
     fn emit(&mut self, output: &PyObjectRef, out: &mut dyn Emitter) -> Result<(), NodeError> {
         emit(self.vm, self.id, output, out)
+    }
+
+    fn take_timings(&mut self) -> Result<Vec<(String, f64)>, NodeError> {
+        let timings = &self.objects.timings;
+        if timings.borrow_vec().is_empty() {
+            return Ok(Vec::new());
+        }
+        let samples = std::mem::take(&mut *timings.borrow_vec_mut());
+        samples
+            .iter()
+            .map(|sample| {
+                let parts = sample
+                    .downcast_ref::<PyTuple>()
+                    .map(|tuple| tuple.as_slice());
+                let name = parts.and_then(|p| p.first()?.downcast_ref::<PyStr>()?.to_str());
+                let seconds =
+                    parts.and_then(|p| Some(p.get(1)?.downcast_ref::<PyFloat>()?.to_f64()));
+                name.zip(seconds)
+                    .map(|(name, seconds)| (name.to_owned(), seconds))
+                    .ok_or_else(|| {
+                        NodeError::exception(
+                            "TypeError",
+                            format!(
+                                "node `{}` recorded a timing that is not a (name, seconds) pair",
+                                self.id
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn node_id(&self) -> &str {
+        self.id
     }
 }
 

@@ -411,6 +411,17 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
         items_out: u64,
         process_seconds: f64,
         blocked_seconds: f64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        timings: Vec<Timing<'a>>,
+    }
+    /// A node's own timing samples under one name (`Emitter::record_timing`), summarised.
+    #[derive(Serialize)]
+    struct Timing<'a> {
+        name: &'a str,
+        count: usize,
+        median_seconds: f64,
+        p90_seconds: f64,
+        max_seconds: f64,
     }
     let millis = |seconds: f64| seconds * 1e3;
     let rows: Vec<Row> = metrics
@@ -421,6 +432,17 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
             items_out: m.items_out,
             process_seconds: m.process_time.as_secs_f64(),
             blocked_seconds: m.blocked_time.as_secs_f64(),
+            timings: m
+                .timings
+                .iter()
+                .map(|t| Timing {
+                    name: &t.name,
+                    count: t.count,
+                    median_seconds: t.median.as_secs_f64(),
+                    p90_seconds: t.p90.as_secs_f64(),
+                    max_seconds: t.max.as_secs_f64(),
+                })
+                .collect(),
         })
         .collect();
     let mut stderr = io::stderr().lock();
@@ -448,7 +470,7 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
         "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS ms", "BLOCKED ms"
     )
     .context("writing metrics")?;
-    for row in rows {
+    for row in &rows {
         writeln!(
             stderr,
             "{:<width$}  {:>10}  {:>10}  {:>12.3}  {:>12.3}",
@@ -458,6 +480,20 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
             millis(row.process_seconds),
             millis(row.blocked_seconds)
         )?;
+    }
+    for row in &rows {
+        for t in &row.timings {
+            writeln!(
+                stderr,
+                "{} {}: {} samples, median {:.3} ms, p90 {:.3} ms, max {:.3} ms",
+                row.node,
+                t.name,
+                t.count,
+                millis(t.median_seconds),
+                millis(t.p90_seconds),
+                millis(t.max_seconds)
+            )?;
+        }
     }
     let phase = |seconds: Option<f64>| {
         seconds.map_or_else(
