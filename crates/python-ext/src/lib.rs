@@ -64,7 +64,7 @@ fn main(py: Python<'_>) -> PyResult<u8> {
         program: python,
         args: vec![
             "-c".into(),
-            "import sys; from remotemedia.core.engines import native_module; sys.exit(native_module().main())".into(),
+            "import sys; from remotemedia.runtime import native_module; sys.exit(native_module().main())".into(),
             isolation::WORKER_SUBCOMMAND.into(),
         ],
     });
