@@ -43,7 +43,9 @@ class WhisperTranscriptionNode(Node):
     that is not there fails `initialize` saying what to install or where to put it. The model is
     loaded once, in `initialize`. faster-whisper runs int8 on the CPU and float16 on a CUDA GPU
     (`compute_type` overrides); `beam_size`, `language` and `decode_options` go to the library's
-    `transcribe`. Capabilities follow the model's size; it runs in CPython.
+    `transcribe`. A segment decoded badly is decoded again by sampling; `seed` (None: unseeded)
+    makes that repeatable, so the same audio gives the same transcript. Capabilities follow the
+    model's size; it runs in CPython.
     """
 
     runtime_hint = "cpython"
@@ -61,6 +63,7 @@ class WhisperTranscriptionNode(Node):
         window_seconds: float = WHISPER_WINDOW_SECONDS,
         model_path: list[str] | None = None,
         cpu_threads: int = 0,
+        seed: int | None = 0,
         decode_options: dict[str, Any] | None = None,
         model_size: str | None = None,
         **kwargs: Any,
@@ -90,6 +93,8 @@ class WhisperTranscriptionNode(Node):
         for name, value, low in (("beam_size", beam_size, 1), ("cpu_threads", cpu_threads, 0), ("pad_ms", pad_ms, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
         if model_path is not None and not (
             isinstance(model_path, list) and all(isinstance(entry, str) for entry in model_path)
         ):
@@ -105,6 +110,7 @@ class WhisperTranscriptionNode(Node):
         self.pad = pad_ms * WHISPER_RATE // 1000
         self.model_path = list(model_path or [])
         self.cpu_threads = cpu_threads
+        self.seed = seed
         self.options = {"language": language, "beam_size": beam_size, **(decode_options or {})}
         self._whisper: Any = None
         self._stream = StreamFormat()
@@ -121,7 +127,7 @@ class WhisperTranscriptionNode(Node):
         kind = type(self).__name__
         label = kind if self.name == kind else f"{kind} '{self.name}'"
         self._whisper = load_backend(label, self.backend, self.model, self.model_path, self.device,
-                                     self.compute_type, self.cpu_threads, self.options)
+                                     self.compute_type, self.cpu_threads, self.seed, self.options)
 
     def process(self, data: Any) -> Iterator[dict[str, Any]]:
         ready = time.perf_counter()
