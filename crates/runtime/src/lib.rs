@@ -65,6 +65,7 @@ pub mod engines {
     pub use remotemedia_rustpython as rustpython;
 }
 
+pub mod isolation;
 pub mod pipeline;
 
 pub use executor::{

@@ -69,6 +69,11 @@ class Node:
     runtime_hint: ClassVar[str | None] = None
     """Which Python engine must run this node ("cpython" for C extensions); None lets placement decide."""
 
+    isolation: str | None = None
+    """Where the node's code runs: None (in the runtime's process), "process" (a worker process of
+    its own, so a crash ends only this node) or "sandbox" (a sandboxed worker: docs/isolation.md).
+    Set on the class, or on one node object (`node.isolation = "sandbox"`)."""
+
     logger: logging.Logger = _ClassLogger()  # type: ignore[assignment]
     """A logger named after the node's class (as in the upstream SDK), created on first use."""
 
@@ -160,6 +165,8 @@ class Node:
                 entry["capabilities"] = capabilities
         if cls.runtime_hint is not None:
             entry["runtime_hint"] = cls.runtime_hint
+        if self.isolation is not None:
+            entry["isolation"] = self.isolation
         return entry
 
     def _manifest_params(self) -> dict[str, Any]:
