@@ -16,9 +16,15 @@ if ! cargo afl --version >/dev/null 2>&1; then
 fi
 # The machine's core-dump handler and CPU governor are not ours to change; AFL++ is told so.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
+# cargo afl turns debug assertions on everywhere; RustPython's parser (pinned for rustc 1.95, see
+# .cargo/config.toml) has one that needs a newer compiler, so they are off (RUSTFLAGS come last).
+# The targets' own checks are assert!, which stays on; so do overflow checks.
+export RUSTFLAGS="${RUSTFLAGS:-} -C debug-assertions=off"
 features=()
 case " $targets " in *" interpreter_values "*) features=(--features interpreter) ;; esac
-cargo afl build --release --locked --ignore-rust-version --bins "${features[@]}"
+# Not --locked: fuzz/Cargo.lock keeps its pins, and cargo only adds what a crate of the project
+# started to depend on since (the project's own build is the --locked one).
+cargo afl build --release --ignore-rust-version --bins "${features[@]}"
 rm -rf target/seeds target/findings
 mkdir -p target/findings
 target/release/seeds target/seeds
