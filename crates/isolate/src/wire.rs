@@ -607,7 +607,8 @@ fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
             // SAFETY: the pointer is aligned for T (checked), the bytes cover exactly
             // `len / N` elements of size N (checked above), and every bit pattern is a valid
             // i16/i32/i64/f32/f64; the bytes are little-endian, as this machine is.
-            let items = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / N) };
+            let items =
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / N) };
             return Ok(Arc::from(items));
         }
         Ok(bytes

@@ -2,7 +2,6 @@
 //! isolation channel encodes them: every kind, typed arrays, big ints, deep nesting) → a node in
 //! the interpreter that passes it through → back to a value, which must equal the first.
 
-
 use remotemedia_core::engine::{Emitter, Engine, NodeSpec, Stopped};
 use remotemedia_core::value::Value;
 use remotemedia_isolate::wire;
@@ -18,7 +17,8 @@ impl Emitter for Collect {
 }
 
 fn main() {
-    let engine = RustPythonEngine::new(&RustPythonConfig::with_env(Vec::new())).expect("the interpreter starts");
+    let engine = RustPythonEngine::new(&RustPythonConfig::with_env(Vec::new()))
+        .expect("the interpreter starts");
     let spec = NodeSpec {
         id: "pass".to_owned(),
         node_type: "PassThroughNode".to_owned(),
@@ -38,7 +38,11 @@ fn main() {
             return;
         }
         assert_eq!(out.0.len(), 1);
-        assert!(same(&value, &out.0[0]), "{value:?} came back as {:?}", out.0[0]);
+        assert!(
+            same(&value, &out.0[0]),
+            "{value:?} came back as {:?}",
+            out.0[0]
+        );
     });
 }
 
@@ -46,10 +50,17 @@ fn main() {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::BigInt(x), Value::Int(y)) | (Value::Int(y), Value::BigInt(x)) => **x == (*y).into(),
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (Value::Float(x), Value::Float(y)) => {
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+        }
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
         (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((kx, x), (ky, y))| kx == ky && same(x, y))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, x), (ky, y))| kx == ky && same(x, y))
         }
         (Value::Array(x), Value::Array(y)) => format!("{x:?}") == format!("{y:?}"),
         _ => a == b,

@@ -8,8 +8,14 @@ use remotemedia_core::placement;
 fn main() {
     // Two machines: one with a GPU, one without (tests/profiles).
     let machines = [
-        MachineCapabilities::from_json(include_str!("../../../tests/profiles/cuda-8gb.json"), "cuda-8gb.json"),
-        MachineCapabilities::from_json(include_str!("../../../tests/profiles/no-gpu.json"), "no-gpu.json"),
+        MachineCapabilities::from_json(
+            include_str!("../../../tests/profiles/cuda-8gb.json"),
+            "cuda-8gb.json",
+        ),
+        MachineCapabilities::from_json(
+            include_str!("../../../tests/profiles/no-gpu.json"),
+            "no-gpu.json",
+        ),
     ]
     .map(|machine| machine.expect("the test profiles are valid"));
     afl::fuzz!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 
 use prost::Message as _;
 use remotemedia_remote::convert;
-use remotemedia_remote::proto::node_request::Kind;
 use remotemedia_remote::proto::NodeRequest;
+use remotemedia_remote::proto::node_request::Kind;
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {

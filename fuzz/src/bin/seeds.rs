@@ -20,11 +20,19 @@ fn main() -> std::io::Result<()> {
 
     let manifests = out.join("manifest");
     fs::create_dir_all(&manifests)?;
-    for dir in ["tests/manifests/valid", "tests/manifests/invalid", "examples/manifests"] {
+    for dir in [
+        "tests/manifests/valid",
+        "tests/manifests/invalid",
+        "examples/manifests",
+    ] {
         for entry in fs::read_dir(repo.join(dir))? {
             let path = entry?.path();
             if path.extension().is_some_and(|ext| ext == "json") {
-                let name = format!("{}-{}", dir.replace('/', "_"), path.file_name().unwrap().to_string_lossy());
+                let name = format!(
+                    "{}-{}",
+                    dir.replace('/', "_"),
+                    path.file_name().unwrap().to_string_lossy()
+                );
                 fs::copy(&path, manifests.join(name))?;
             }
         }
@@ -34,14 +42,22 @@ fn main() -> std::io::Result<()> {
     let jsonl = out.join("jsonl_input");
     fs::create_dir_all(&jsonl)?;
     for (i, value) in values.iter().enumerate() {
-        fs::write(jsonl.join(format!("value-{i}.jsonl")), format!("{}\n", serde_json::to_string(value).unwrap()))?;
+        fs::write(
+            jsonl.join(format!("value-{i}.jsonl")),
+            format!("{}\n", serde_json::to_string(value).unwrap()),
+        )?;
     }
-    fs::write(jsonl.join("lines.jsonl"), "1\n\n\"two\"\n{\"$bytes\": \"AAEC\"}\n[1, 2.5, null, true]\n")?;
+    fs::write(
+        jsonl.join("lines.jsonl"),
+        "1\n\n\"two\"\n{\"$bytes\": \"AAEC\"}\n[1, 2.5, null, true]\n",
+    )?;
 
     let protocol = out.join("protocol");
     fs::create_dir_all(&protocol)?;
     for (i, value) in values.iter().enumerate() {
-        let item = NodeRequest { kind: Some(Kind::Item(convert::encode_value(value))) };
+        let item = NodeRequest {
+            kind: Some(Kind::Item(convert::encode_value(value))),
+        };
         fs::write(protocol.join(format!("item-{i}.bin")), item.encode_to_vec())?;
     }
     let open = NodeRequest {
@@ -49,7 +65,10 @@ fn main() -> std::io::Result<()> {
             node_id: "calc".into(),
             node_type: "CalculatorNode".into(),
             module: None,
-            params: vec![proto::Param { name: "operand".into(), value: Some(convert::encode_value(&Value::Int(5))) }],
+            params: vec![proto::Param {
+                name: "operand".into(),
+                value: Some(convert::encode_value(&Value::Int(5))),
+            }],
             requirements: Some(convert::encode_requirements(None)),
             runtime_hint: 0,
             isolation: 1,
@@ -74,7 +93,9 @@ fn main() -> std::io::Result<()> {
 }
 
 /// One message as a sender writes it, without its length prefix.
-fn frame(send: impl FnOnce(&mut Sender<Vec<u8>>) -> std::io::Result<()>) -> std::io::Result<Vec<u8>> {
+fn frame(
+    send: impl FnOnce(&mut Sender<Vec<u8>>) -> std::io::Result<()>,
+) -> std::io::Result<Vec<u8>> {
     let mut sender = Sender::new(Vec::new(), ArenaWriter::new(memfd("seeds")?));
     send(&mut sender)?;
     Ok(sender.get_ref()[4..].to_vec())
