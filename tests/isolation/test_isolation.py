@@ -231,7 +231,7 @@ def test_the_python_console_command_isolates_too(remotemedia_bin, binary_env, ch
         node("crash", "Crash", params={"how": "abort", "after": 1}, runtime_hint="cpython", isolation="process"),
     ]
     program = (
-        "import sys; from remotemedia.core.engines import native_module; "
+        "import sys; from remotemedia.runtime import native_module; "
         f"sys.argv = ['remotemedia', 'run', {str(chain(nodes))!r}, '--input', '1', '--input', '2', "
         f"'--python-path', {str(nodes_dir)!r}]; sys.exit(native_module().main())"
     )
