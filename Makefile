@@ -48,7 +48,7 @@ bench: python-deps
 	$(PYTHON) -m benchmarks $(BENCH_ARGS)
 
 # Coverage-guided fuzzing with AFL++ (cargo afl, stable toolchain; fuzz/README.md): builds the
-# instrumented targets in fuzz/target, fuzzes each for FUZZ_SECONDS (default 60) and prints
+# instrumented targets in fuzz/target, fuzzes them side by side for FUZZ_SECONDS (default 60), prints
 # executions and coverage; a crash or hang fails it. FUZZ_TARGETS="manifest protocol" picks some.
 fuzz:
 	fuzz/run.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: builds the fuzz targets with AFL++ instrumentation (cargo afl, stable toolchain),
-# writes the seed corpus, fuzzes each target for FUZZ_SECONDS (default 60), prints executions and
-# coverage per target, and fails if any target found a crash or a hang.
+# writes the seed corpus, fuzzes every target at once for FUZZ_SECONDS (default 60), prints executions
+# and coverage per target, and fails if any target found a crash or a hang.
 #   FUZZ_SECONDS=5 fuzz/run.sh            # the CI smoke run
 #   FUZZ_TARGETS="manifest protocol" ...   # a subset
 # Findings stay in fuzz/target/findings/<target>/default/{crashes,hangs}: each becomes a regression
@@ -28,20 +28,35 @@ cargo afl build --release --ignore-rust-version --bins "${features[@]}"
 rm -rf target/seeds target/findings
 mkdir -p target/findings
 target/release/seeds target/seeds
+# The targets fuzz side by side (one afl-fuzz each), so FUZZ_SECONDS is also the wall time.
+pids=()
+for target in $targets; do
+    out=target/findings/$target
+    cargo afl fuzz -V "$seconds" -i "target/seeds/$target" -o "$out" "target/release/$target" >"$out.log" 2>&1 &
+    pids+=($!)
+done
+# Every afl-fuzz is waited for (each ends by itself after FUZZ_SECONDS), then failures are told.
+broken=()
+set -- $targets
+for pid in "${pids[@]}"; do
+    wait "$pid" || broken+=("$1")
+    shift
+done
+for target in "${broken[@]}"; do
+    echo "fuzz: afl-fuzz failed on $target (log: fuzz/target/findings/$target.log):" >&2
+    tail -20 "target/findings/$target.log" >&2
+done
+[ ${#broken[@]} -eq 0 ] || exit 1
 failed=0
+total=0
 printf '%-20s %12s %10s %10s %8s %8s\n' target executions execs/s coverage crashes hangs
 for target in $targets; do
     out=target/findings/$target
-
-    cargo afl fuzz -V "$seconds" -i "target/seeds/$target" -o "$out" "target/release/$target" >"$out.log" 2>&1 || {
-        echo "fuzz: afl-fuzz failed on $target (log: fuzz/$out.log):" >&2
-        tail -20 "$out.log" >&2
-        exit 1
-    }
     stats=$out/default/fuzzer_stats
     value() { sed -n "s/^$1 *: *//p" "$stats"; }
     crashes=$(find "$out/default/crashes" -name 'id:*' | wc -l)
     hangs=$(find "$out/default/hangs" -name 'id:*' | wc -l)
+    total=$((total + $(value execs_done)))
     printf '%-20s %12s %10s %10s %8s %8s\n' "$target" "$(value execs_done)" "$(value execs_per_sec)" \
         "$(value bitmap_cvg)" "$crashes" "$hangs"
     if [ "$crashes" -gt 0 ] || [ "$hangs" -gt 0 ]; then
@@ -49,4 +64,5 @@ for target in $targets; do
         echo "fuzz: $target found $crashes crash(es), $hangs hang(s) in fuzz/$out/default" >&2
     fi
 done
+printf '%-20s %12s\n' total "$total"
 exit $failed
