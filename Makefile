@@ -12,7 +12,7 @@ export REMOTEMEDIA_BIN := $(abspath $(BIN))
 .PHONY: build demo test test-rust test-python python-deps bench
 
 # The whole workspace, in the one profile the tests use too: the binary, the CPython bridge it loads at
-# run time (libremotemedia_cpython.so, kept next to it) and the Python extension module.
+# run time (libremotemedia_cpython_bridge.so, kept next to it) and the Python extension module.
 build:
 	$(CARGO) build $(CARGO_FLAGS) --workspace
 

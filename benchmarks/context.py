@@ -45,7 +45,7 @@ class Bench:
         env["PYTHONPATH"] = os.pathsep.join(str(path) for path in
                                             (self.repo / "python", self.repo, BENCH_NODES))
         # A source checkout has no `remotemedia._native`; the SDK loads the one cargo built.
-        native = self.work / "libremotemedia_native.so"
+        native = self.work / "libremotemedia_python_ext.so"
         if native.is_file():
             env["REMOTEMEDIA_NATIVE_MODULE"] = str(native)
         # The CPython bridge runs nodes in the interpreter the CPython side uses.

@@ -10,7 +10,7 @@
 
 use remotemedia_runtime::{Pipeline, Value};
 
-// `pub` so the test suite runs this very code (crates/runtime/tests/it/pipeline.rs).
+// `pub` so the test suite runs this very code (crates/runtime/tests/pipeline.rs).
 pub fn main() -> anyhow::Result<()> {
     let manifest = concat!(
         env!("CARGO_MANIFEST_DIR"),

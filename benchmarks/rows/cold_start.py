@@ -47,7 +47,7 @@ def run(bench: Bench) -> Row:
 
 
 def _interpreter_startup(bench: Bench, binary: Contender) -> float:
-    env = {**(binary.env or {}), "RUST_LOG": "remotemedia_runtime::engines=debug", "NO_COLOR": "1"}
+    env = {**(binary.env or {}), "RUST_LOG": "remotemedia_rustpython=debug", "NO_COLOR": "1"}
     stderr = run_process(binary.argv, env=env).stderr
     logged = re.search(r"startup_ms=([0-9.]+)", re.sub(r"\x1b\[[0-9;]*m", "", stderr))
     if logged is None:

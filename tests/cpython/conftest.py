@@ -48,7 +48,7 @@ def run_binary(
 def native_module_from_the_build(remotemedia_bin: Path) -> None:
     """`Pipeline.run()` on the runtime uses the native module the same `cargo build --release` made,
     next to the binary (no second build through maturin)."""
-    built = remotemedia_bin.parent / "libremotemedia_native.so"
+    built = remotemedia_bin.parent / "libremotemedia_python_ext.so"
     if not built.is_file():
         pytest.fail(f"the native module is missing at {built}; build it with `make build`", pytrace=False)
     os.environ.setdefault("REMOTEMEDIA_NATIVE_MODULE", str(built))

@@ -18,7 +18,7 @@ NUMPY_NODE = {"id": "resample", "node_type": "SincResampleNode", "params": {"tar
 
 
 def test_the_executable_links_no_libpython_and_neither_does_the_bridge(remotemedia_bin: Path):
-    bridge = remotemedia_bin.parent / "libremotemedia_cpython.so"
+    bridge = remotemedia_bin.parent / "libremotemedia_cpython_bridge.so"
     for artefact in (remotemedia_bin, bridge):
         linked = subprocess.run(["ldd", str(artefact)], capture_output=True, text=True, check=True).stdout
         assert "libpython" not in linked, f"{artefact.name} links libpython:\n{linked}"

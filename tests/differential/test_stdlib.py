@@ -2,7 +2,7 @@
 
 One probe node exercises each module the catalogue and typical user nodes use (wave, array, struct,
 math, asyncio, logging, inspect, base64, json, datetime, re, …) and returns what it observed; the
-binary's answer must equal CPython's. A difference here is what `python-stdlib-shim/` is for.
+binary's answer must equal CPython's. A difference here is what `crates/rustpython/stdlib-shim/` is for.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def test_stdlib_behaves_as_in_cpython(observations, probe):
     assert binary[probe] == cpython[probe]
 
 
-# The binary freezes a curated standard library (crates/pynodes/stdlib-modules.txt). These nodes
+# The binary freezes a curated standard library (crates/rustpython/stdlib-modules.txt). These nodes
 # import inside `process`, and pin the RustPython engine, so a module missing from the binary is
 # reported here instead of the node's module quietly being placed on CPython.
 IMPORTER = r'''
@@ -236,7 +236,7 @@ def _import_in_binary(remotemedia_bin: Path, tmp_path: Path, names: list[str]) -
 
 
 def _curated_stdlib(repo_root: Path) -> list[str]:
-    listing = (repo_root / "crates" / "pynodes" / "stdlib-modules.txt").read_text()
+    listing = (repo_root / "crates" / "rustpython" / "stdlib-modules.txt").read_text()
     names = [line.split("#")[0].strip() for line in listing.splitlines()]
     return [name for name in names if name]
 

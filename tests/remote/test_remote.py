@@ -433,7 +433,7 @@ class Huge(Node):
 
 def test_pipeline_run_on_the_runtime_uses_the_same_remote_engine(serve, remotemedia_bin, tmp_path):
     """`Pipeline.run()` in Python, on the runtime in-process: the node goes to its host, with the token."""
-    native = remotemedia_bin.parent / "libremotemedia_native.so"
+    native = remotemedia_bin.parent / "libremotemedia_python_ext.so"
     if not native.is_file():
         pytest.fail(f"the native module is missing at {native}; build it with `make build`", pytrace=False)
     modules = tmp_path / "modules"

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use remotemedia_runtime::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
-use remotemedia_runtime::hosts::{HostConnector, HostError};
-use remotemedia_runtime::manifest::{Capabilities, Manifest, RuntimeHint};
-use remotemedia_runtime::placement::MachineCapabilities;
+use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::hosts::{HostConnector, HostError};
+use remotemedia_core::manifest::{Capabilities, Manifest, RuntimeHint};
+use remotemedia_core::placement::MachineCapabilities;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
@@ -76,7 +76,7 @@ impl Default for ClientOptions {
 }
 
 /// Reaches `remotemedia serve` hosts over gRPC; plug it into the runtime's
-/// [`Config::hosts`](remotemedia_runtime::pipeline::Config::hosts).
+/// [`Config::hosts`](remotemedia_core::pipeline::Config::hosts).
 #[derive(Debug, Clone)]
 pub struct RemoteHosts {
     client: Arc<Client>,
@@ -483,7 +483,7 @@ impl NodeInstance for RemoteNode {
 
     fn process(
         &mut self,
-        item: remotemedia_runtime::value::Value,
+        item: remotemedia_core::value::Value,
         out: &mut dyn Emitter,
     ) -> Result<(), NodeError> {
         const DOING: &str = "processing an item";

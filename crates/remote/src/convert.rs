@@ -9,15 +9,15 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
-use remotemedia_runtime::engine::NodeError;
-use remotemedia_runtime::executor::Phase;
-use remotemedia_runtime::manifest::{
+use remotemedia_core::engine::NodeError;
+use remotemedia_core::executor::Phase;
+use remotemedia_core::manifest::{
     Capabilities, CpuRequirement, GpuKind, GpuRequirement, RuntimeHint,
 };
-use remotemedia_runtime::placement::{
+use remotemedia_core::placement::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, gpu_kind_name,
 };
-use remotemedia_runtime::value::{Array, Value};
+use remotemedia_core::value::{Array, Value};
 
 use crate::proto;
 use crate::proto::value::Kind;
@@ -236,6 +236,7 @@ pub fn decode_machine(machine: proto::Machine) -> Result<MachineCapabilities, Ma
         engines: Engines {
             rustpython: machine.rustpython,
             cpython: machine.cpython,
+            cpython_problem: None,
         },
     })
 }

@@ -4,7 +4,7 @@
 //!
 //! - [`server::serve`] is `remotemedia serve`: it runs nodes for clients, one bidirectional
 //!   `RunNode` stream per node instance, with its own engines and catalogue.
-//! - [`client::RemoteHosts`] is the runtime's [`HostConnector`](remotemedia_runtime::hosts::HostConnector):
+//! - [`client::RemoteHosts`] is the runtime's [`HostConnector`](remotemedia_core::hosts::HostConnector):
 //!   placement asks hosts what they offer before a run, and the executor drives remote nodes
 //!   through the same engine contract as local ones.
 //! - Values cross the wire in binary ([`convert`]): numbers as numbers, bytes and typed arrays as

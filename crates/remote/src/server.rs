@@ -7,17 +7,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use remotemedia_runtime::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
-use remotemedia_runtime::engines::rustpython::{InterpreterSharing, RustPythonEngine};
-use remotemedia_runtime::executor::Phase;
-use remotemedia_runtime::manifest::{Manifest, Metadata, NodeManifest};
-use remotemedia_runtime::pipeline::{self, Config};
-use remotemedia_runtime::placement::{self, EngineKind, MachineCapabilities, Plan, PlanOptions};
+use remotemedia_core::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
+use remotemedia_core::engines::LocalEngines;
+use remotemedia_core::executor::Phase;
+use remotemedia_core::manifest::{Manifest, Metadata, NodeManifest};
+use remotemedia_core::placement::{self, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanOptions};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -46,8 +44,11 @@ pub struct ServeConfig {
     pub token: Option<Token>,
     /// The machine nodes are checked against and that `Describe` reports.
     pub machine: MachineCapabilities,
-    /// Where the modules of user-defined nodes are found (this server's, never the client's).
-    pub python_path: Vec<PathBuf>,
+    /// The engines nodes run on: this server's catalogue and Python path, never the client's.
+    /// Give it one shared interpreter for all node streams: an interpreter per stream would add
+    /// its start-up to every stream, and RustPython does not give back all of a dropped
+    /// interpreter's memory (measured: a few MB per stream).
+    pub engines: Arc<dyn LocalEngines>,
     /// PEM certificate chain and private key: serve over TLS.
     pub tls: Option<TlsIdentity>,
     /// The largest message accepted or sent, in bytes.
@@ -57,13 +58,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Serve on `listen` for `machine`, with no token, no TLS and the default limits.
-    pub fn new(listen: SocketAddr, machine: MachineCapabilities) -> Self {
+    /// Serve on `listen` for `machine`, running nodes on `engines`, with no token, no TLS and the
+    /// default limits.
+    pub fn new(listen: SocketAddr, machine: MachineCapabilities, engines: Arc<dyn LocalEngines>) -> Self {
         ServeConfig {
             listen,
             token: None,
             machine,
-            python_path: Vec::new(),
+            engines,
             tls: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_nodes: 256,
@@ -229,11 +231,11 @@ struct Shared {
     token: Option<Token>,
     machine: MachineCapabilities,
     plan_options: PlanOptions,
-    engine_config: Config,
-    /// The embedded interpreter, started with the server: it runs pure-Python nodes and tells
-    /// placement what the classes of `auto` nodes need. One for all nodes, so a node stream starts
-    /// without a fresh interpreter's start-up time.
-    rustpython: Arc<RustPythonEngine>,
+    local_engines: Arc<dyn LocalEngines>,
+    /// The embedded interpreter's engine, started with the server: it runs pure-Python nodes and
+    /// tells placement what the classes of `auto` nodes need. One for all nodes, so a node stream
+    /// starts without a fresh interpreter's start-up time.
+    rustpython: Arc<dyn Engine>,
     /// Other engines (CPython), started on first use and kept for the server's life.
     engines: Mutex<HashMap<EngineKind, Arc<dyn Engine>>>,
     active: AtomicUsize,
@@ -245,32 +247,29 @@ struct Shared {
 
 impl NodeService {
     fn new(config: &ServeConfig, runtime: Handle) -> Result<Self, ServeError> {
-        let engine_config = Config {
-            python_path: config.python_path.clone(),
-            // One interpreter for every node stream, for the server's life: an interpreter per
-            // stream would add its start-up to every stream, and RustPython does not give back
-            // all of a dropped interpreter's memory (measured: a few MB per stream).
-            interpreters: InterpreterSharing::Shared,
-            ..Config::default()
-        };
         let plan_options = PlanOptions::from_env().map_err(|error| ServeError::Engine {
             engine: "python".to_owned(),
             message: error.to_string(),
         })?;
         // Started now: a bad --python-path fails `serve`, not a client, and the first node
         // stream does not wait for the interpreter.
-        let rustpython = RustPythonEngine::new(&pipeline::rustpython_config(&engine_config))
-            .and_then(|engine| engine.start_shared().map(|()| engine))
-            .map_err(|error| ServeError::Engine {
-                engine: "rustpython".to_owned(),
-                message: crate::error_chain(&error),
-            })?;
+        let engine_failed = |message: String| ServeError::Engine {
+            engine: "rustpython".to_owned(),
+            message,
+        };
+        let rustpython = config
+            .engines
+            .start(&EngineKind::Rustpython, &[])
+            .map_err(|error| engine_failed(crate::error_chain(error.as_ref())))?;
+        rustpython
+            .warm_up()
+            .map_err(|error| engine_failed(error.to_string()))?;
         let shared = Shared {
             token: config.token.clone(),
             machine: config.machine.clone(),
             plan_options,
-            engine_config,
-            rustpython: Arc::new(rustpython),
+            local_engines: Arc::clone(&config.engines),
+            rustpython,
             engines: Mutex::new(HashMap::new()),
             active: AtomicUsize::new(0),
             max_nodes: config.max_nodes,
@@ -296,20 +295,22 @@ impl Shared {
     /// The engine of `kind`, started for the first `plan` that needs it.
     fn engine(&self, kind: &EngineKind, plan: &Plan) -> Result<Arc<dyn Engine>, Status> {
         if *kind == EngineKind::Rustpython {
-            return Ok(Arc::clone(&self.rustpython) as Arc<dyn Engine>);
+            return Ok(Arc::clone(&self.rustpython));
         }
         let mut engines = self.engines.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(engine) = engines.get(kind) {
             return Ok(Arc::clone(engine));
         }
-        if !pipeline::engine_available(kind, &self.engine_config) {
+        if !kind.is_local() {
             return Err(Status::failed_precondition(format!(
                 "this host cannot run nodes on the {kind} engine"
             )));
         }
-        let engine = pipeline::start_engine(kind, &self.engine_config, plan).map_err(|error| {
-            Status::internal(crate::error_chain(&error as &dyn std::error::Error))
-        })?;
+        let nodes: Vec<String> = plan.nodes.iter().map(|node| node.id.clone()).collect();
+        let engine = self
+            .local_engines
+            .start(kind, &nodes)
+            .map_err(|error| Status::internal(crate::error_chain(error.as_ref())))?;
         engines.insert(kind.clone(), Arc::clone(&engine));
         Ok(engine)
     }
@@ -327,7 +328,7 @@ impl Shared {
             nodes: vec![node.clone()],
             connections: Vec::new(),
         };
-        let probe = self.rustpython.as_ref();
+        let probe = self.rustpython.class_probe().unwrap_or(&NoClassProbe);
         let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, probe)
             .map_err(|error| Status::failed_precondition(format!("this host: {error}")))?;
         self.engine(&plan.nodes[0].engine, &plan)
@@ -653,7 +654,7 @@ impl Session<'_> {
     }
 }
 
-fn failure(phase: Phase, error: &remotemedia_runtime::engine::NodeError) -> ResponseKind {
+fn failure(phase: Phase, error: &remotemedia_core::engine::NodeError) -> ResponseKind {
     ResponseKind::Failure(convert::encode_failure(phase, error))
 }
 
@@ -670,7 +671,7 @@ fn send(
 struct WireEmitter<'a>(&'a mpsc::Sender<Result<NodeResponse, Status>>);
 
 impl Emitter for WireEmitter<'_> {
-    fn emit(&mut self, item: remotemedia_runtime::value::Value) -> Result<(), Stopped> {
+    fn emit(&mut self, item: remotemedia_core::value::Value) -> Result<(), Stopped> {
         send(self.0, ResponseKind::Output(convert::encode_value(&item)))
     }
 }

@@ -2,6 +2,7 @@
 //! clear gRPC status, and the server keeps serving.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use remotemedia_remote::proto::node_request::Kind as RequestKind;
@@ -9,8 +10,10 @@ use remotemedia_remote::proto::node_response::Kind as ResponseKind;
 use remotemedia_remote::proto::remote_nodes_client::RemoteNodesClient;
 use remotemedia_remote::proto::{self, NodeRequest, NodeResponse};
 use remotemedia_remote::{ServeConfig, Token, convert, serve_until};
-use remotemedia_runtime::placement::MachineCapabilities;
-use remotemedia_runtime::value::Value;
+use remotemedia_core::placement::MachineCapabilities;
+use remotemedia_core::value::Value;
+use remotemedia_runtime::engines::rustpython::InterpreterSharing;
+use remotemedia_runtime::pipeline::{Config, DefaultEngines};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
@@ -36,7 +39,12 @@ impl Server {
             "test-host.json",
         )
         .unwrap();
-        let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), machine);
+        let engines = DefaultEngines::new(Config {
+            interpreters: InterpreterSharing::Shared,
+            ..Config::default()
+        });
+        let mut config =
+            ServeConfig::new("127.0.0.1:0".parse().unwrap(), machine, Arc::new(engines));
         config.token = Some(Token::new(TOKEN, "test").unwrap());
         config.max_message_bytes = MAX_MESSAGE_BYTES;
         adjust(&mut config);
@@ -402,7 +410,7 @@ fn streams_beyond_the_limit_are_refused_until_one_closes() {
 #[test]
 fn clients_retry_a_host_that_is_not_up_yet() {
     use remotemedia_remote::{ClientOptions, RemoteHosts};
-    use remotemedia_runtime::hosts::HostConnector as _;
+    use remotemedia_core::hosts::HostConnector as _;
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -1,6 +1,7 @@
-//! The remotemedia runtime: validates pipeline manifests, decides where every node runs, and
-//! streams data through the graph. It is the library behind the `remotemedia` executable, and the
-//! public API for Rust applications that embed pipelines.
+//! The remotemedia runtime for embedders: validates pipeline manifests, decides where every node
+//! runs, and streams data through the graph, with the default engines wired in — the embedded
+//! RustPython interpreter for pure-Python nodes and CPython (loaded at run time) for nodes that need
+//! C extensions. It is the library behind the `remotemedia` executable.
 //!
 //! ```no_run
 //! use remotemedia_runtime::{Pipeline, Value};
@@ -22,6 +23,8 @@
 //! ```
 //!
 //! `examples/embed.rs` is the same program, runnable with `cargo run --release --example embed`.
+//! An application with engines of its own (Rust nodes, no Python at all) can use
+//! `remotemedia-core` alone: `examples/embed_rust_node.rs`.
 //!
 //! # Concepts
 //!
@@ -51,19 +54,18 @@
 //! **Values.** Items are [`Value`]s: JSON-like data plus bytes and typed numeric arrays, shared
 //! rather than copied when a node's output goes to several successors.
 //!
-//! [`Pipeline`] ties these together; each module can also be used on its own, e.g.
-//! [`executor::start`] runs a graph on engines you choose.
+//! [`Pipeline`] ties these together. The modules below are `remotemedia-core`'s, re-exported so an
+//! embedder needs this one crate; [`engines`] are the engine crates this facade wires in.
 
-pub mod engine;
-pub mod engines;
-pub mod env_vars;
-pub mod executor;
-pub mod graph;
-pub mod hosts;
-pub mod manifest;
+pub use remotemedia_core::{engine, env_vars, executor, graph, hosts, manifest, placement, value};
+
+/// The engines the default [`Config`] starts: each is a crate of its own.
+pub mod engines {
+    pub use remotemedia_cpython as cpython;
+    pub use remotemedia_rustpython as rustpython;
+}
+
 pub mod pipeline;
-pub mod placement;
-pub mod value;
 
 pub use executor::{NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming};
 pub use pipeline::{Config, LoadError, Pipeline, StartError};

@@ -8,17 +8,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::engine::{Engine, NodeSpec};
-use crate::engines::cpython::{self, CPythonError, CPythonSettings};
-use crate::engines::rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
-use crate::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
-use crate::graph::{Graph, GraphError};
-use crate::hosts::HostConnector;
-use crate::manifest::{Manifest, ManifestErrors};
-use crate::placement::{
-    self, ClassProbe, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanError, PlanOptions,
+use remotemedia_core::engine::{Engine, NodeSpec};
+use remotemedia_core::engines::{EngineStartError, LocalEngines};
+use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
+use remotemedia_core::graph::{Graph, GraphError};
+use remotemedia_core::hosts::HostConnector;
+use remotemedia_core::manifest::{Manifest, ManifestErrors};
+use remotemedia_core::placement::{
+    self, ClassProbe, EngineKind, Engines, MachineCapabilities, NoClassProbe, Plan, PlanError,
+    PlanOptions,
 };
-use crate::value::{Value, ValueError};
+use remotemedia_core::value::{Value, ValueError};
+use remotemedia_cpython::{self as cpython, CPythonError, CPythonSettings};
+use remotemedia_rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
 
 /// Choices made outside the manifest. `Config::default()` plans for this machine, with the
 /// environment's settings, and runs with small channels.
@@ -145,7 +147,7 @@ impl Pipeline {
         let (plan, planning_interpreter) = match &config.machine {
             Some(machine) => plan_for(&manifest, machine, &config)?,
             None => {
-                let mut machine = placement::detect();
+                let mut machine = detect_machine();
                 // The engine is at hand: CPython is available whatever the PATH says.
                 machine.engines.cpython |= config.cpython_engine.is_some();
                 plan_for(&manifest, &machine, &config)?
@@ -237,7 +239,8 @@ impl Pipeline {
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,
                         (None, EngineKind::Remote { host }) => self.remote_engine(host)?,
-                        (None, local) => start_engine(local, &self.config, &self.plan)?,
+                        (None, local) => DefaultEngines::new(self.config.clone())
+                            .start_local(local, &self.nodes_on(local))?,
                     };
                     engines.insert(&placed.engine, Arc::clone(&engine));
                     engine
@@ -258,6 +261,16 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// The ids of the nodes placed on `kind`.
+    fn nodes_on(&self, kind: &EngineKind) -> Vec<String> {
+        self.plan
+            .nodes
+            .iter()
+            .filter(|node| node.engine == *kind)
+            .map(|node| node.id.clone())
+            .collect()
+    }
+
     fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
         let hosts = self
             .config
@@ -335,6 +348,21 @@ fn plan_here(
     }
 }
 
+/// This machine's capabilities, with the engines this build has: RustPython always, CPython when
+/// an interpreter can be located (nothing is started to find out).
+pub fn detect_machine() -> MachineCapabilities {
+    let cpython = cpython::available();
+    let cpython_problem = match cpython::locate() {
+        Err(err @ cpython::LocateError::NotExecutable { .. }) => Some(err.to_string()),
+        _ => None,
+    };
+    placement::detect(Engines {
+        rustpython: true,
+        cpython,
+        cpython_problem,
+    })
+}
+
 /// True when this build can start engines of `kind` with `config` (remote ones need
 /// [`Config::hosts`]).
 pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
@@ -344,42 +372,57 @@ pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     }
 }
 
-/// Starts a local engine of `kind` for the nodes of `plan`, as a run does (and a `remotemedia
-/// serve` host for the nodes it runs). Remote engines come from [`Config::hosts`].
-pub fn start_engine(
-    kind: &EngineKind,
-    config: &Config,
-    plan: &Plan,
-) -> Result<Arc<dyn Engine>, StartError> {
-    match kind {
-        EngineKind::Rustpython => {
-            let engine = RustPythonEngine::new(&rustpython_config(config)).map_err(|err| {
-                StartError::Engine {
-                    engine: "rustpython",
-                    source: Box::new(err),
-                }
-            })?;
-            Ok(Arc::new(engine))
-        }
-        EngineKind::Cpython => {
-            if let Some(ProvidedEngine(engine)) = &config.cpython_engine {
-                return Ok(Arc::clone(engine));
+/// The engines this runtime wires in — RustPython, and CPython (loaded at run time, or the
+/// calling interpreter's) — started as `config` says. A run starts its local engines through it,
+/// and so does a `remotemedia serve` host; remote engines come from [`Config::hosts`].
+#[derive(Debug, Clone)]
+pub struct DefaultEngines {
+    config: Config,
+}
+
+impl DefaultEngines {
+    /// The default engines with `config`'s Python path, interpreter sharing and CPython engine.
+    pub fn new(config: Config) -> Self {
+        DefaultEngines { config }
+    }
+
+    /// Starts a local engine of `kind` for the nodes `nodes`.
+    pub fn start_local(&self, kind: &EngineKind, nodes: &[String]) -> Result<Arc<dyn Engine>, StartError> {
+        let config = &self.config;
+        match kind {
+            EngineKind::Rustpython => {
+                let engine = RustPythonEngine::new(&rustpython_config(config)).map_err(|err| {
+                    StartError::Engine {
+                        engine: "rustpython",
+                        source: Box::new(err),
+                    }
+                })?;
+                Ok(Arc::new(engine))
             }
-            let settings = CPythonSettings {
-                python_path: rustpython_config(config).python_path,
-                capture_stdio: true,
-            };
-            cpython::start(&settings).map_err(|source| StartError::Cpython {
-                nodes: plan
-                    .nodes
-                    .iter()
-                    .filter(|node| node.engine == EngineKind::Cpython)
-                    .map(|node| node.id.clone())
-                    .collect(),
-                source,
-            })
+            EngineKind::Cpython => {
+                if let Some(ProvidedEngine(engine)) = &config.cpython_engine {
+                    return Ok(Arc::clone(engine));
+                }
+                let settings = CPythonSettings {
+                    python_path: rustpython_config(config).python_path,
+                    capture_stdio: true,
+                };
+                cpython::start(&settings).map_err(|source| StartError::Cpython {
+                    nodes: nodes.to_vec(),
+                    source,
+                })
+            }
+            EngineKind::Remote { host } => Err(StartError::Engine {
+                engine: "remote",
+                source: format!("nodes placed on {host} are run by a host connector, not by this process's engines").into(),
+            }),
         }
-        _ => unreachable!("the {kind} engine is not available; Pipeline::new rejects the plan"),
+    }
+}
+
+impl LocalEngines for DefaultEngines {
+    fn start(&self, kind: &EngineKind, nodes: &[String]) -> Result<Arc<dyn Engine>, EngineStartError> {
+        self.start_local(kind, nodes).map_err(Into::into)
     }
 }
 

@@ -23,7 +23,7 @@ PYTHON = "python"
 ENGINES = (RUNTIME, PYTHON)
 ENGINE_VARIABLE = "REMOTEMEDIA_ENGINE"
 NATIVE_MODULE_VARIABLE = "REMOTEMEDIA_NATIVE_MODULE"
-"""A `libremotemedia_native.so` built by cargo, loaded as `remotemedia._native` when the package has
+"""A `libremotemedia_python_ext.so` built by cargo, loaded as `remotemedia._native` when the package has
 none (a source checkout; the tests use the one `cargo build --release` made)."""
 
 
@@ -50,7 +50,7 @@ def native_module() -> ModuleType:
             raise RuntimeUnavailableError(
                 "this remotemedia installation has no native module (remotemedia._native), so Pipeline.run "
                 "cannot use the Rust runtime: install the package with `pip install .` (it builds the module "
-                f"with maturin), or set {NATIVE_MODULE_VARIABLE} to a libremotemedia_native.so built by "
+                f"with maturin), or set {NATIVE_MODULE_VARIABLE} to a libremotemedia_python_ext.so built by "
                 f"`cargo build --release`; or choose the pure-CPython run with engine=\"python\" "
                 f"({ENGINE_VARIABLE}=python)") from missing
         return _load_built(built)

@@ -57,7 +57,7 @@ impl MachineArgs {
                 profile: Some(path.clone()),
             }),
             None => Ok(Machine {
-                capabilities: placement::detect(),
+                capabilities: remotemedia_runtime::pipeline::detect_machine(),
                 profile: None,
             }),
         }

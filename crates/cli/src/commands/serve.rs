@@ -3,10 +3,13 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use remotemedia_remote::{ServeConfig, TlsIdentity, Token};
-use remotemedia_runtime::placement::{self, MachineCapabilities};
+use remotemedia_runtime::engines::rustpython::InterpreterSharing;
+use remotemedia_runtime::pipeline::{Config, DefaultEngines};
+use remotemedia_runtime::placement::MachineCapabilities;
 
 use super::InvalidInput;
 
@@ -89,15 +92,20 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     }
     let machine = match &args.capabilities {
         Some(path) => MachineCapabilities::from_path(path).map_err(|err| invalid(err.into()))?,
-        None => placement::detect(),
+        None => remotemedia_runtime::pipeline::detect_machine(),
     };
+    let engines = DefaultEngines::new(Config {
+        python_path: args.python_path,
+        // One interpreter for every node stream, for the server's life (see ServeConfig::engines).
+        interpreters: InterpreterSharing::Shared,
+        ..Config::default()
+    });
     let config = ServeConfig {
         token,
-        python_path: args.python_path,
         tls,
         max_message_bytes: args.max_message_mib.saturating_mul(1024 * 1024),
         max_nodes: args.max_nodes,
-        ..ServeConfig::new(listen, machine)
+        ..ServeConfig::new(listen, machine, Arc::new(engines))
     };
     let secured = match (config.token.is_some(), config.tls.is_some()) {
         (true, true) => "token and TLS",

@@ -1,0 +1,131 @@
+//! The interface between the executor and whatever runs a node's code.
+//!
+//! The executor knows nothing about Python: it asks an [`Engine`] for a [`NodeInstance`] and drives its
+//! lifecycle. Each instance is created, used and dropped on one stage thread, so instances need not be
+//! `Send`; engines are shared by all stage threads of a run.
+
+use indexmap::IndexMap;
+
+use crate::manifest::Capabilities;
+use crate::placement::ClassProbe;
+use crate::value::Value;
+
+/// What an engine needs to know to create one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSpec {
+    /// The node's id in the manifest.
+    pub id: String,
+    /// A catalogue class name, or `module:Class`.
+    pub node_type: String,
+    /// The Python module defining `node_type`, for user-defined nodes.
+    pub module: Option<String>,
+    /// Constructor keyword arguments.
+    pub params: IndexMap<String, Value>,
+    /// What the node declared it needs from the machine (the manifest's `capabilities`). Engines
+    /// may size what they give the node by it: the RustPython engine gives a node that declares
+    /// `cpu.cores` an interpreter of its own.
+    pub capabilities: Option<Capabilities>,
+}
+
+/// Runs nodes of one kind (RustPython, CPython, remote, or native Rust test nodes).
+pub trait Engine: Send + Sync {
+    /// Short name shown by `plan` and in errors, e.g. `rustpython`.
+    fn name(&self) -> &str;
+
+    /// Creates the live node. Called on the node's stage thread, once per run, before any data flows.
+    fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError>;
+
+    /// Starts what the engine shares between its nodes (an interpreter) now rather than for the
+    /// first node, so a long-lived host reports a broken set-up at start and its first node does
+    /// not wait. Most engines have nothing to start.
+    fn warm_up(&self) -> Result<(), NodeError> {
+        Ok(())
+    }
+
+    /// The engine's answer to placement's question "what does this node's class need?", when it
+    /// can load node classes (the RustPython engine can).
+    fn class_probe(&self) -> Option<&dyn ClassProbe> {
+        None
+    }
+}
+
+/// One live node. The executor calls `initialize`, then `process` per input, `flush` once at end of
+/// stream, and `cleanup` always — also after a failure anywhere in the run.
+pub trait NodeInstance {
+    /// Prepares the node (load a model, open a file). Every node initializes before data flows.
+    fn initialize(&mut self) -> Result<(), NodeError>;
+
+    /// Handles one input, emitting 0..n outputs as soon as each is produced.
+    fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError>;
+
+    /// Emits what the node still holds at end of stream.
+    fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError>;
+
+    /// Releases the node's resources.
+    fn cleanup(&mut self) -> Result<(), NodeError>;
+}
+
+/// Where a node sends its outputs.
+pub trait Emitter {
+    /// Sends one output downstream, blocking while downstream is full (backpressure).
+    ///
+    /// `Err(Stopped)` means the run is stopping (a failure elsewhere or a signal): the node should stop
+    /// producing and return; the executor already knows why.
+    fn emit(&mut self, item: Value) -> Result<(), Stopped>;
+}
+
+/// The run is stopping; no more outputs are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the run is stopping")]
+pub struct Stopped;
+
+/// A failure inside a node's own code (or its engine), as the engine reports it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.summary())]
+pub struct NodeError {
+    /// What went wrong, in one line.
+    pub message: String,
+    /// The exception type, when the node's code raised one (e.g. `ZeroDivisionError`).
+    pub kind: Option<String>,
+    /// The formatted traceback, when there is one.
+    pub traceback: Option<String>,
+}
+
+impl NodeError {
+    /// An error with a message only.
+    pub fn new(message: impl Into<String>) -> Self {
+        NodeError {
+            message: message.into(),
+            kind: None,
+            traceback: None,
+        }
+    }
+
+    /// An error raised as an exception of type `kind`.
+    pub fn exception(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        NodeError {
+            message: message.into(),
+            kind: Some(kind.into()),
+            traceback: None,
+        }
+    }
+
+    /// Adds the formatted traceback.
+    pub fn with_traceback(mut self, traceback: impl Into<String>) -> Self {
+        self.traceback = Some(traceback.into());
+        self
+    }
+
+    fn summary(&self) -> String {
+        match &self.kind {
+            Some(kind) => format!("{kind}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl From<Stopped> for NodeError {
+    fn from(_: Stopped) -> Self {
+        NodeError::new("the run is stopping")
+    }
+}

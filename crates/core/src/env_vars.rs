@@ -1,0 +1,19 @@
+//! Every environment variable the runtime reads, named once so code, errors and docs agree.
+
+/// Forces the Python engine of every locally placed node: `auto`, `rustpython` or `cpython`.
+/// Overrides the manifest's `runtime_hint`; `auto` leaves the hints as they are.
+pub const PYTHON_RUNTIME: &str = "REMOTEMEDIA_PYTHON_RUNTIME";
+
+/// The CPython interpreter whose libpython the CPython engine loads (issue 5).
+pub const PYTHON: &str = "REMOTEMEDIA_PYTHON";
+
+/// More directories for the modules of user-defined Python nodes, separated like `PATH`; searched
+/// after those given with `--python-path`.
+pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";
+
+/// The CPython bridge library (`libremotemedia_cpython_bridge.so`) to load, when it is not next to the
+/// executable.
+pub const CPYTHON_BRIDGE: &str = "REMOTEMEDIA_CPYTHON_BRIDGE";
+
+/// The token `run` and `plan` present to remote hosts, when `--token-file` is not given.
+pub const TOKEN: &str = "REMOTEMEDIA_TOKEN";

@@ -1,0 +1,648 @@
+//! The planner: each node's requirements against a machine's capabilities → an engine per node.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::env_vars;
+use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, RuntimeHint};
+
+use super::capabilities::{MachineCapabilities, format_gb, gpu_kind_name};
+
+/// Where and on which engine every node of a manifest runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// One entry per node, in manifest order: `nodes[i]` is `manifest.nodes[i]`.
+    pub nodes: Vec<NodePlan>,
+}
+
+impl Plan {
+    /// The placement of the node with this id.
+    pub fn node(&self, id: &str) -> Option<&NodePlan> {
+        self.nodes.iter().find(|node| node.id == id)
+    }
+}
+
+/// Where one node runs, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodePlan {
+    pub id: String,
+    pub node_type: String,
+    pub engine: EngineKind,
+    /// For people: where it runs and why, e.g. `runs locally: needs gpu cuda ≥ 4 GB (optional) — no
+    /// cuda GPU here, runs on CPU; rustpython (runtime_hint auto)`.
+    pub reason: String,
+    /// The node's requirements this machine does not meet: why it is remote, or on CPU.
+    pub unmet: Vec<Shortfall>,
+}
+
+/// The engine that runs a node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EngineKind {
+    /// In this process, in the embedded RustPython interpreter.
+    Rustpython,
+    /// In this process, in CPython (for C extensions).
+    Cpython,
+    /// On another `remotemedia` instance.
+    Remote { host: String },
+}
+
+impl EngineKind {
+    /// `rustpython`, `cpython` or `remote`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineKind::Rustpython => "rustpython",
+            EngineKind::Cpython => "cpython",
+            EngineKind::Remote { .. } => "remote",
+        }
+    }
+
+    /// True for the engines of this process.
+    pub fn is_local(&self) -> bool {
+        !matches!(self, EngineKind::Remote { .. })
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineKind::Remote { host } => write!(f, "remote {host}"),
+            local => f.write_str(local.name()),
+        }
+    }
+}
+
+/// A Python engine of this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PythonEngine {
+    Rustpython,
+    Cpython,
+}
+
+impl PythonEngine {
+    fn engine_kind(self) -> EngineKind {
+        match self {
+            PythonEngine::Rustpython => EngineKind::Rustpython,
+            PythonEngine::Cpython => EngineKind::Cpython,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            PythonEngine::Rustpython => "rustpython",
+            PythonEngine::Cpython => "cpython",
+        }
+    }
+}
+
+impl fmt::Display for PythonEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One capability a node asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "capability", rename_all = "snake_case")]
+pub enum Requirement {
+    Gpu {
+        kind: GpuKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min_memory_gb: Option<f64>,
+    },
+    CpuCores {
+        cores: u32,
+    },
+    CpuArch {
+        arch: String,
+    },
+    /// Total system memory, in GB.
+    Memory {
+        gb: f64,
+    },
+    /// A Python engine in this process.
+    Engine {
+        engine: PythonEngine,
+    },
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Gpu {
+                kind,
+                min_memory_gb,
+            } => {
+                write!(f, "gpu {}", gpu_kind_name(*kind))?;
+                if let Some(gb) = min_memory_gb {
+                    write!(f, " ≥ {}", format_gb(*gb))?;
+                }
+                Ok(())
+            }
+            Requirement::CpuCores { cores: 1 } => f.write_str("≥ 1 cpu core"),
+            Requirement::CpuCores { cores } => write!(f, "≥ {cores} cpu cores"),
+            Requirement::CpuArch { arch } => write!(f, "cpu arch {arch}"),
+            Requirement::Memory { gb } => write!(f, "≥ {} memory", format_gb(*gb)),
+            Requirement::Engine {
+                engine: PythonEngine::Rustpython,
+            } => f.write_str("the RustPython engine"),
+            Requirement::Engine {
+                engine: PythonEngine::Cpython,
+            } => f.write_str("the CPython engine"),
+        }
+    }
+}
+
+/// A requirement the machine does not meet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shortfall {
+    pub requirement: Requirement,
+    /// False for an optional GPU (`"required": false`): the node can run without it, on CPU.
+    pub required: bool,
+    /// What the machine has instead, e.g. `no cuda GPU`, `only 2 GB total`.
+    pub found: String,
+}
+
+impl fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "needs {}", self.requirement)?;
+        if !self.required {
+            f.write_str(" (optional)")?;
+        }
+        write!(f, " — {}", self.found)
+    }
+}
+
+/// A node that can run nowhere: its required capabilities are missing here and it has no `host`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnplaceableNode {
+    pub node_id: String,
+    /// Every required capability it lacks (never empty).
+    pub missing: Vec<Shortfall>,
+}
+
+impl fmt::Display for UnplaceableNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let missing: Vec<String> = self.missing.iter().map(Shortfall::to_string).collect();
+        write!(f, "node `{}` {}", self.node_id, missing.join("; "))
+    }
+}
+
+/// Why a manifest cannot be placed. Reported before anything runs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Every node that cannot run anywhere, with every capability it lacks.
+    #[error("{}", describe_unplaceable(.0))]
+    Unplaceable(Vec<UnplaceableNode>),
+    #[error(
+        "environment variable {var} is `{value}`; expected auto, rustpython or cpython",
+        var = env_vars::PYTHON_RUNTIME
+    )]
+    InvalidRuntimeOverride { value: String },
+    /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
+    #[error("{}", super::host_check::describe_host_problems(.0))]
+    HostsUnusable(Vec<super::host_check::HostProblem>),
+}
+
+fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
+    let head = match nodes {
+        [_] => "1 node cannot be placed:".to_owned(),
+        _ => format!("{} nodes cannot be placed:", nodes.len()),
+    };
+    let lines: Vec<String> = nodes.iter().map(|node| format!("  {node}")).collect();
+    format!(
+        "{head}\n{}\n(a node runs on another remotemedia instance only when it names a `host`; \
+         a GPU the node can do without is marked \"required\": false)",
+        lines.join("\n")
+    )
+}
+
+/// Choices that come from outside the manifest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Forces the engine of every locally placed Python node, over its `runtime_hint`.
+    /// `None` follows the hints.
+    pub python_runtime: Option<PythonEngine>,
+    /// The planning process is a CPython interpreter that holds node classes RustPython cannot
+    /// find (the caller's own code, e.g. `Pipeline.run()` from Python): an `auto` node whose class
+    /// RustPython cannot load runs there instead of failing.
+    pub cpython_holds_unfound_classes: bool,
+}
+
+/// What a node's Python class says about the engine it needs, found by loading it in RustPython
+/// (see [`ClassProbe`]). Only consulted for nodes left to `auto` with no override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassFinding {
+    /// Not probed: `auto` means RustPython.
+    Unknown,
+    /// The class loads in RustPython and declares no engine: pure Python.
+    Pure,
+    /// The class declares its engine with the class attribute `runtime_hint` (the SDK's nodes
+    /// that need C extensions say `runtime_hint = "cpython"`).
+    Declares(PythonEngine),
+    /// The node's module exists but does not import in RustPython: something it imports is a
+    /// compiled extension (numpy …) or a package only CPython has. Carries the import error.
+    ImportFails { error: String },
+    /// RustPython cannot find the node's module or class at all (creating it will say why).
+    NotFound { error: String },
+}
+
+/// Loads node classes to find what they need; the runtime implements it with its RustPython
+/// engine.
+pub trait ClassProbe {
+    /// What `node`'s class says about its engine.
+    fn probe(&self, node: &NodeManifest) -> ClassFinding;
+}
+
+/// A probe that knows nothing: `auto` nodes go to RustPython.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoClassProbe;
+
+impl ClassProbe for NoClassProbe {
+    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
+        ClassFinding::Unknown
+    }
+}
+
+impl PlanOptions {
+    /// Whether placing `node` needs its class probed: it is left to `auto` and nothing overrides.
+    pub fn needs_probe(&self, node: &NodeManifest) -> bool {
+        self.python_runtime.is_none()
+            && hint_engine(node.runtime_hint.unwrap_or_default()).is_none()
+    }
+}
+
+impl PlanOptions {
+    /// Options from the environment: [`env_vars::PYTHON_RUNTIME`].
+    pub fn from_env() -> Result<Self, PlanError> {
+        match std::env::var_os(env_vars::PYTHON_RUNTIME) {
+            None => Ok(PlanOptions::default()),
+            Some(value) => Self::with_python_runtime(&value.to_string_lossy()),
+        }
+    }
+
+    /// Options with the Python runtime override spelled as in the environment variable:
+    /// `auto` (or empty) follows the hints, `rustpython` or `cpython` forces that engine.
+    pub fn with_python_runtime(value: &str) -> Result<Self, PlanError> {
+        let python_runtime = match value.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => None,
+            "rustpython" => Some(PythonEngine::Rustpython),
+            "cpython" => Some(PythonEngine::Cpython),
+            _ => {
+                return Err(PlanError::InvalidRuntimeOverride {
+                    value: value.to_owned(),
+                });
+            }
+        };
+        Ok(PlanOptions {
+            python_runtime,
+            ..PlanOptions::default()
+        })
+    }
+}
+
+/// Places every node of `manifest` on `machine`, honouring [`env_vars::PYTHON_RUNTIME`].
+///
+/// A node runs locally when the machine meets its requirements (even when it names a `host`:
+/// local first); otherwise on its `host`; otherwise locally on CPU when only an optional GPU is
+/// missing. Any other node is an error, and the error lists all of them.
+pub fn plan(manifest: &Manifest, machine: &MachineCapabilities) -> Result<Plan, PlanError> {
+    plan_with(manifest, machine, &PlanOptions::from_env()?)
+}
+
+/// [`plan`] with explicit options instead of the environment.
+pub fn plan_with(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    plan_probed(manifest, machine, options, &NoClassProbe)
+}
+
+/// [`plan_with`], asking `probe` what the classes of `auto` nodes need: a class that declares
+/// `runtime_hint`, or whose module does not import in RustPython, decides the node's engine.
+pub fn plan_probed(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    options: &PlanOptions,
+    probe: &dyn ClassProbe,
+) -> Result<Plan, PlanError> {
+    let mut nodes = Vec::with_capacity(manifest.nodes.len());
+    let mut unplaceable = Vec::new();
+    for node in &manifest.nodes {
+        let finding = if options.needs_probe(node) {
+            probe.probe(node)
+        } else {
+            ClassFinding::Unknown
+        };
+        match place(node, machine, options, &finding) {
+            Ok(placed) => nodes.push(placed),
+            Err(missing) => unplaceable.push(UnplaceableNode {
+                node_id: node.id.clone(),
+                missing,
+            }),
+        }
+    }
+    if unplaceable.is_empty() {
+        Ok(Plan { nodes })
+    } else {
+        Err(PlanError::Unplaceable(unplaceable))
+    }
+}
+
+/// One node's placement, or the required capabilities it lacks with nowhere else to go.
+pub(super) fn place(
+    node: &NodeManifest,
+    machine: &MachineCapabilities,
+    options: &PlanOptions,
+    finding: &ClassFinding,
+) -> Result<NodePlan, Vec<Shortfall>> {
+    let requirements = requirements_of(node.capabilities.as_ref());
+    let (engine, engine_why) = choose_engine(node.runtime_hint, options, finding);
+    let mut unmet: Vec<Shortfall> = requirements
+        .iter()
+        .filter_map(|(requirement, required)| {
+            shortfall(requirement, machine).map(|found| Shortfall {
+                requirement: requirement.clone(),
+                required: *required,
+                found,
+            })
+        })
+        .collect();
+    let engine_present = match engine {
+        PythonEngine::Rustpython => machine.engines.rustpython,
+        PythonEngine::Cpython => machine.engines.cpython,
+    };
+    if !engine_present {
+        unmet.push(Shortfall {
+            requirement: Requirement::Engine { engine },
+            required: true,
+            found: missing_engine_help(engine, machine),
+        });
+    }
+    let local = |location: String, unmet: Vec<Shortfall>| NodePlan {
+        id: node.id.clone(),
+        node_type: node.node_type.clone(),
+        engine: engine.engine_kind(),
+        reason: format!("{location}; {engine} ({engine_why})"),
+        unmet,
+    };
+
+    if unmet.is_empty() {
+        let met = if requirements.is_empty() {
+            "no requirements".to_owned()
+        } else {
+            let names: Vec<String> = requirements.iter().map(|(r, _)| r.to_string()).collect();
+            format!("requirements met ({})", names.join(", "))
+        };
+        let location = match &node.host {
+            Some(host) => {
+                format!("runs locally: {met}, so host {host} is not needed (local first)")
+            }
+            None => format!("runs locally: {met}"),
+        };
+        return Ok(local(location, unmet));
+    }
+    if let Some(host) = &node.host {
+        let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
+        return Ok(NodePlan {
+            id: node.id.clone(),
+            node_type: node.node_type.clone(),
+            engine: EngineKind::Remote { host: host.clone() },
+            reason: format!("runs on {host}, not locally: {}", why.join("; ")),
+            unmet,
+        });
+    }
+    if unmet.iter().any(|shortfall| shortfall.required) {
+        return Err(unmet
+            .into_iter()
+            .filter(|shortfall| shortfall.required)
+            .collect());
+    }
+    // Only optional requirements (a GPU the node can do without) are missing.
+    let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
+    Ok(local(
+        format!("runs locally: {}, runs on CPU", why.join("; ")),
+        unmet,
+    ))
+}
+
+/// The node's capability requirements, each with whether it is required.
+fn requirements_of(capabilities: Option<&Capabilities>) -> Vec<(Requirement, bool)> {
+    let Some(capabilities) = capabilities else {
+        return Vec::new();
+    };
+    let mut requirements = Vec::new();
+    if let Some(gpu) = &capabilities.gpu {
+        requirements.push((
+            Requirement::Gpu {
+                kind: gpu.kind,
+                min_memory_gb: gpu.min_memory_gb,
+            },
+            gpu.required,
+        ));
+    }
+    if let Some(cpu) = &capabilities.cpu {
+        if let Some(cores) = cpu.cores {
+            requirements.push((Requirement::CpuCores { cores }, true));
+        }
+        if let Some(arch) = &cpu.arch {
+            requirements.push((Requirement::CpuArch { arch: arch.clone() }, true));
+        }
+    }
+    if let Some(gb) = capabilities.memory_gb {
+        requirements.push((Requirement::Memory { gb }, true));
+    }
+    requirements
+}
+
+/// What the machine has instead of `requirement`, or `None` when it meets it.
+fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option<String> {
+    match requirement {
+        Requirement::Gpu {
+            kind,
+            min_memory_gb,
+        } => gpu_shortfall(*kind, *min_memory_gb, machine),
+        Requirement::CpuCores { cores } => {
+            (machine.cpu.cores < *cores).then(|| match machine.cpu.cores {
+                1 => "only 1 core".to_owned(),
+                n => format!("only {n} cores"),
+            })
+        }
+        Requirement::CpuArch { arch } => (canonical_arch(arch)
+            != canonical_arch(&machine.cpu.arch))
+        .then(|| format!("cpu is {}", machine.cpu.arch)),
+        Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
+            .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
+        Requirement::Engine { .. } => None,
+    }
+}
+
+fn gpu_shortfall(
+    kind: GpuKind,
+    min_memory_gb: Option<f64>,
+    machine: &MachineCapabilities,
+) -> Option<String> {
+    let candidates: Vec<_> = machine
+        .gpus
+        .iter()
+        .filter(|gpu| kind == GpuKind::Any || gpu.kind == kind)
+        .collect();
+    let kind_name = match kind {
+        GpuKind::Any => String::new(),
+        kind => format!("{} ", gpu_kind_name(kind)),
+    };
+    if candidates.is_empty() {
+        return Some(format!("no {kind_name}GPU"));
+    }
+    let min = min_memory_gb?;
+    if candidates
+        .iter()
+        .any(|gpu| gpu.memory_gb.is_some_and(|gb| gb >= min))
+    {
+        return None;
+    }
+    let largest = candidates
+        .iter()
+        .filter_map(|gpu| gpu.memory_gb)
+        .fold(None, |largest: Option<f64>, gb| {
+            Some(largest.map_or(gb, |l| l.max(gb)))
+        });
+    Some(match largest {
+        Some(gb) => format!("largest {kind_name}GPU has {}", format_gb(gb)),
+        None => format!("{kind_name}GPU memory unknown"),
+    })
+}
+
+/// One spelling per architecture, so `arm64` matches `aarch64` and `amd64` matches `x86_64`.
+fn canonical_arch(arch: &str) -> String {
+    let arch = arch.trim().to_ascii_lowercase();
+    match arch.as_str() {
+        "amd64" | "x64" | "x86-64" => "x86_64".to_owned(),
+        "arm64" => "aarch64".to_owned(),
+        "i386" | "i486" | "i586" | "i686" => "x86".to_owned(),
+        _ => arch,
+    }
+}
+
+/// The Python engine for a locally placed node, and why.
+fn choose_engine(
+    hint: Option<RuntimeHint>,
+    options: &PlanOptions,
+    finding: &ClassFinding,
+) -> (PythonEngine, String) {
+    let var = env_vars::PYTHON_RUNTIME;
+    let hint = hint.unwrap_or_default();
+    if let Some(forced) = options.python_runtime {
+        let why = match hint_engine(hint) {
+            Some(hinted) if hinted != forced => {
+                format!("{var}={forced} overrides runtime_hint {hinted}")
+            }
+            _ => format!("{var}={forced}"),
+        };
+        return (forced, why);
+    }
+    match hint_engine(hint) {
+        Some(engine) => (engine, format!("runtime_hint {engine}")),
+        None => match finding {
+            ClassFinding::Declares(engine) => (
+                *engine,
+                format!("runtime_hint auto; its class declares runtime_hint {engine}"),
+            ),
+            ClassFinding::ImportFails { error } => (
+                PythonEngine::Cpython,
+                format!("runtime_hint auto; its module does not import in RustPython: {error}"),
+            ),
+            ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
+                PythonEngine::Cpython,
+                format!(
+                    "runtime_hint auto; its class is only in the calling interpreter ({error})"
+                ),
+            ),
+            ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => {
+                (PythonEngine::Rustpython, "runtime_hint auto".to_owned())
+            }
+        },
+    }
+}
+
+fn hint_engine(hint: RuntimeHint) -> Option<PythonEngine> {
+    match hint {
+        RuntimeHint::Auto => None,
+        RuntimeHint::Rustpython => Some(PythonEngine::Rustpython),
+        RuntimeHint::Cpython => Some(PythonEngine::Cpython),
+    }
+}
+
+fn missing_engine_help(engine: PythonEngine, machine: &MachineCapabilities) -> String {
+    match engine {
+        PythonEngine::Cpython => {
+            let mut help = format!(
+                "no usable CPython here (install python3, or point {} at a python executable)",
+                env_vars::PYTHON
+            );
+            // A set-but-wrong REMOTEMEDIA_PYTHON is the likeliest cause; say so.
+            if let Some(problem) = &machine.engines.cpython_problem {
+                help = format!("{help}: {problem}");
+            }
+            help
+        }
+        PythonEngine::Rustpython => "this machine has no RustPython engine".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_aliases_match() {
+        assert_eq!(canonical_arch("arm64"), canonical_arch("aarch64"));
+        assert_eq!(canonical_arch("AMD64"), canonical_arch("x86_64"));
+        assert_ne!(canonical_arch("aarch64"), canonical_arch("x86_64"));
+    }
+
+    #[test]
+    fn override_values() {
+        assert_eq!(
+            PlanOptions::with_python_runtime("auto")
+                .unwrap()
+                .python_runtime,
+            None
+        );
+        assert_eq!(
+            PlanOptions::with_python_runtime("").unwrap().python_runtime,
+            None
+        );
+        assert_eq!(
+            PlanOptions::with_python_runtime("CPython")
+                .unwrap()
+                .python_runtime,
+            Some(PythonEngine::Cpython)
+        );
+        let err = PlanOptions::with_python_runtime("pypy").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable REMOTEMEDIA_PYTHON_RUNTIME is `pypy`; expected auto, rustpython or cpython"
+        );
+    }
+
+    #[test]
+    fn requirements_read_as_people_write_them() {
+        let gpu = Requirement::Gpu {
+            kind: GpuKind::Cuda,
+            min_memory_gb: Some(4.0),
+        };
+        assert_eq!(gpu.to_string(), "gpu cuda ≥ 4 GB");
+        assert_eq!(
+            Requirement::CpuCores { cores: 8 }.to_string(),
+            "≥ 8 cpu cores"
+        );
+        assert_eq!(
+            Requirement::Memory { gb: 1.5 }.to_string(),
+            "≥ 1.5 GB memory"
+        );
+    }
+}

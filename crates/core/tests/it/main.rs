@@ -1,0 +1,6 @@
+//! Integration tests of the core library: one binary, one module per topic.
+
+mod executor;
+mod manifest;
+mod placement;
+mod test_nodes;

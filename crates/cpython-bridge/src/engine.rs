@@ -1,0 +1,163 @@
+//! [`CPythonEngine`]: creates nodes in CPython through the SDK's `load_node_class` and
+//! `NodeDriver`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::prelude::*;
+use remotemedia_core::engine::{Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_cpython::CPythonSettings;
+
+use crate::error::node_error;
+use crate::helper;
+use crate::node::{CPythonNode, NodeObjects, StageThreadState};
+
+/// The SDK functions every node is created through, looked up once.
+pub(crate) struct Sdk {
+    load_node_class: Py<PyAny>,
+    node_driver: Py<PyAny>,
+    set_label: Py<PyAny>,
+    /// `(GeneratorType, CoroutineType, AsyncGeneratorType)`: results the driver must unfold.
+    pub(crate) lazy_types: Py<PyAny>,
+}
+
+/// Runs nodes in the CPython interpreter of this process.
+///
+/// Each node lives on its executor stage thread and takes the GIL for each call, releasing it
+/// while its outputs wait for room downstream; RustPython nodes of the same run are not held up
+/// by the GIL at all.
+pub struct CPythonEngine {
+    /// Always `Some` until dropped (with the GIL held, see `Drop`).
+    sdk: Option<Sdk>,
+    /// Held while a node is created and while it initializes (where nodes import numpy,
+    /// onnxruntime …), so two stage threads never import the same packages at once: CPython's
+    /// per-module import locks can report a deadlock then. Taken before the GIL.
+    setup: Arc<Mutex<()>>,
+    /// Node objects the caller already built, by node id: used instead of building new ones.
+    live_nodes: Mutex<HashMap<String, Py<PyAny>>>,
+}
+
+impl std::fmt::Debug for CPythonEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CPythonEngine").finish_non_exhaustive()
+    }
+}
+
+impl CPythonEngine {
+    /// An engine in this (initialized) interpreter: puts `settings.python_path` first on
+    /// `sys.path`, routes `print` to labelled stderr lines when asked, and imports the SDK.
+    pub fn new(py: Python<'_>, settings: &CPythonSettings) -> PyResult<Self> {
+        let helper = helper::helper(py)?;
+        let python_path: Vec<String> = settings
+            .python_path
+            .iter()
+            .map(|dir| {
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.clone())
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        helper.call_method1("prepend_path", (python_path,))?;
+        if settings.capture_stdio {
+            helper.call_method0("capture_stdio")?;
+        }
+        let nodes = py.import("remotemedia.nodes")?;
+        let driver = py.import("remotemedia.core.driver")?;
+        Ok(CPythonEngine {
+            sdk: Some(Sdk {
+                load_node_class: nodes.getattr("load_node_class")?.unbind(),
+                node_driver: driver.getattr("NodeDriver")?.unbind(),
+                set_label: helper.getattr("set_label")?.unbind(),
+                lazy_types: helper.call_method0("lazy_result_types")?.unbind(),
+            }),
+            setup: Arc::new(Mutex::new(())),
+            live_nodes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs these node objects (by node id) instead of building new ones from the manifest: the
+    /// objects a Python caller built, with their state and unserializable params.
+    pub fn with_live_nodes(self, nodes: HashMap<String, Py<PyAny>>) -> Self {
+        *self
+            .live_nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = nodes;
+        self
+    }
+
+    fn sdk(&self) -> &Sdk {
+        self.sdk
+            .as_ref()
+            .expect("the SDK entry points live until the engine is dropped")
+    }
+
+    fn build(&self, py: Python<'_>, spec: &NodeSpec) -> PyResult<NodeObjects> {
+        let sdk = self.sdk();
+        sdk.set_label.call1(py, (spec.id.as_str(),))?;
+        let live = self
+            .live_nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&spec.id);
+        let node = match live {
+            Some(node) => node.into_bound(py),
+            None => {
+                let class = sdk
+                    .load_node_class
+                    .call1(py, (spec.node_type.as_str(), spec.module.as_deref()))?;
+                let kwargs = crate::convert::to_kwargs(py, &spec.params)?;
+                class.bind(py).call((), Some(&kwargs))?
+            }
+        };
+        let driver = sdk.node_driver.bind(py).call1((&node,))?;
+        Ok(NodeObjects {
+            process: node.getattr("process")?.unbind(),
+            outputs: driver.getattr("_outputs")?.unbind(),
+            initialize: driver.getattr("initialize")?.unbind(),
+            flush: driver.getattr("flush")?.unbind(),
+            cleanup: driver.getattr("cleanup")?.unbind(),
+            lazy_types: sdk.lazy_types.clone_ref(py),
+        })
+    }
+}
+
+impl Engine for CPythonEngine {
+    fn name(&self) -> &str {
+        "cpython"
+    }
+
+    fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let thread = StageThreadState::acquire();
+        let objects =
+            Python::attach(|py| self.build(py, spec).map_err(|err| node_error(py, &err)))?;
+        Ok(Box::new(CPythonNode::new(
+            &spec.id,
+            objects,
+            thread,
+            Arc::clone(&self.setup),
+        )))
+    }
+}
+
+impl Drop for CPythonEngine {
+    fn drop(&mut self) {
+        let sdk = self.sdk.take();
+        let live = std::mem::take(
+            &mut *self
+                .live_nodes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        // Python objects are released with the GIL held; at interpreter shutdown they are leaked.
+        if Python::try_attach(|_| {
+            drop(sdk);
+            drop(live);
+        })
+        .is_none()
+        {
+            tracing::debug!("CPython is shutting down; the engine's objects are left to it");
+        }
+    }
+}
