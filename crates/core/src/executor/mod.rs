@@ -50,7 +50,7 @@ use crate::graph::Graph;
 use crate::value::Value;
 
 use handoff::{Batching, Outbox};
-pub use metrics::{NodeMetrics, RunTiming};
+pub use metrics::{NodeMetrics, RunTiming, TimingSummary};
 use stage::{Item, Stage, Targets};
 use state::RunState;
 
