@@ -482,6 +482,7 @@ impl Session<'_> {
             host: None,
             runtime_hint: Some(convert::decode_hint(open.runtime_hint).map_err(invalid)?),
             is_streaming: None,
+            rewritten_from: None,
         };
         let engine = self.shared.engine_for(&node)?;
         let spec = NodeSpec {

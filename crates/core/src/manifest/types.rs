@@ -22,7 +22,7 @@ pub struct Metadata {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// ISO 8601 UTC timestamp ending in `Z`.
+    /// RFC 3339 timestamp: UTC ending in `Z` (what the SDK writes), or with an offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
@@ -48,6 +48,10 @@ pub struct NodeManifest {
     pub runtime_hint: Option<RuntimeHint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_streaming: Option<bool>,
+    /// How loading rewrote this node, for people (`plan` shows it): set when the manifest wrote
+    /// it in the upstream SDK's `RemoteExecutionNode` form. Not part of the JSON.
+    #[serde(skip)]
+    pub rewritten_from: Option<String>,
 }
 
 /// What a node needs from the machine it runs on.
