@@ -19,9 +19,17 @@
 //! The outputs of sink nodes (without successors) are the run's outputs, delivered as they are
 //! produced by iterating the [`Run`].
 //!
-//! A failure in a node's `process` or `flush` stops the run: the other nodes finish the call they
-//! are in, skip `flush`, and clean up; outputs produced before the failure are still delivered.
-//! [`RunHandle::cancel`] stops a run the same way, without a failure.
+//! A failure in a node's `process` or `flush` ends the run without losing what came before it:
+//! no more inputs are fed and no node flushes, but every item in flight that descends from an
+//! input *before* the one the node failed on is still processed to the end (each item carries
+//! the index of the run input it descends from), so every output those inputs lead to is
+//! delivered whatever the timing — after 1000 good inputs and a bad one, the 1000 outputs. Items
+//! of the failing input and later ones are skipped; the failed node's successors see its stream
+//! end. Then every node cleans up and the run fails naming the node.
+//!
+//! [`RunHandle::cancel`] stops a run at once instead: every node finishes the call it is in,
+//! skips `flush` and cleans up; items between nodes are dropped, but every output a sink node
+//! emitted is delivered (and counted in its metrics) — none is dropped after being counted.
 
 mod handoff;
 mod metrics;
@@ -43,7 +51,7 @@ use crate::value::Value;
 
 use handoff::{Batching, Outbox};
 pub use metrics::{NodeMetrics, RunTiming, TimingSummary};
-use stage::{Stage, Targets};
+use stage::{Item, Stage, Targets};
 use state::RunState;
 
 /// Hand-offs a channel between two nodes holds before its producer blocks, unless configured
@@ -77,7 +85,7 @@ impl fmt::Debug for PlannedNode {
 }
 
 /// How a run is executed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Hand-offs each node's inbox (and the run's output) holds before producers block.
     ///
@@ -92,6 +100,11 @@ pub struct RunOptions {
     /// node's next output or the end of its call. Nodes whose calls take longer send each output
     /// at the end of its call, so their successors work in parallel with them.
     pub batch_linger: Duration,
+    /// A check every output of the run must pass, e.g. [`crate::value::check_json`] where the
+    /// outputs are written as JSON. An output that fails it fails the sink that emitted it, in
+    /// `process` (or `flush`), with the check's reason and the input it descends from; the
+    /// outputs before it are delivered.
+    pub output_check: Option<fn(&Value) -> Result<(), String>>,
 }
 
 impl Default for RunOptions {
@@ -99,6 +112,7 @@ impl Default for RunOptions {
         RunOptions {
             channel_capacity: NonZeroUsize::new(DEFAULT_CHANNEL_CAPACITY).expect("not zero"),
             batch_linger: DEFAULT_BATCH_LINGER,
+            output_check: None,
         }
     }
 }
@@ -214,11 +228,12 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// A node's failure, its message and traceback bounded ([`NodeError::bounded`]).
     fn node(node: &str, phase: Phase, error: NodeError) -> RunError {
         RunError::Node {
             node: node.to_owned(),
             phase,
-            error,
+            error: error.bounded(),
         }
     }
 
@@ -280,7 +295,7 @@ pub fn start(
     ));
     let (output_sender, outputs) = crossbeam_channel::bounded(capacity);
     let inboxes: Vec<_> = (0..graph.len())
-        .map(|_| crossbeam_channel::bounded::<Vec<Value>>(capacity))
+        .map(|_| crossbeam_channel::bounded::<Vec<Item>>(capacity))
         .collect();
     let (init_reports, init_received) = crossbeam_channel::unbounded();
     let (start_gun, start_line) = crossbeam_channel::bounded::<()>(0);
@@ -290,14 +305,17 @@ pub fn start(
         let targets = if graph.successors(index).is_empty() {
             Targets::Output {
                 sink: Arc::from(graph.id(index)),
-                outbox: Outbox::new(output_sender.clone(), batching),
+                outbox: Outbox::delivering(output_sender.clone(), batching),
+                check: options.output_check,
             }
         } else {
             Targets::Successors(
                 graph
                     .successors(index)
                     .iter()
-                    .map(|&successor| Outbox::new(inboxes[successor].0.clone(), batching))
+                    .map(|&successor| {
+                        Outbox::new(inboxes[successor].0.clone(), batching, state.stop_signal())
+                    })
                     .collect(),
             )
         };
@@ -329,7 +347,7 @@ pub fn start(
 
     let roots: Vec<_> = graph
         .roots()
-        .map(|root| Outbox::new(inboxes[root].0.clone(), batching))
+        .map(|root| Outbox::new(inboxes[root].0.clone(), batching, state.stop_signal()))
         .collect();
     drop(inboxes);
     if !state.is_stopping() {
