@@ -557,4 +557,15 @@ impl RunHandle {
     pub fn is_finished(&self) -> bool {
         self.state.is_finished()
     }
+
+    /// True once the run was cancelled (or failed before data flowed): nodes are stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.state.is_stopping()
+    }
+
+    /// The ids of the nodes inside one of their calls (create, initialize, process, flush,
+    /// cleanup) now: after a stop, those that have not returned yet.
+    pub fn busy_nodes(&self) -> Vec<String> {
+        self.state.busy_nodes()
+    }
 }
