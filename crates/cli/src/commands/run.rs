@@ -77,9 +77,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
     channel_capacity: usize,
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
-    /// naming those still busy. Python nodes busy in a call are interrupted (KeyboardInterrupt;
-    /// CPython nodes and isolated ones — embedded RustPython cannot interrupt a running thread, so
-    /// a node looping there without emitting is left behind, its `cleanup` not run).
+    /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
+    /// and cleaned up; embedded RustPython cannot interrupt a running thread, so a node looping
+    /// there without emitting is left behind, its `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
           value_parser = parse_seconds)]
     stop_timeout: f64,

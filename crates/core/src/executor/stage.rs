@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use super::handoff::{Outbox, Unsent, push_to_all};
 use super::state::{AFTER_INPUTS, RunState};
-use super::{InputError, Output, Phase, RunError};
+use super::{InputError, Output, OutputCheck, Phase, RunError};
 use crate::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
 use crate::value::Value;
 
@@ -55,9 +55,6 @@ impl Targets {
         }
     }
 }
-
-/// [`super::RunOptions::output_check`].
-pub(crate) type OutputCheck = fn(&Value) -> Result<(), String>;
 
 /// A stage's report once its node is initialized (or failed to be).
 pub(crate) type InitReport = (usize, Result<(), (Phase, NodeError)>);
