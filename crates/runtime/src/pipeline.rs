@@ -297,13 +297,34 @@ pub fn plan_manifest(
     plan_for(manifest, machine, config).map(|(plan, _)| plan)
 }
 
-/// The plan, and the engines started to inspect classes and check that node types resolve. With
-/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
+/// Places `manifest` as [`plan_manifest`] does, without checking that node types resolve: to draw
+/// a manifest whose classes need not be at hand (`remotemedia graph`). Never a plan to run.
+pub fn place_manifest(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<Plan, PlanError> {
+    place(manifest, machine, config).map(|(plan, _)| plan)
+}
+
+/// The plan, and the engines started to inspect classes and check that node types resolve.
 fn plan_for(
     manifest: &Manifest,
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<(Plan, ResolvingEngines), PlanError> {
+    let (plan, interpreter) = place(manifest, machine, config)?;
+    let engines = resolve::check(manifest, &plan, config, interpreter)?;
+    Ok((plan, engines))
+}
+
+/// Where each node runs, and the interpreter started to inspect classes (if one was). With
+/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
+fn place(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
     let options = match &config.plan {
         Some(options) => *options,
         None => PlanOptions::from_env()?,
@@ -319,8 +340,7 @@ fn plan_for(
         }
         _ => plan,
     };
-    let engines = resolve::check(manifest, &plan, config, interpreter)?;
-    Ok((plan, engines))
+    Ok((plan, interpreter))
 }
 
 /// The plan by this machine's capabilities alone.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remotemedia_runtime::pipeline::Config;
+use remotemedia_runtime::pipeline::{self, Config};
 use remotemedia_runtime::placement;
 use serde::Serialize;
 
@@ -40,7 +40,12 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         },
         ..Config::default()
     };
-    let planned = load_and_plan(&args.manifest, &args.machine, &config)?;
+    let planned = load_and_plan(
+        &args.manifest,
+        &args.machine,
+        &config,
+        pipeline::plan_manifest,
+    )?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {

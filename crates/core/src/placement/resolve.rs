@@ -20,6 +20,11 @@ use super::types::{EngineKind, Plan};
 /// Jaro–Winkler rewards a shared beginning, which is how node names are mistyped or half
 /// remembered (`WhisperNode` for `WhisperTranscriptionNode`, `BufNode` for `BufferNode`).
 const SUGGESTION_SIMILARITY: f64 = 0.8;
+/// The similarity given to a catalogue name that holds the whole of the name (less a `Node`
+/// ending, at least [`MIN_CONTAINED_LEN`] letters): `VADNode` is most likely one of the
+/// `…VADNode`s, though its letters alone are closer to `AddNode`.
+const CONTAINED_SIMILARITY: f64 = 0.95;
+const MIN_CONTAINED_LEN: usize = 3;
 /// At most this many suggestions per node.
 const MAX_SUGGESTIONS: usize = 3;
 
@@ -113,7 +118,15 @@ pub fn closest_names(name: &str, catalogue: &[String]) -> Vec<String> {
     let mut scored: Vec<(f64, &String)> = catalogue
         .iter()
         .map(|candidate| {
-            let score = strsim::jaro_winkler(&lower, &candidate.to_lowercase());
+            let candidate_lower = candidate.to_lowercase();
+            let stem = lower.strip_suffix("node").unwrap_or(&lower);
+            let contained = stem.len() >= MIN_CONTAINED_LEN && candidate_lower.contains(stem);
+            let score = strsim::jaro_winkler(&lower, &candidate_lower);
+            let score = if contained {
+                score.max(CONTAINED_SIMILARITY)
+            } else {
+                score
+            };
             (score, candidate)
         })
         .filter(|(score, _)| *score >= SUGGESTION_SIMILARITY)

@@ -672,4 +672,14 @@ fn closest_names_ignore_case_and_keep_the_three_best() {
         ["DataSourceNod", "DataSourceNode", "DataSourceNodes"]
     );
     assert!(placement::closest_names("Whisper", &catalogue).is_empty());
+    // A name held whole by catalogue names suggests them before names merely spelled alike.
+    let vads: Vec<String> = ["AddNode", "EnergyVADNode", "SileroVADNode", "WebRTCVADNode"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        placement::closest_names("VADNode", &vads),
+        ["EnergyVADNode", "SileroVADNode", "WebRTCVADNode"]
+    );
+    // `Node` alone is held by every name, and suggests none of them for that.
+    assert!(placement::closest_names("Node", &vads).is_empty());
 }
