@@ -2,6 +2,8 @@
 //! isolation channel encodes them: every kind, typed arrays, big ints, deep nesting) → a node in
 //! the interpreter that passes it through → back to a value, which must equal the first.
 
+use std::panic::AssertUnwindSafe;
+
 use remotemedia_core::engine::{Emitter, Engine, NodeSpec, Stopped};
 use remotemedia_core::value::Value;
 use remotemedia_isolate::wire;
@@ -28,6 +30,9 @@ fn main() {
     };
     let mut node = engine.create(&spec).expect("PassThroughNode exists");
     node.initialize().expect("PassThroughNode initializes");
+    // afl::fuzz! catches a panic to report it as a crash and then ends the process, so the node is
+    // never used after one: asserting unwind safety is sound here.
+    let mut node = AssertUnwindSafe(node);
     afl::fuzz!(|data: &[u8]| {
         let Ok(value) = wire::decode_value(data) else {
             return;
