@@ -7,6 +7,7 @@
 //! (each module says how); the sinc resampler matches its numpy reference within a stated
 //! tolerance.
 //!
+//! - [`engine`]: the native engine: these nodes behind the runtime's engine contract.
 //! - [`frame`]: audio frames and the stream format stateful nodes hold them to.
 //! - [`decode`]: files and streams (WAV, FLAC, MP3, Ogg Vorbis) into frames.
 //! - [`wav`]: writing frames to a 16-bit WAV file.
@@ -16,6 +17,7 @@
 //! - [`vad`]: voice activity detection by energy.
 
 pub mod decode;
+pub mod engine;
 pub mod frame;
 mod pyfloat;
 pub mod resample;
@@ -25,4 +27,5 @@ pub mod vad;
 pub mod wav;
 
 pub use decode::{AudioDecoder, AudioInput, Container, DecodeError};
+pub use engine::NativeEngine;
 pub use frame::{AudioFrame, Format, FormatChange, FrameRef, StreamFormat};

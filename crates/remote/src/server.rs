@@ -15,7 +15,9 @@ use remotemedia_core::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped}
 use remotemedia_core::engines::LocalEngines;
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{Manifest, Metadata, NodeManifest};
-use remotemedia_core::placement::{self, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanOptions};
+use remotemedia_core::placement::{
+    self, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanOptions,
+};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -60,7 +62,11 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// Serve on `listen` for `machine`, running nodes on `engines`, with no token, no TLS and the
     /// default limits.
-    pub fn new(listen: SocketAddr, machine: MachineCapabilities, engines: Arc<dyn LocalEngines>) -> Self {
+    pub fn new(
+        listen: SocketAddr,
+        machine: MachineCapabilities,
+        engines: Arc<dyn LocalEngines>,
+    ) -> Self {
         ServeConfig {
             listen,
             token: None,

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use remotemedia_core::placement::MachineCapabilities;
+use remotemedia_core::value::Value;
 use remotemedia_remote::proto::node_request::Kind as RequestKind;
 use remotemedia_remote::proto::node_response::Kind as ResponseKind;
 use remotemedia_remote::proto::remote_nodes_client::RemoteNodesClient;
 use remotemedia_remote::proto::{self, NodeRequest, NodeResponse};
 use remotemedia_remote::{ServeConfig, Token, convert, serve_until};
-use remotemedia_core::placement::MachineCapabilities;
-use remotemedia_core::value::Value;
 use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::pipeline::{Config, DefaultEngines};
 use tokio_stream::wrappers::ReceiverStream;
@@ -409,8 +409,8 @@ fn streams_beyond_the_limit_are_refused_until_one_closes() {
 
 #[test]
 fn clients_retry_a_host_that_is_not_up_yet() {
-    use remotemedia_remote::{ClientOptions, RemoteHosts};
     use remotemedia_core::hosts::HostConnector as _;
+    use remotemedia_remote::{ClientOptions, RemoteHosts};
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

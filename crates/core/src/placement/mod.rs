@@ -50,6 +50,7 @@ pub use capabilities::{
 pub use detect::{PROBE_TIMEOUT, detect};
 pub use host_check::{HostProblem, check_hosts};
 pub use planner::{
-    ClassFinding, ClassProbe, EngineKind, NoClassProbe, NodePlan, Plan, PlanError, PlanOptions,
-    PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed, plan_with,
+    ClassFinding, ClassProbe, EngineKind, NativeFinding, NoClassProbe, NodePlan, Plan, PlanError,
+    PlanOptions, PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed,
+    plan_with,
 };

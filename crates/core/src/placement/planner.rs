@@ -40,6 +40,8 @@ pub struct NodePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EngineKind {
+    /// In this process, as Rust: the native implementation of a catalogue node.
+    Native,
     /// In this process, in the embedded RustPython interpreter.
     Rustpython,
     /// In this process, in CPython (for C extensions).
@@ -49,9 +51,10 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    /// `rustpython`, `cpython` or `remote`.
+    /// `native`, `rustpython`, `cpython` or `remote`.
     pub fn name(&self) -> &'static str {
         match self {
+            EngineKind::Native => "native",
             EngineKind::Rustpython => "rustpython",
             EngineKind::Cpython => "cpython",
             EngineKind::Remote { .. } => "remote",
@@ -126,6 +129,8 @@ pub enum Requirement {
     Engine {
         engine: PythonEngine,
     },
+    /// A native implementation of the node and its params (`runtime_hint: native`).
+    Native,
 }
 
 impl fmt::Display for Requirement {
@@ -151,6 +156,7 @@ impl fmt::Display for Requirement {
             Requirement::Engine {
                 engine: PythonEngine::Cpython,
             } => f.write_str("the CPython engine"),
+            Requirement::Native => f.write_str("a native implementation"),
         }
     }
 }
@@ -249,11 +255,29 @@ pub enum ClassFinding {
     NotFound { error: String },
 }
 
+/// Whether this process runs a node natively, as Rust (see [`ClassProbe::native`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeFinding {
+    /// A native implementation runs this node type with these params.
+    Supported,
+    /// No native implementation of this node type.
+    NotImplemented,
+    /// A native implementation of the type exists, but not for these params; why.
+    Unsupported(String),
+}
+
 /// Loads node classes to find what they need; the runtime implements it with its RustPython
-/// engine.
+/// engine, and answers for its native engine.
 pub trait ClassProbe {
     /// What `node`'s class says about its engine.
     fn probe(&self, node: &NodeManifest) -> ClassFinding;
+
+    /// Whether `node` has a native implementation here, for its params. Asked first for nodes
+    /// left to `auto` or hinted `native`: a native node needs no Python at all. Without a native
+    /// engine, nothing is native.
+    fn native(&self, _node: &NodeManifest) -> NativeFinding {
+        NativeFinding::NotImplemented
+    }
 }
 
 /// A probe that knows nothing: `auto` nodes go to RustPython.
@@ -269,8 +293,36 @@ impl ClassProbe for NoClassProbe {
 impl PlanOptions {
     /// Whether placing `node` needs its class probed: it is left to `auto` and nothing overrides.
     pub fn needs_probe(&self, node: &NodeManifest) -> bool {
+        self.python_runtime.is_none() && node.runtime_hint.unwrap_or_default() == RuntimeHint::Auto
+    }
+
+    /// Whether placing `node` asks for a native implementation: it is left to `auto` or hinted
+    /// `native`, and no Python engine is forced.
+    pub fn asks_native(&self, node: &NodeManifest) -> bool {
         self.python_runtime.is_none()
-            && hint_engine(node.runtime_hint.unwrap_or_default()).is_none()
+            && matches!(
+                node.runtime_hint.unwrap_or_default(),
+                RuntimeHint::Auto | RuntimeHint::Native
+            )
+    }
+
+    /// What `probe` finds about `node`: native first, its class only when it is not native.
+    pub fn findings(
+        &self,
+        node: &NodeManifest,
+        probe: &dyn ClassProbe,
+    ) -> (NativeFinding, ClassFinding) {
+        let native = if self.asks_native(node) {
+            probe.native(node)
+        } else {
+            NativeFinding::NotImplemented
+        };
+        let class = if native != NativeFinding::Supported && self.needs_probe(node) {
+            probe.probe(node)
+        } else {
+            ClassFinding::Unknown
+        };
+        (native, class)
     }
 }
 
@@ -332,12 +384,8 @@ pub fn plan_probed(
     let mut nodes = Vec::with_capacity(manifest.nodes.len());
     let mut unplaceable = Vec::new();
     for node in &manifest.nodes {
-        let finding = if options.needs_probe(node) {
-            probe.probe(node)
-        } else {
-            ClassFinding::Unknown
-        };
-        match place(node, machine, options, &finding) {
+        let (native, finding) = options.findings(node, probe);
+        match place(node, machine, options, &native, &finding) {
             Ok(placed) => nodes.push(placed),
             Err(missing) => unplaceable.push(UnplaceableNode {
                 node_id: node.id.clone(),
@@ -357,10 +405,11 @@ pub(super) fn place(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
     let requirements = requirements_of(node.capabilities.as_ref());
-    let (engine, engine_why) = choose_engine(node.runtime_hint, options, finding);
+    let (engine, engine_why) = choose_engine(node.runtime_hint, options, native, finding);
     let mut unmet: Vec<Shortfall> = requirements
         .iter()
         .filter_map(|(requirement, required)| {
@@ -371,16 +420,26 @@ pub(super) fn place(
             })
         })
         .collect();
-    let engine_present = match engine {
-        PythonEngine::Rustpython => machine.engines.rustpython,
-        PythonEngine::Cpython => machine.engines.cpython,
-    };
-    if !engine_present {
-        unmet.push(Shortfall {
-            requirement: Requirement::Engine { engine },
+    match engine {
+        Chosen::Python(engine) => {
+            let present = match engine {
+                PythonEngine::Rustpython => machine.engines.rustpython,
+                PythonEngine::Cpython => machine.engines.cpython,
+            };
+            if !present {
+                unmet.push(Shortfall {
+                    requirement: Requirement::Engine { engine },
+                    required: true,
+                    found: missing_engine_help(engine, machine),
+                });
+            }
+        }
+        Chosen::Native => {}
+        Chosen::NoNative(ref why) => unmet.push(Shortfall {
+            requirement: Requirement::Native,
             required: true,
-            found: missing_engine_help(engine, machine),
-        });
+            found: why.clone(),
+        }),
     }
     let local = |location: String, unmet: Vec<Shortfall>| NodePlan {
         id: node.id.clone(),
@@ -476,7 +535,7 @@ fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option
         .then(|| format!("cpu is {}", machine.cpu.arch)),
         Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
             .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
-        Requirement::Engine { .. } => None,
+        Requirement::Engine { .. } | Requirement::Native => None,
     }
 }
 
@@ -527,12 +586,41 @@ fn canonical_arch(arch: &str) -> String {
     }
 }
 
-/// The Python engine for a locally placed node, and why.
+/// The engine placement picked for a local node.
+#[derive(Debug, Clone, PartialEq)]
+enum Chosen {
+    Native,
+    Python(PythonEngine),
+    /// `runtime_hint: native` without a native implementation here: why not.
+    NoNative(String),
+}
+
+impl Chosen {
+    fn engine_kind(&self) -> EngineKind {
+        match self {
+            Chosen::Native | Chosen::NoNative(_) => EngineKind::Native,
+            Chosen::Python(engine) => engine.engine_kind(),
+        }
+    }
+}
+
+impl fmt::Display for Chosen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Chosen::Native | Chosen::NoNative(_) => f.write_str("native"),
+            Chosen::Python(engine) => engine.fmt(f),
+        }
+    }
+}
+
+/// The engine for a locally placed node, and why: native when it has a native implementation
+/// (and is left to `auto`, or hinted `native`), else a Python engine.
 fn choose_engine(
     hint: Option<RuntimeHint>,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
-) -> (PythonEngine, String) {
+) -> (Chosen, String) {
     let var = env_vars::PYTHON_RUNTIME;
     let hint = hint.unwrap_or_default();
     if let Some(forced) = options.python_runtime {
@@ -540,37 +628,67 @@ fn choose_engine(
             Some(hinted) if hinted != forced => {
                 format!("{var}={forced} overrides runtime_hint {hinted}")
             }
+            _ if hint == RuntimeHint::Native => {
+                format!("{var}={forced} overrides runtime_hint native")
+            }
             _ => format!("{var}={forced}"),
         };
-        return (forced, why);
+        return (Chosen::Python(forced), why);
     }
-    match hint_engine(hint) {
-        Some(engine) => (engine, format!("runtime_hint {engine}")),
-        None => match finding {
-            ClassFinding::Declares(engine) => (
-                *engine,
-                format!("runtime_hint auto; its class declares runtime_hint {engine}"),
+    if hint == RuntimeHint::Native {
+        return match native {
+            NativeFinding::Supported => (Chosen::Native, "runtime_hint native".to_owned()),
+            NativeFinding::NotImplemented => (
+                Chosen::NoNative("no native implementation of this node type".to_owned()),
+                "runtime_hint native".to_owned(),
             ),
-            ClassFinding::ImportFails { error } => (
-                PythonEngine::Cpython,
-                format!("runtime_hint auto; its module does not import in RustPython: {error}"),
+            NativeFinding::Unsupported(why) => (
+                Chosen::NoNative(why.clone()),
+                "runtime_hint native".to_owned(),
             ),
-            ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
-                PythonEngine::Cpython,
-                format!(
-                    "runtime_hint auto; its class is only in the calling interpreter ({error})"
-                ),
-            ),
-            ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => {
-                (PythonEngine::Rustpython, "runtime_hint auto".to_owned())
-            }
-        },
+        };
     }
+    if let Some(engine) = hint_engine(hint) {
+        return (Chosen::Python(engine), format!("runtime_hint {engine}"));
+    }
+    let not_native = match native {
+        NativeFinding::Supported => {
+            return (
+                Chosen::Native,
+                "runtime_hint auto; a native implementation exists".to_owned(),
+            );
+        }
+        NativeFinding::NotImplemented => String::new(),
+        NativeFinding::Unsupported(why) => format!("; not native: {why}"),
+    };
+    let (engine, why) = match finding {
+        ClassFinding::Declares(engine) => (
+            *engine,
+            format!("runtime_hint auto{not_native}; its class declares runtime_hint {engine}"),
+        ),
+        ClassFinding::ImportFails { error } => (
+            PythonEngine::Cpython,
+            format!(
+                "runtime_hint auto{not_native}; its module does not import in RustPython: {error}"
+            ),
+        ),
+        ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
+            PythonEngine::Cpython,
+            format!(
+                "runtime_hint auto{not_native}; its class is only in the calling interpreter ({error})"
+            ),
+        ),
+        ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => (
+            PythonEngine::Rustpython,
+            format!("runtime_hint auto{not_native}"),
+        ),
+    };
+    (Chosen::Python(engine), why)
 }
 
 fn hint_engine(hint: RuntimeHint) -> Option<PythonEngine> {
     match hint {
-        RuntimeHint::Auto => None,
+        RuntimeHint::Auto | RuntimeHint::Native => None,
         RuntimeHint::Rustpython => Some(PythonEngine::Rustpython),
         RuntimeHint::Cpython => Some(PythonEngine::Cpython),
     }
