@@ -401,7 +401,7 @@ impl InFrame {
                 )));
             }
         };
-        if samples.len() % channels as usize != 0 {
+        if !samples.len().is_multiple_of(channels as usize) {
             return Err(node_error(format!(
                 "{node}: {} samples do not divide into {channels} channels",
                 samples.len()
