@@ -16,12 +16,13 @@ export REMOTEMEDIA_BIN := $(abspath $(BIN))
 build:
 	$(CARGO) build $(CARGO_FLAGS) --workspace
 
-# The main job on bundled examples, run entirely inside the binary (embedded RustPython, no CPython):
-# the seed pipeline serialized by the SDK, then WAV -> mono -> 16 kHz -> VAD segments + a WAV recording.
+# The main job on bundled examples, run entirely inside the binary (no CPython): the seed pipeline
+# serialized by the SDK (embedded RustPython), then an MP3 streamed in with --audio -> mono -> 16 kHz
+# -> VAD segments + a WAV recording, every node native Rust.
 demo: build python-deps
 	PYTHONPATH=python $(PYTHON) examples/seed_pipeline.py > $(TARGET_DIR)/seed_manifest.json
 	$(BIN) run $(TARGET_DIR)/seed_manifest.json --input 10
-	$(BIN) run examples/manifests/speech_recording.json --input null
+	$(BIN) run examples/manifests/speech_audio.json --audio examples/audio/speech.mp3
 	@echo "speech segments above (seconds); 16 kHz mono recording written to speech-16k-mono.wav"
 
 test: test-rust test-python

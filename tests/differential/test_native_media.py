@@ -28,17 +28,13 @@ import pytest
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import to_jsonable
 
-SENTENCES = (
-    "The quick brown fox jumps over the lazy dog. "
-    "Remote media pipelines decode, resample and detect speech. "
-    "This is the third sentence, after a pause."
-)
+SENTENCES = "Remote media pipelines decode audio. They resample it, and find the speech."
 
 # The sinc resampler: rubato's Blackman-Harris² filter against numpy's Kaiser filter of the same
-# length and cutoff. On speech the difference stays below this, relative to the signal's RMS
-# (-40 dB), and never exceeds MAX_ABS on any sample.
-SINC_TOLERANCE_DB = -40.0
-SINC_MAX_ABS = 0.02
+# cutoff (crates/media/src/sinc.rs). On speech the difference stays below -50 dB relative to the
+# signal's RMS (about -60 dB measured on examples/audio/speech.wav) and below MAX_ABS on every sample.
+SINC_TOLERANCE_DB = -50.0
+SINC_MAX_ABS = 0.005
 
 
 def tool(name: str) -> str:
@@ -60,9 +56,9 @@ def speech(tmp_path_factory) -> dict[str, Path]:
     base = directory / "espeak.wav"
     sh(tool("espeak-ng"), "-w", base, "-s", "150", SENTENCES)
     files = {"espeak": base}
-    # 44.1 kHz stereo 16-bit (the usual file), and 16 kHz mono.
+    # 44.1 kHz stereo 16-bit (the usual file; the right channel quieter, so mixing mixes), 16 kHz mono.
     files["stereo44"] = directory / "stereo44.wav"
-    sh(tool("sox"), base, "-r", "44100", "-c", "2", "-b", "16", files["stereo44"])
+    sh(tool("sox"), base, "-r", "44100", "-b", "16", files["stereo44"], "remix", "1", "1v0.6")
     files["mono16"] = directory / "mono16.wav"
     sh("sox", base, "-r", "16000", "-c", "1", "-b", "16", files["mono16"])
     # 8/24/32-bit PCM written by Python's wave (sox writes WAVE_FORMAT_EXTENSIBLE above 16 bits,
@@ -197,7 +193,7 @@ def test_every_format_gives_the_same_speech_segments(speech, run_remotemedia, tm
     for key in ("flac", "mp3", "ogg"):
         assert len(found[key]) == len(wav), (key, found[key], wav)
         for (start, end), (wav_start, wav_end) in zip(found[key], wav):
-            assert abs(start - wav_start) <= 0.03 and abs(end - wav_end) <= 0.03, (key, found[key], wav)
+            assert abs(start - wav_start) <= 0.03 + 1e-9 and abs(end - wav_end) <= 0.03 + 1e-9, (key, found[key], wav)
 
 
 def samples_of(outputs: list[Any]) -> list[float]:
