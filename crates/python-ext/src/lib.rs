@@ -240,16 +240,8 @@ fn load(
 /// token from `REMOTEMEDIA_TOKEN`.
 fn remote_hosts(py: Python<'_>) -> PyResult<Arc<dyn remotemedia_runtime::hosts::HostConnector>> {
     let config_error = |message: String| sdk_error(py, "ConfigurationError", &message);
-    let token = match std::env::var(remotemedia_runtime::env_vars::TOKEN) {
-        Ok(text) => Some(
-            remotemedia_remote::Token::new(
-                &text,
-                &format!("in {}", remotemedia_runtime::env_vars::TOKEN),
-            )
-            .map_err(|err| config_error(err.to_string()))?,
-        ),
-        Err(_) => None,
-    };
+    let token =
+        remotemedia_remote::Token::from_env().map_err(|err| config_error(err.to_string()))?;
     let options = remotemedia_remote::ClientOptions {
         token,
         ..Default::default()

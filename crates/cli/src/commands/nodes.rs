@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use remotemedia_runtime::engines::media::engine::NODE_TYPES as NATIVE_NODE_TYPES;
 use remotemedia_runtime::engines::rustpython::{RustPythonConfig, RustPythonEngine};
-use remotemedia_runtime::manifest::NodeManifest;
-use remotemedia_runtime::placement::{ClassFinding, ClassProbe, PythonEngine};
+use remotemedia_runtime::manifest::{NodeManifest, RuntimeHint};
+use remotemedia_runtime::placement::{ClassFinding, ClassProbe};
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +68,7 @@ fn engines_of(engine: &RustPythonEngine, node_type: &str) -> anyhow::Result<Vec<
     let node: NodeManifest =
         serde_json::from_value(serde_json::json!({"id": "n", "node_type": node_type}))?;
     match engine.probe(&node) {
-        ClassFinding::Declares(PythonEngine::Cpython) | ClassFinding::ImportFails { .. } => {
+        ClassFinding::Declares(RuntimeHint::Cpython) | ClassFinding::ImportFails { .. } => {
             engines.push("cpython")
         }
         _ => engines.extend(["rustpython", "cpython"]),

@@ -38,19 +38,18 @@
 //! println!("{}", plan.nodes[0].reason); // runs on gpu-box:50051, not locally: needs gpu cuda ≥ 8 GB — no cuda GPU
 //! ```
 
-mod capabilities;
-mod detect;
+mod error;
 mod host_check;
 mod planner;
+mod types;
 
-pub use capabilities::{
-    CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, ProfileError, format_gb,
-    gpu_kind_name,
+// Placement works on machines and asks engines about classes: their types, where plans use them.
+pub use crate::engine::{ClassFinding, ClassProbe, NativeFinding, NoClassProbe};
+pub use crate::machine::{
+    CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, PROBE_TIMEOUT, ProfileError,
+    detect, format_gb, gpu_kind_name,
 };
-pub use detect::{PROBE_TIMEOUT, detect};
-pub use host_check::{HostProblem, check_hosts};
-pub use planner::{
-    ClassFinding, ClassProbe, EngineKind, NativeFinding, NoClassProbe, NodePlan, Plan, PlanError,
-    PlanOptions, PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed,
-    plan_with,
-};
+pub use error::{HostProblem, PlanError, UnplaceableNode};
+pub use host_check::check_hosts;
+pub use planner::{PlanOptions, plan, plan_probed, plan_with};
+pub use types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};

@@ -1,229 +1,12 @@
 //! The planner: each node's requirements against a machine's capabilities → an engine per node.
 
-use std::fmt;
-
-use serde::Serialize;
-
 use crate::env_vars;
 use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, RuntimeHint};
 
-use super::capabilities::{MachineCapabilities, format_gb, gpu_kind_name};
-
-/// Where and on which engine every node of a manifest runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    /// One entry per node, in manifest order: `nodes[i]` is `manifest.nodes[i]`.
-    pub nodes: Vec<NodePlan>,
-}
-
-impl Plan {
-    /// The placement of the node with this id.
-    pub fn node(&self, id: &str) -> Option<&NodePlan> {
-        self.nodes.iter().find(|node| node.id == id)
-    }
-}
-
-/// Where one node runs, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NodePlan {
-    pub id: String,
-    pub node_type: String,
-    pub engine: EngineKind,
-    /// For people: where it runs and why, e.g. `runs locally: needs gpu cuda ≥ 4 GB (optional) — no
-    /// cuda GPU here, runs on CPU; rustpython (runtime_hint auto)`.
-    pub reason: String,
-    /// The node's requirements this machine does not meet: why it is remote, or on CPU.
-    pub unmet: Vec<Shortfall>,
-}
-
-/// The engine that runs a node.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum EngineKind {
-    /// In this process, as Rust: the native implementation of a catalogue node.
-    Native,
-    /// In this process, in the embedded RustPython interpreter.
-    Rustpython,
-    /// In this process, in CPython (for C extensions).
-    Cpython,
-    /// On another `remotemedia` instance.
-    Remote { host: String },
-}
-
-impl EngineKind {
-    /// `native`, `rustpython`, `cpython` or `remote`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            EngineKind::Native => "native",
-            EngineKind::Rustpython => "rustpython",
-            EngineKind::Cpython => "cpython",
-            EngineKind::Remote { .. } => "remote",
-        }
-    }
-
-    /// True for the engines of this process.
-    pub fn is_local(&self) -> bool {
-        !matches!(self, EngineKind::Remote { .. })
-    }
-}
-
-impl fmt::Display for EngineKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineKind::Remote { host } => write!(f, "remote {host}"),
-            local => f.write_str(local.name()),
-        }
-    }
-}
-
-/// A Python engine of this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PythonEngine {
-    Rustpython,
-    Cpython,
-}
-
-impl PythonEngine {
-    fn engine_kind(self) -> EngineKind {
-        match self {
-            PythonEngine::Rustpython => EngineKind::Rustpython,
-            PythonEngine::Cpython => EngineKind::Cpython,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            PythonEngine::Rustpython => "rustpython",
-            PythonEngine::Cpython => "cpython",
-        }
-    }
-}
-
-impl fmt::Display for PythonEngine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One capability a node asks for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "capability", rename_all = "snake_case")]
-pub enum Requirement {
-    Gpu {
-        kind: GpuKind,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        min_memory_gb: Option<f64>,
-    },
-    CpuCores {
-        cores: u32,
-    },
-    CpuArch {
-        arch: String,
-    },
-    /// Total system memory, in GB.
-    Memory {
-        gb: f64,
-    },
-    /// A Python engine in this process.
-    Engine {
-        engine: PythonEngine,
-    },
-    /// A native implementation of the node and its params (`runtime_hint: native`).
-    Native,
-}
-
-impl fmt::Display for Requirement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Requirement::Gpu {
-                kind,
-                min_memory_gb,
-            } => {
-                write!(f, "gpu {}", gpu_kind_name(*kind))?;
-                if let Some(gb) = min_memory_gb {
-                    write!(f, " ≥ {}", format_gb(*gb))?;
-                }
-                Ok(())
-            }
-            Requirement::CpuCores { cores: 1 } => f.write_str("≥ 1 cpu core"),
-            Requirement::CpuCores { cores } => write!(f, "≥ {cores} cpu cores"),
-            Requirement::CpuArch { arch } => write!(f, "cpu arch {arch}"),
-            Requirement::Memory { gb } => write!(f, "≥ {} memory", format_gb(*gb)),
-            Requirement::Engine {
-                engine: PythonEngine::Rustpython,
-            } => f.write_str("the RustPython engine"),
-            Requirement::Engine {
-                engine: PythonEngine::Cpython,
-            } => f.write_str("the CPython engine"),
-            Requirement::Native => f.write_str("a native implementation"),
-        }
-    }
-}
-
-/// A requirement the machine does not meet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Shortfall {
-    pub requirement: Requirement,
-    /// False for an optional GPU (`"required": false`): the node can run without it, on CPU.
-    pub required: bool,
-    /// What the machine has instead, e.g. `no cuda GPU`, `only 2 GB total`.
-    pub found: String,
-}
-
-impl fmt::Display for Shortfall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "needs {}", self.requirement)?;
-        if !self.required {
-            f.write_str(" (optional)")?;
-        }
-        write!(f, " — {}", self.found)
-    }
-}
-
-/// A node that can run nowhere: its required capabilities are missing here and it has no `host`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnplaceableNode {
-    pub node_id: String,
-    /// Every required capability it lacks (never empty).
-    pub missing: Vec<Shortfall>,
-}
-
-impl fmt::Display for UnplaceableNode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let missing: Vec<String> = self.missing.iter().map(Shortfall::to_string).collect();
-        write!(f, "node `{}` {}", self.node_id, missing.join("; "))
-    }
-}
-
-/// Why a manifest cannot be placed. Reported before anything runs.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PlanError {
-    /// Every node that cannot run anywhere, with every capability it lacks.
-    #[error("{}", describe_unplaceable(.0))]
-    Unplaceable(Vec<UnplaceableNode>),
-    #[error(
-        "environment variable {var} is `{value}`; expected auto, rustpython or cpython",
-        var = env_vars::PYTHON_RUNTIME
-    )]
-    InvalidRuntimeOverride { value: String },
-    /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
-    #[error("{}", super::host_check::describe_host_problems(.0))]
-    HostsUnusable(Vec<super::host_check::HostProblem>),
-}
-
-fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
-    let head = match nodes {
-        [_] => "1 node cannot be placed:".to_owned(),
-        _ => format!("{} nodes cannot be placed:", nodes.len()),
-    };
-    let lines: Vec<String> = nodes.iter().map(|node| format!("  {node}")).collect();
-    format!(
-        "{head}\n{}\n(a node runs on another remotemedia instance only when it names a `host`; \
-         a GPU the node can do without is marked \"required\": false)",
-        lines.join("\n")
-    )
-}
+use super::error::{PlanError, UnplaceableNode};
+use super::types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};
+use crate::engine::{ClassFinding, ClassProbe, NativeFinding, NoClassProbe};
+use crate::machine::{MachineCapabilities, format_gb, gpu_kind_name};
 
 /// Choices that come from outside the manifest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -235,59 +18,6 @@ pub struct PlanOptions {
     /// find (the caller's own code, e.g. `Pipeline.run()` from Python): an `auto` node whose class
     /// RustPython cannot load runs there instead of failing.
     pub cpython_holds_unfound_classes: bool,
-}
-
-/// What a node's Python class says about the engine it needs, found by loading it in RustPython
-/// (see [`ClassProbe`]). Only consulted for nodes left to `auto` with no override.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClassFinding {
-    /// Not probed: `auto` means RustPython.
-    Unknown,
-    /// The class loads in RustPython and declares no engine: pure Python.
-    Pure,
-    /// The class declares its engine with the class attribute `runtime_hint` (the SDK's nodes
-    /// that need C extensions say `runtime_hint = "cpython"`).
-    Declares(PythonEngine),
-    /// The node's module exists but does not import in RustPython: something it imports is a
-    /// compiled extension (numpy …) or a package only CPython has. Carries the import error.
-    ImportFails { error: String },
-    /// RustPython cannot find the node's module or class at all (creating it will say why).
-    NotFound { error: String },
-}
-
-/// Whether this process runs a node natively, as Rust (see [`ClassProbe::native`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NativeFinding {
-    /// A native implementation runs this node type with these params.
-    Supported,
-    /// No native implementation of this node type.
-    NotImplemented,
-    /// A native implementation of the type exists, but not for these params; why.
-    Unsupported(String),
-}
-
-/// Loads node classes to find what they need; the runtime implements it with its RustPython
-/// engine, and answers for its native engine.
-pub trait ClassProbe {
-    /// What `node`'s class says about its engine.
-    fn probe(&self, node: &NodeManifest) -> ClassFinding;
-
-    /// Whether `node` has a native implementation here, for its params. Asked first for nodes
-    /// left to `auto` or hinted `native`: a native node needs no Python at all. Without a native
-    /// engine, nothing is native.
-    fn native(&self, _node: &NodeManifest) -> NativeFinding {
-        NativeFinding::NotImplemented
-    }
-}
-
-/// A probe that knows nothing: `auto` nodes go to RustPython.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoClassProbe;
-
-impl ClassProbe for NoClassProbe {
-    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
-        ClassFinding::Unknown
-    }
 }
 
 impl PlanOptions {
@@ -604,8 +334,8 @@ impl Chosen {
     }
 }
 
-impl fmt::Display for Chosen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for Chosen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Chosen::Native | Chosen::NoNative(_) => f.write_str("native"),
             Chosen::Python(engine) => engine.fmt(f),
@@ -636,16 +366,14 @@ fn choose_engine(
         return (Chosen::Python(forced), why);
     }
     if hint == RuntimeHint::Native {
+        let why = "runtime_hint native".to_owned();
         return match native {
-            NativeFinding::Supported => (Chosen::Native, "runtime_hint native".to_owned()),
+            NativeFinding::Supported => (Chosen::Native, why),
             NativeFinding::NotImplemented => (
                 Chosen::NoNative("no native implementation of this node type".to_owned()),
-                "runtime_hint native".to_owned(),
+                why,
             ),
-            NativeFinding::Unsupported(why) => (
-                Chosen::NoNative(why.clone()),
-                "runtime_hint native".to_owned(),
-            ),
+            NativeFinding::Unsupported(reason) => (Chosen::NoNative(reason.clone()), why),
         };
     }
     if let Some(engine) = hint_engine(hint) {
@@ -662,10 +390,13 @@ fn choose_engine(
         NativeFinding::Unsupported(why) => format!("; not native: {why}"),
     };
     let (engine, why) = match finding {
-        ClassFinding::Declares(engine) => (
-            *engine,
-            format!("runtime_hint auto{not_native}; its class declares runtime_hint {engine}"),
-        ),
+        ClassFinding::Declares(declared) => {
+            let engine = hint_engine(*declared).unwrap_or(PythonEngine::Rustpython);
+            (
+                engine,
+                format!("runtime_hint auto{not_native}; its class declares runtime_hint {engine}"),
+            )
+        }
         ClassFinding::ImportFails { error } => (
             PythonEngine::Cpython,
             format!(
