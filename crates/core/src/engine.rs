@@ -4,6 +4,8 @@
 //! lifecycle. Each instance is created, used and dropped on one stage thread, so instances need not be
 //! `Send`; engines are shared by all stage threads of a run.
 
+use std::time::Duration;
+
 use indexmap::IndexMap;
 
 use crate::manifest::{Capabilities, NodeManifest, RuntimeHint};
@@ -114,6 +116,14 @@ pub trait Emitter {
     /// `Err(Stopped)` means the run is stopping (a failure elsewhere or a signal): the node should stop
     /// producing and return; the executor already knows why.
     fn emit(&mut self, item: Value) -> Result<(), Stopped>;
+
+    /// Reports one timing sample the node measured itself under `name` — the latency of one
+    /// speech segment, say, which the node's overall process time cannot show. The executor
+    /// gathers the samples per node and name (see `NodeMetrics::timings`); an emitter that keeps
+    /// no metrics ignores them. Meant for events, not for every item.
+    fn record_timing(&mut self, name: &str, sample: Duration) {
+        let _ = (name, sample);
+    }
 }
 
 /// The run is stopping; no more outputs are accepted.

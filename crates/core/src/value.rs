@@ -157,6 +157,19 @@ impl From<bool> for Value {
     }
 }
 
+/// Parses one JSON text (a `--input`, or a line of `--input-file`) into a value; the error says
+/// where, by column (an input is one line). The CLI's input decoding, and a fuzz target's.
+pub fn parse_json_line(text: &str) -> Result<Value, String> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
+    Value::from_json(json).map_err(|err| err.to_string())
+}
+
 /// A value that cannot be made from its input.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ValueError {

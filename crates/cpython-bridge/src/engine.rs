@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use remotemedia_core::engine::{Engine, NodeError, NodeInstance, NodeSpec};
 use remotemedia_cpython::CPythonSettings;
 
@@ -118,6 +119,7 @@ impl CPythonEngine {
             flush: driver.getattr("flush")?.unbind(),
             cleanup: driver.getattr("cleanup")?.unbind(),
             lazy_types: sdk.lazy_types.clone_ref(py),
+            timings: driver.getattr("timings")?.cast_into::<PyList>()?.unbind(),
         })
     }
 }

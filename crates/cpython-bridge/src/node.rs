@@ -4,8 +4,10 @@
 //! so each item costs one conversion in, one Python call and one conversion per output.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, Stopped};
 use remotemedia_core::value::Value;
 
@@ -23,6 +25,9 @@ pub(crate) struct NodeObjects {
     pub flush: Py<PyAny>,
     pub cleanup: Py<PyAny>,
     pub lazy_types: Py<PyAny>,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    pub timings: Py<PyList>,
 }
 
 pub(crate) struct CPythonNode {
@@ -81,21 +86,22 @@ impl NodeInstance for CPythonNode {
                 .bind(py)
                 .call1((input,))
                 .map_err(|err| node_error(py, &err))?;
-            if result.is_none() {
-                return Ok(());
+            if !result.is_none() {
+                let lazy = result
+                    .is_instance(objects.lazy_types.bind(py))
+                    .map_err(|err| node_error(py, &err))?;
+                if lazy {
+                    let outputs = objects
+                        .outputs
+                        .bind(py)
+                        .call1((result,))
+                        .map_err(|err| node_error(py, &err))?;
+                    drain(py, id, &outputs, out)?;
+                } else {
+                    emit(py, id, &result, out)?;
+                }
             }
-            let lazy = result
-                .is_instance(objects.lazy_types.bind(py))
-                .map_err(|err| node_error(py, &err))?;
-            if !lazy {
-                return emit(py, id, &result, out);
-            }
-            let outputs = objects
-                .outputs
-                .bind(py)
-                .call1((result,))
-                .map_err(|err| node_error(py, &err))?;
-            drain(py, id, &outputs, out)
+            report_timings(py, id, objects.timings.bind(py), out)
         })
     }
 
@@ -108,7 +114,8 @@ impl NodeInstance for CPythonNode {
                 .bind(py)
                 .call0()
                 .map_err(|err| node_error(py, &err))?;
-            drain(py, id, &outputs, out)
+            drain(py, id, &outputs, out)?;
+            report_timings(py, id, objects.timings.bind(py), out)
         })
     }
 
@@ -187,6 +194,36 @@ fn drain(
         }
     }
     Ok(())
+}
+
+/// Hands the timing samples the node recorded during a call to the executor, emptying the list:
+/// a length check when there are none.
+fn report_timings(
+    py: Python<'_>,
+    id: &str,
+    timings: &Bound<'_, PyList>,
+    out: &mut dyn Emitter,
+) -> Result<(), NodeError> {
+    if timings.is_empty() {
+        return Ok(());
+    }
+    for sample in timings.iter() {
+        let (name, seconds): (String, f64) =
+            sample.extract().map_err(|err| node_error(py, &err))?;
+        let sample = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            NodeError::exception(
+                "ValueError",
+                format!(
+                    "node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"
+                ),
+            )
+        })?;
+        out.record_timing(&name, sample);
+    }
+    timings
+        .call_method0("clear")
+        .map(drop)
+        .map_err(|err| node_error(py, &err))
 }
 
 /// Converts one output and sends it downstream, without the GIL while it waits for room.

@@ -5,8 +5,9 @@
 //! conversion per output — no attribute lookups, no source text, no JSON.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use rustpython_vm::builtins::PyBaseExceptionRef;
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyFloat, PyListRef, PyStr, PyTuple};
 use rustpython_vm::function::FuncArgs;
 use rustpython_vm::protocol::{PyIter, PyIterReturn};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
@@ -45,6 +46,9 @@ struct NodeObjects {
     initialize: PyObjectRef,
     flush: PyObjectRef,
     cleanup: PyObjectRef,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    timings: PyListRef,
 }
 
 impl NodeObjects {
@@ -94,6 +98,7 @@ impl RustPythonNode {
                     initialize: driver.get_attr("initialize", vm)?,
                     flush: driver.get_attr("flush", vm)?,
                     cleanup: driver.get_attr("cleanup", vm)?,
+                    timings: driver.get_attr("timings", vm)?.try_into_value(vm)?,
                 })
             };
             build().map_err(|exc| exception::node_error(vm, &exc))
@@ -154,16 +159,17 @@ impl NodeInstance for RustPythonNode {
                 .call((input,), vm)
                 .map_err(|exc| exception::node_error(vm, &exc))?;
             if vm.is_none(&result) {
-                return Ok(());
+                // Nothing emitted.
+            } else if !convert::is_lazy_result(&result) {
+                emit(vm, id, &result, out)?;
+            } else {
+                let outputs = objects
+                    .outputs
+                    .call((result,), vm)
+                    .map_err(|exc| exception::node_error(vm, &exc))?;
+                drain(vm, id, outputs, out)?;
             }
-            if !convert::is_lazy_result(&result) {
-                return emit(vm, id, &result, out);
-            }
-            let outputs = objects
-                .outputs
-                .call((result,), vm)
-                .map_err(|exc| exception::node_error(vm, &exc))?;
-            drain(vm, id, outputs, out)
+            report_timings(id, &objects.timings, out)
         })
     }
 
@@ -176,7 +182,8 @@ impl NodeInstance for RustPythonNode {
                 .flush
                 .call((), vm)
                 .map_err(|exc| exception::node_error(vm, &exc))?;
-            drain(vm, id, outputs, out)
+            drain(vm, id, outputs, out)?;
+            report_timings(id, &objects.timings, out)
         })
     }
 
@@ -243,6 +250,39 @@ fn emit(
     })?;
     vm.allow_threads(|| out.emit(value))
         .map_err(NodeError::from)
+}
+
+/// Hands the timing samples the node recorded during a call to the executor, emptying the list:
+/// a length check when there are none.
+fn report_timings(id: &str, timings: &PyListRef, out: &mut dyn Emitter) -> Result<(), NodeError> {
+    if timings.borrow_vec().is_empty() {
+        return Ok(());
+    }
+    let samples = std::mem::take(&mut *timings.borrow_vec_mut());
+    for sample in samples {
+        let parts = sample
+            .downcast_ref::<PyTuple>()
+            .map(|tuple| tuple.as_slice());
+        let (Some(name), Some(seconds)) = (
+            parts.and_then(|p| p.first()?.downcast_ref::<PyStr>()?.to_str()),
+            parts.and_then(|p| Some(p.get(1)?.downcast_ref::<PyFloat>()?.to_f64())),
+        ) else {
+            return Err(NodeError::exception(
+                "TypeError",
+                format!("node `{id}` recorded a timing that is not a (name, seconds) pair"),
+            ));
+        };
+        let sample = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            NodeError::exception(
+                "ValueError",
+                format!(
+                    "node `{id}` recorded timing `{name}` as {seconds} s; expected seconds >= 0"
+                ),
+            )
+        })?;
+        out.record_timing(name, sample);
+    }
+    Ok(())
 }
 
 fn close(vm: &VirtualMachine, iterator: &PyObject) {

@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, timing_samples
 
 
 class NodeDriver:
@@ -28,6 +28,9 @@ class NodeDriver:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.timings = timing_samples(node)
+        """`(name, seconds)` samples the node recorded with `Node.record_timing`; an engine that
+        reports them takes them out of this very list after each call (a length check when empty)."""
         self._loop: Any = None
 
     def initialize(self) -> None:

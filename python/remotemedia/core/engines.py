@@ -16,15 +16,12 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from remotemedia.core import env_vars
 from remotemedia.core.exceptions import ConfigurationError, PipelineError
 
 RUNTIME = "runtime"
 PYTHON = "python"
 ENGINES = (RUNTIME, PYTHON)
-ENGINE_VARIABLE = "REMOTEMEDIA_ENGINE"
-NATIVE_MODULE_VARIABLE = "REMOTEMEDIA_NATIVE_MODULE"
-"""A `libremotemedia_python_ext.so` built by cargo, loaded as `remotemedia._native` when the package has
-none (a source checkout; the tests use the one `cargo build --release` made)."""
 
 
 class RuntimeUnavailableError(PipelineError):
@@ -33,9 +30,9 @@ class RuntimeUnavailableError(PipelineError):
 
 def choose_engine(engine: str | None) -> str:
     """The engine to use: `engine`, else $REMOTEMEDIA_ENGINE, else "runtime"."""
-    chosen = engine if engine is not None else os.environ.get(ENGINE_VARIABLE) or RUNTIME
+    chosen = engine if engine is not None else os.environ.get(env_vars.ENGINE) or RUNTIME
     if chosen not in ENGINES:
-        source = "engine" if engine is not None else ENGINE_VARIABLE
+        source = "engine" if engine is not None else env_vars.ENGINE
         raise ConfigurationError(f"{source} must be one of {', '.join(ENGINES)}, got {chosen!r}")
     return chosen
 
@@ -45,14 +42,14 @@ def native_module() -> ModuleType:
     try:
         from remotemedia import _native  # type: ignore[attr-defined]
     except ImportError as missing:
-        built = os.environ.get(NATIVE_MODULE_VARIABLE)
+        built = os.environ.get(env_vars.NATIVE_MODULE)
         if not built:
             raise RuntimeUnavailableError(
                 "this remotemedia installation has no native module (remotemedia._native), so Pipeline.run "
                 "cannot use the Rust runtime: install the package with `pip install .` (it builds the module "
-                f"with maturin), or set {NATIVE_MODULE_VARIABLE} to a libremotemedia_python_ext.so built by "
+                f"with maturin), or set {env_vars.NATIVE_MODULE} to a libremotemedia_python_ext.so built by "
                 f"`cargo build --release`; or choose the pure-CPython run with engine=\"python\" "
-                f"({ENGINE_VARIABLE}=python)") from missing
+                f"({env_vars.ENGINE}=python)") from missing
         return _load_built(built)
     return _native
 
@@ -66,7 +63,7 @@ def _load_built(path: str) -> ModuleType:
         return existing
     spec = importlib.util.spec_from_file_location("remotemedia._native", path)
     if spec is None or spec.loader is None or not os.path.isfile(path):
-        raise RuntimeUnavailableError(f"{NATIVE_MODULE_VARIABLE}={path} is not a native module file")
+        raise RuntimeUnavailableError(f"{env_vars.NATIVE_MODULE}={path} is not a native module file")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.modules["remotemedia._native"] = module

@@ -38,6 +38,7 @@ _CATALOGUE: dict[str, str] = {
     "SincResampleNode": "remotemedia.nodes.audio.sinc_resample",
     "WebRTCVADNode": "remotemedia.nodes.audio.webrtc_vad",
     "SileroVADNode": "remotemedia.nodes.audio.silero_vad",
+    "SubtitleWriterNode": "remotemedia.nodes.subtitles",
     "WhisperTranscriptionNode": "remotemedia.nodes.ml.whisper_transcription",
     "TransformersPipelineNode": "remotemedia.nodes.ml.transformers_pipeline",
 }

@@ -272,6 +272,10 @@ impl Emitter for StageEmitter<'_> {
         self.state.counters(self.index).count_out();
         Ok(())
     }
+
+    fn record_timing(&mut self, name: &str, sample: Duration) {
+        self.state.counters(self.index).record_timing(name, sample);
+    }
 }
 
 /// Sends every run input to every root, once all nodes are initialized.
