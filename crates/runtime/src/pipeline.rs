@@ -13,7 +13,9 @@ use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use remotemedia_core::graph::Graph;
 use remotemedia_core::hosts::HostConnector;
-use remotemedia_core::manifest::{Isolation, Manifest, ManifestErrors, NodeManifest, ValidManifest};
+use remotemedia_core::manifest::{
+    Isolation, Manifest, ManifestErrors, NodeManifest, ValidManifest,
+};
 use remotemedia_core::placement::{
     self, ClassFinding, ClassProbe, EngineKind, Engines, MachineCapabilities, NativeFinding, Plan,
     PlanError, PlanOptions,
