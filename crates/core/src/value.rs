@@ -12,6 +12,11 @@ use num_bigint::BigInt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+/// The deepest lists and maps may nest in a value crossing into or out of an interpreter: deeper is
+/// refused rather than risking the stack (a Python list containing itself would otherwise recurse
+/// forever). One limit for every engine, so a value that passes one passes all.
+pub const MAX_DEPTH: usize = 256;
+
 /// The key that marks a JSON object as bytes: `{"$bytes": "<base64>"}`.
 pub const BYTES_KEY: &str = "$bytes";
 

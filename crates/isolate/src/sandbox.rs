@@ -327,10 +327,8 @@ mod seccomp {
     pub(super) fn install() -> Result<(), SandboxError> {
         let error = |err: &dyn std::fmt::Display| SandboxError::Seccomp(err.to_string());
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|err| error(&err))?;
-        let mut denied: BTreeMap<i64, Vec<SeccompRule>> = DENIED
-            .iter()
-            .map(|&call| (call, Vec::new()))
-            .collect();
+        let mut denied: BTreeMap<i64, Vec<SeccompRule>> =
+            DENIED.iter().map(|&call| (call, Vec::new())).collect();
         // clone makes threads (allowed: Python and the engines use them) and processes (refused):
         // refused when CLONE_THREAD is not among its flags (the first argument).
         let new_process = SeccompCondition::new(

@@ -623,7 +623,10 @@ mod tests {
     fn sample() -> Value {
         let mut map = IndexMap::new();
         map.insert("gain".to_owned(), Value::Float(-0.0));
-        map.insert("samples".to_owned(), Value::Array(Array::F32(vec![0.5f32; 100_000].into())));
+        map.insert(
+            "samples".to_owned(),
+            Value::Array(Array::F32(vec![0.5f32; 100_000].into())),
+        );
         Value::List(vec![
             Value::Null,
             Value::Bool(true),
@@ -667,7 +670,10 @@ mod tests {
         ] {
             let (mut sender, mut arena) = pair();
             sender.send_to_parent(&reply).unwrap();
-            assert_eq!(decode_from_worker(&sender.get_ref()[4..], &mut arena).unwrap(), reply);
+            assert_eq!(
+                decode_from_worker(&sender.get_ref()[4..], &mut arena).unwrap(),
+                reply
+            );
         }
     }
 
@@ -677,14 +683,63 @@ mod tests {
         let cases: [&[u8]; 6] = [
             &[],
             &[99],
-            &[tag::PROCESS, tag::LIST, 255, 255, 255, 255, 255, 255, 255, 255],
-            &[tag::PROCESS, tag::SHARED_ARRAY, b'f', 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0],
-            &[tag::PROCESS, tag::ARRAY, b'f', 3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3],
+            &[
+                tag::PROCESS,
+                tag::LIST,
+                255,
+                255,
+                255,
+                255,
+                255,
+                255,
+                255,
+                255,
+            ],
+            &[
+                tag::PROCESS,
+                tag::SHARED_ARRAY,
+                b'f',
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                64,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
+            &[
+                tag::PROCESS,
+                tag::ARRAY,
+                b'f',
+                3,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                2,
+                3,
+            ],
             &[tag::INITIALIZE, 0],
         ];
         for bytes in cases {
             assert!(
-                matches!(decode_to_worker(bytes, &mut arena), Err(WireError::Malformed(_))),
+                matches!(
+                    decode_to_worker(bytes, &mut arena),
+                    Err(WireError::Malformed(_))
+                ),
                 "{bytes:?}"
             );
         }

@@ -1,5 +1,5 @@
 //! `remotemedia._native`: the Python package's extension module (internal; its Python face is
-//! `Pipeline.run()` in `remotemedia.core.native_run`).
+//! `Pipeline.run()` in `remotemedia.runtime`).
 //!
 //! It embeds the whole runtime in the calling Python process. Nodes placed on CPython run in this
 //! very interpreter — on the node objects the caller built, so their state and unserializable
@@ -64,7 +64,7 @@ fn main(py: Python<'_>) -> PyResult<u8> {
         program: python,
         args: vec![
             "-c".into(),
-            "import sys; from remotemedia.core.engines import native_module; sys.exit(native_module().main())".into(),
+            "import sys; from remotemedia.runtime import native_module; sys.exit(native_module().main())".into(),
             isolation::WORKER_SUBCOMMAND.into(),
         ],
     });

@@ -237,10 +237,10 @@ def _checked_name(name: Any) -> str:
 
 def _module_for_manifest(node: Node) -> str | None:
     """The module the runtime must import for this node, or None for catalogue nodes."""
-    from remotemedia.nodes import catalogue
+    from remotemedia.catalogue import CATALOGUE
 
     cls = type(node)
-    if catalogue().get(cls.__name__) == cls.__module__:
+    if CATALOGUE.get(cls.__name__) == cls.__module__:
         return None
     if cls.__module__ == "__main__":
         raise SerializationError(

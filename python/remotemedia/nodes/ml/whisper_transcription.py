@@ -9,7 +9,7 @@ from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
-from remotemedia.nodes.audio.frames import Frame
+from remotemedia.nodes.audio.frames import Frame, StreamFormat
 from remotemedia.nodes.ml.requirements import check_device, gpu_capabilities
 from remotemedia.nodes.ml.speech_audio import SpeechAudio, cut_point
 from remotemedia.nodes.ml.whisper_models import BACKENDS, FASTER_WHISPER, MODEL_MEMORY_GB, looks_like_path, size_family
@@ -33,7 +33,8 @@ class WhisperTranscriptionNode(Node):
     default, for a plain chain): the audio is transcribed in consecutive windows as they fill.
     Pieces longer than `window_seconds` (Whisper's window is 30 s) are split at the quietest
     20 ms of their last 3 s. Times are seconds relative to the input stream; pieces Whisper finds
-    no words in emit nothing. Put MixDownNode and ResampleNode(16000) in front.
+    no words in emit nothing. The node holds the audio from the end of what it last transcribed
+    (64 kB per second of it). Put MixDownNode and ResampleNode(16000) in front.
 
     `model` is a size name (`tiny.en`, `base`, `large-v3` …) or a local model directory (a
     CTranslate2 directory for faster-whisper, a `.pt` checkpoint for openai-whisper). Size names
@@ -42,7 +43,9 @@ class WhisperTranscriptionNode(Node):
     that is not there fails `initialize` saying what to install or where to put it. The model is
     loaded once, in `initialize`. faster-whisper runs int8 on the CPU and float16 on a CUDA GPU
     (`compute_type` overrides); `beam_size`, `language` and `decode_options` go to the library's
-    `transcribe`. Capabilities follow the model's size; it runs in CPython.
+    `transcribe`. A segment decoded badly is decoded again by sampling; `seed` (None: unseeded)
+    makes that repeatable, so the same audio gives the same transcript. Capabilities follow the
+    model's size; it runs in CPython.
     """
 
     runtime_hint = "cpython"
@@ -60,6 +63,7 @@ class WhisperTranscriptionNode(Node):
         window_seconds: float = WHISPER_WINDOW_SECONDS,
         model_path: list[str] | None = None,
         cpu_threads: int = 0,
+        seed: int | None = 0,
         decode_options: dict[str, Any] | None = None,
         model_size: str | None = None,
         **kwargs: Any,
@@ -67,7 +71,9 @@ class WhisperTranscriptionNode(Node):
         super().__init__(**kwargs)
         if model_size is not None:  # the parameter's earlier name, which existing manifests use
             if model not in (DEFAULT_MODEL, model_size):
-                raise ConfigurationError(f"give model or model_size (its earlier name), not both: {model!r}, {model_size!r}")
+                raise ConfigurationError(
+                    f"give model or model_size (its earlier name), not both: {model!r}, {model_size!r}"
+                )
             model = model_size
         if not isinstance(model, str) or not model:
             raise ConfigurationError(f"model must be a Whisper size name or a local model path, got {model!r}")
@@ -87,6 +93,8 @@ class WhisperTranscriptionNode(Node):
         for name, value, low in (("beam_size", beam_size, 1), ("cpu_threads", cpu_threads, 0), ("pad_ms", pad_ms, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigurationError(f"seed must be a non-negative integer or None, got {seed!r}")
         if model_path is not None and not (
             isinstance(model_path, list) and all(isinstance(entry, str) for entry in model_path)
         ):
@@ -102,8 +110,10 @@ class WhisperTranscriptionNode(Node):
         self.pad = pad_ms * WHISPER_RATE // 1000
         self.model_path = list(model_path or [])
         self.cpu_threads = cpu_threads
+        self.seed = seed
         self.options = {"language": language, "beam_size": beam_size, **(decode_options or {})}
         self._whisper: Any = None
+        self._stream = StreamFormat()
         self._audio: SpeechAudio | None = None
         self._segments: deque[tuple[float, float]] = deque()  # closed speech segments, in seconds
 
@@ -114,8 +124,10 @@ class WhisperTranscriptionNode(Node):
     def initialize(self) -> None:
         from remotemedia.nodes.ml.whisper_backends import load_backend
 
-        self._whisper = load_backend(type(self).__name__ + f" '{self.name}'", self.backend, self.model,
-                                     self.model_path, self.device, self.compute_type, self.cpu_threads, self.options)
+        kind = type(self).__name__
+        label = kind if self.name == kind else f"{kind} '{self.name}'"
+        self._whisper = load_backend(label, self.backend, self.model, self.model_path, self.device,
+                                     self.compute_type, self.cpu_threads, self.seed, self.options)
 
     def process(self, data: Any) -> Iterator[dict[str, Any]]:
         ready = time.perf_counter()
@@ -123,14 +135,14 @@ class WhisperTranscriptionNode(Node):
             yield from self._segment(data, ready)
             return
         frame = Frame.from_item(data, self.name)
-        audio = self._audio
-        if audio is None:
+        if self._stream.accept(frame, self.name):
             if frame.sample_rate != WHISPER_RATE or frame.channels != 1:
                 raise NodeError(
                     f"{self.name} needs 16 kHz mono audio, got {frame.sample_rate} Hz with {frame.channels} "
                     "channel(s); add MixDownNode and ResampleNode(target_rate=16000) before it"
                 )
-            audio = self._audio = SpeechAudio(WHISPER_RATE, frame.timestamp)
+            self._audio = SpeechAudio(WHISPER_RATE, frame.timestamp)
+        audio = self._audio
         audio.append(frame.samples)
         if self.segmentation == "vad":
             yield from self._closed_segments(ready, final=False)
@@ -150,6 +162,7 @@ class WhisperTranscriptionNode(Node):
 
     def cleanup(self) -> None:
         self._whisper = None
+        self._stream = StreamFormat()
         self._audio = None
         self._segments.clear()
 
