@@ -356,6 +356,7 @@ pub fn decode_open(open: proto::OpenNode) -> Result<(NodeManifest, NodeSpec), Ma
         runtime_hint: Some(decode_hint(open.runtime_hint)?),
         is_streaming: None,
         isolation: Some(decode_isolation(open.isolation, "open.isolation")?),
+        rewritten_from: None,
     };
     let spec = NodeSpec {
         id: open.node_id,
