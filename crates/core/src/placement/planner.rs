@@ -139,7 +139,7 @@ pub(super) fn place(
     native: &NativeFinding,
     finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
-    let mut placed = place_by_requirements(node, machine, options, finding)?;
+    let mut placed = place_by_requirements(node, machine, options, native, finding)?;
     if let Some(note) = &node.rewritten_from {
         placed.reason = format!("{}; {note}", placed.reason);
     }
@@ -150,6 +150,7 @@ fn place_by_requirements(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
     let requirements = requirements_of(node.capabilities.as_ref());
