@@ -14,7 +14,7 @@ use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpe
 use remotemedia_core::value::{Array, Value};
 
 use crate::decode::{AudioDecoder, AudioInput, Container};
-use crate::frame::{AudioFrame, Format, FrameRef};
+use crate::frame::{AudioFrame, Format, FrameRef, MAX_CHANNELS, MAX_SAMPLE_RATE};
 use crate::resample::{LinearResampler, Resampled};
 use crate::sinc::{SincConfig, SincResampler};
 use crate::transforms::{Gain, mix_down};
@@ -320,6 +320,16 @@ fn py_repr(value: &Value) -> String {
     }
 }
 
+/// [`py_repr`], cut to 40 characters as the Python frames quote a bad value.
+fn short_repr(value: &Value) -> String {
+    let text = py_repr(value);
+    if text.chars().count() <= 40 {
+        return text;
+    }
+    let head: String = text.chars().take(37).collect();
+    format!("{head}...")
+}
+
 /// The Python type name of the value a [`Value`] stands for.
 fn py_type(value: &Value) -> &'static str {
     match value {
@@ -361,18 +371,17 @@ impl InFrame {
         };
         let (sample_rate, channels) = match (&map["sample_rate"], &map["channels"]) {
             (Value::Int(rate), Value::Int(channels))
-                if *rate > 0
-                    && *channels > 0
-                    && *rate <= i64::from(u32::MAX)
-                    && *channels <= i64::from(u32::MAX) =>
+                if (1..=i64::from(MAX_SAMPLE_RATE)).contains(rate)
+                    && (1..=i64::from(MAX_CHANNELS)).contains(channels) =>
             {
                 (*rate as u32, *channels as u32)
             }
             (rate, channels) => {
                 return Err(node_error(format!(
-                    "{node}: invalid audio frame: sample_rate={}, channels={}",
-                    py_repr(rate),
-                    py_repr(channels)
+                    "{node}: invalid audio frame: sample_rate={}, channels={} (integers from 1 to \
+                     {MAX_SAMPLE_RATE} Hz and from 1 to {MAX_CHANNELS} channels expected)",
+                    short_repr(rate),
+                    short_repr(channels)
                 )));
             }
         };

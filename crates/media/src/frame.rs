@@ -57,6 +57,38 @@ impl fmt::Display for Format {
     }
 }
 
+/// The highest sample rate a frame may declare (Hz), as the Python frames check it: 8× the
+/// highest studio rate. Far beyond it a rate is a mistake or an attack, and the nodes' buffers
+/// and outputs scale with it.
+pub const MAX_SAMPLE_RATE: u32 = 1_536_000;
+
+/// The most channels a frame may declare.
+pub const MAX_CHANNELS: u32 = 256;
+
+/// The most a resampler multiplies a frame's length (8 kHz → 384 kHz passes): a frame claiming
+/// 1 Hz resampled to 16 kHz would turn kilobytes of input into hundreds of megabytes.
+pub const MAX_UPSAMPLING: u32 = 64;
+
+/// A resampling whose output would be more than [`MAX_UPSAMPLING`] times its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "resampling {from} Hz to {to} Hz would make the frame {} times larger (at most {MAX_UPSAMPLING})",
+    to / from
+)]
+pub struct TooMuchUpsampling {
+    pub from: u32,
+    pub to: u32,
+}
+
+/// Refuses to resample `from` Hz (positive) to `to` Hz when the output would exceed
+/// [`MAX_UPSAMPLING`] times the input.
+pub fn check_resampling(from: u32, to: u32) -> Result<(), TooMuchUpsampling> {
+    if u64::from(to) > u64::from(from) * u64::from(MAX_UPSAMPLING) {
+        return Err(TooMuchUpsampling { from, to });
+    }
+    Ok(())
+}
+
 /// The format of a stream, fixed by its first frame: nodes that keep state across frames
 /// (resampling, detection, writing a file) cannot follow a change of rate or channel count.
 #[derive(Debug, Clone, Default)]

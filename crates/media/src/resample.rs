@@ -7,7 +7,18 @@
 //! the fraction is `(position mod target) / target` in float64 — the same operations, in the same
 //! order, as the Python code, hence the same bits.
 
-use crate::frame::{AudioFrame, FormatChange, FrameRef, StreamFormat};
+use crate::frame::{
+    AudioFrame, FormatChange, FrameRef, StreamFormat, TooMuchUpsampling, check_resampling,
+};
+
+/// A frame the resampler cannot take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResampleError {
+    #[error(transparent)]
+    FormatChange(#[from] FormatChange),
+    #[error(transparent)]
+    TooMuchUpsampling(#[from] TooMuchUpsampling),
+}
 
 /// Converts a stream to `target_rate` Hz by linear interpolation, seamlessly across frames.
 #[derive(Debug, Clone)]
@@ -46,11 +57,12 @@ impl LinearResampler {
     }
 
     /// Resamples one frame of the stream.
-    pub fn process(&mut self, frame: FrameRef<'_>) -> Result<Resampled, FormatChange> {
+    pub fn process(&mut self, frame: FrameRef<'_>) -> Result<Resampled, ResampleError> {
         self.stream.accept(&frame)?;
         if frame.format.sample_rate == self.target_rate {
             return Ok(Resampled::Unchanged);
         }
+        check_resampling(frame.format.sample_rate, self.target_rate)?;
         let channels = frame.format.channels as usize;
         let samples = self.interpolate(frame.samples, channels, frame.format.sample_rate);
         if samples.is_empty() {

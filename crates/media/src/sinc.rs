@@ -18,7 +18,9 @@ use rubato::{
     WindowFunction,
 };
 
-use crate::frame::{AudioFrame, FormatChange, FrameRef, StreamFormat};
+use crate::frame::{
+    AudioFrame, FormatChange, FrameRef, StreamFormat, TooMuchUpsampling, check_resampling,
+};
 use crate::resample::Resampled;
 
 /// The filter's settings (the node's params).
@@ -47,6 +49,8 @@ impl Default for SincConfig {
 pub enum SincError {
     #[error(transparent)]
     FormatChange(#[from] FormatChange),
+    #[error(transparent)]
+    TooMuchUpsampling(#[from] TooMuchUpsampling),
     #[error("cannot resample from {from} Hz to {to} Hz: {detail}")]
     Resampler { from: u32, to: u32, detail: String },
 }
@@ -103,6 +107,7 @@ impl SincResampler {
         if frame.format.sample_rate == self.config.target_rate {
             return Ok(Resampled::Unchanged);
         }
+        check_resampling(frame.format.sample_rate, self.config.target_rate)?;
         if first {
             self.running = Some(Running::new(
                 &self.config,
