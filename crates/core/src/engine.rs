@@ -4,6 +4,7 @@
 //! lifecycle. Each instance is created, used and dropped on one stage thread, so instances need not be
 //! `Send`; engines are shared by all stage threads of a run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -119,6 +120,20 @@ pub trait NodeInstance {
 
     /// Releases the node's resources.
     fn cleanup(&mut self) -> Result<(), NodeError>;
+
+    /// How another thread stops this node's call in progress (see [`Interrupt`]); `None` when the
+    /// engine cannot: such a node stops at its next `emit` or when its call returns.
+    fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
+        None
+    }
+}
+
+/// Stops a node busy in a call, from another thread: how a run that is stopping (SIGINT, a write
+/// failure) gets past a node in a long loop, so that its `cleanup` still runs.
+pub trait Interrupt: Send + Sync {
+    /// Asks the call in progress, if any, to end now: a Python engine raises `KeyboardInterrupt`
+    /// in the node's code. Does nothing between calls; calling it again does no harm.
+    fn interrupt(&self);
 }
 
 /// Where a node sends its outputs.
