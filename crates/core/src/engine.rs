@@ -255,6 +255,21 @@ pub enum ClassFinding {
     NotFound { error: String },
 }
 
+impl ClassFinding {
+    /// The finding the SDK's `class_engine(node_type, module)` reports as `(verdict, detail)`:
+    /// `declares` (detail: the engine), `pure`, `import-fails` or `not-found` (detail: the error).
+    /// Both Python engines ask it, so both read its answer here.
+    pub fn from_verdict(verdict: &str, detail: String) -> ClassFinding {
+        match verdict {
+            "declares" if detail == "cpython" => ClassFinding::Declares(RuntimeHint::Cpython),
+            "declares" => ClassFinding::Declares(RuntimeHint::Rustpython),
+            "import-fails" => ClassFinding::ImportFails { error: detail },
+            "not-found" => ClassFinding::NotFound { error: detail },
+            _ => ClassFinding::Pure,
+        }
+    }
+}
+
 /// Whether this process runs a node natively, as Rust (see [`ClassProbe::native`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NativeFinding {

@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remotemedia_runtime::pipeline::Config;
+use remotemedia_runtime::pipeline::{self, Config};
 use remotemedia_runtime::placement;
 use serde::Serialize;
 
-use crate::common::{Machine, MachineArgs, Planned, RemoteArgs, load_and_plan, write_stdout};
+use crate::common::{
+    Machine, MachineArgs, Planned, PythonPathArgs, RemoteArgs, load_and_plan, write_stdout,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,6 +17,8 @@ pub struct Args {
     manifest: PathBuf,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    python_path: PythonPathArgs,
     #[command(flatten)]
     remote: RemoteArgs,
     /// Do not contact the hosts nodes are placed on: place by requirements alone (to plan for
@@ -28,6 +32,7 @@ pub struct Args {
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let config = Config {
+        python_path: args.python_path.directories()?,
         hosts: if args.offline {
             None
         } else {
@@ -35,7 +40,12 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         },
         ..Config::default()
     };
-    let planned = load_and_plan(&args.manifest, &args.machine, &config)?;
+    let planned = load_and_plan(
+        &args.manifest,
+        &args.machine,
+        &config,
+        pipeline::plan_manifest,
+    )?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::env_vars;
 
+use super::resolve::UnresolvedNode;
 use super::types::Shortfall;
 
 /// A node that can run nowhere: its required capabilities are missing here and it has no `host`.
@@ -37,6 +38,10 @@ pub enum PlanError {
     /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
     #[error("{}", describe_host_problems(.0))]
     HostsUnusable(Vec<HostProblem>),
+    /// Nodes whose type does not resolve where they are placed: unknown, or their module or
+    /// class cannot be loaded.
+    #[error("{}", super::resolve::describe_unresolved(.0))]
+    Unresolved(Vec<UnresolvedNode>),
 }
 
 fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
