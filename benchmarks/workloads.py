@@ -38,6 +38,15 @@ def resample(wav_path: str) -> Spec:
     return {"name": "resample", "wav": wav_path}
 
 
+def speech(wav_path: str, recording_path: str) -> Spec:
+    """WAV reader → mix-down → 16 kHz → energy VAD, with a WAV writer branch (speech_recording.py)."""
+    return {"name": "speech", "wav": wav_path, "recording": recording_path}
+
+
+NATIVE_CHAIN: Spec = {"name": "native_chain"}
+"""Mix-down → gain → 16 kHz on frames given as inputs: an all-native manifest."""
+
+
 def cpu_stages(stages: int, rounds: int) -> Spec:
     """`stages` CPU-bound pure-Python stages of `rounds` steps each (each declares a core)."""
     return {"name": "cpu_stages", "stages": stages, "rounds": rounds}
@@ -54,6 +63,14 @@ def build(spec: Spec) -> Any:
 
     name = spec["name"]
     pipeline = Pipeline(name)
+    if name == "speech":
+        from remotemedia.nodes.audio import EnergyVADNode, MixDownNode, ResampleNode, WavReaderNode, WavWriterNode
+
+        reader, mono = WavReaderNode(name="reader", path=spec["wav"], frame_ms=20), MixDownNode(name="mono")
+        resample = ResampleNode(name="resample", target_rate=16000)
+        return (pipeline.connect(reader, mono).connect(mono, resample)
+                .connect(resample, WavWriterNode(name="recorder", path=spec["recording"]))
+                .connect(resample, EnergyVADNode(name="vad")))
     for node in _nodes(spec):
         if node.name == spec.get("isolated"):
             node.isolation = "process"
@@ -77,6 +94,11 @@ def _nodes(spec: Spec) -> list[Any]:
         from remotemedia.nodes.audio import ResampleNode, WavReaderNode
 
         return [WavReaderNode(name="reader", path=spec["wav"], frame_ms=20),
+                ResampleNode(name="resample", target_rate=16000)]
+    if name == "native_chain":
+        from remotemedia.nodes.audio import GainNode, MixDownNode, ResampleNode
+
+        return [MixDownNode(name="mono"), GainNode(name="gain", gain_db=-3.0),
                 ResampleNode(name="resample", target_rate=16000)]
     if name == "cpu_stages":
         from bench_nodes import CpuStageNode  # benchmarks/nodes: a user module, for the binary too

@@ -18,6 +18,7 @@ CATALOGUE: dict[str, str] = {
     "DataSourceNode": "remotemedia.nodes.io_nodes",
     "DataSinkNode": "remotemedia.nodes.io_nodes",
     "WavReaderNode": "remotemedia.nodes.audio.wav",
+    "AudioReaderNode": "remotemedia.nodes.audio.reader",
     "WavWriterNode": "remotemedia.nodes.audio.wav",
     "GainNode": "remotemedia.nodes.audio.transforms",
     "MixDownNode": "remotemedia.nodes.audio.transforms",

@@ -87,10 +87,15 @@ def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[
     if pipeline.running:
         raise PipelineError(f"pipeline '{pipeline.name}' is already running; its nodes hold per-run "
                             "state, so build a second pipeline to run two at once")
+    from remotemedia.audio import AudioSource
+
     manifest = runtime_manifest(pipeline)
     live_nodes = dict(zip(pipeline.node_ids(), pipeline.nodes))
     pipeline.running = True
     try:
+        if isinstance(inputs, AudioSource):  # decoded natively, as the run goes
+            return native.run(json.dumps(manifest), iter(()), live_nodes, python_path or [],
+                              audio=(inputs.path, inputs.frame_ms))
         return native.run(json.dumps(manifest), iter(inputs), live_nodes, python_path or [])
     finally:
         pipeline.running = False

@@ -4,6 +4,7 @@ as the executable and the pure-CPython local run."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,43 @@ def test_a_missing_native_module_is_an_error_saying_how_to_get_it(monkeypatch, r
 
 def test_the_native_module_loads():
     assert native_module().__name__ == "remotemedia._native"
+
+
+def test_an_audio_source_is_decoded_natively_and_runs_every_node_natively(repo_root, tmp_path: Path):
+    """`Pipeline.run(AudioSource(...))` on the runtime: the MP3 is decoded in Rust, every node is
+    native, and the results are the reference's (the pure-CPython run on the WAV it was made from)."""
+    from remotemedia.audio import AudioSource
+    from remotemedia.pipeline_scripts import load_script
+
+    script = load_script(repo_root / "examples" / "pipelines" / "speech_audio.py")
+    on_runtime = script.build(output_path=str(tmp_path / "runtime.wav"))
+    assert {entry["engine"] for entry in runtime_plan(on_runtime)} == {"native"}
+
+    from_wav = on_runtime.run(AudioSource(repo_root / "examples" / "audio" / "speech.wav"))
+    reference = script.build(output_path=str(tmp_path / "reference.wav")).run(
+        AudioSource(repo_root / "examples" / "audio" / "speech.wav"), engine="python")
+    # The same segments and summary (the recording's own path aside); two sinks end in either order.
+    def canonical(items):
+        return sorted(json.dumps({**to_jsonable(item), "path": None} if "path" in item else to_jsonable(item))
+                      for item in items)
+
+    assert canonical(from_wav) == canonical(reference)
+    assert (tmp_path / "runtime.wav").read_bytes() == (tmp_path / "reference.wav").read_bytes()
+
+    from_mp3 = script.build(output_path=str(tmp_path / "mp3.wav")).run(
+        AudioSource(repo_root / "examples" / "audio" / "speech.mp3"))
+    segments = [(item["start"], item["end"]) for item in from_mp3 if "start" in item]
+    expected = [(item["start"], item["end"]) for item in reference if "start" in item]
+    assert len(segments) == len(expected) == 3
+    assert all(abs(a - b) <= 0.03 + 1e-9 for got, want in zip(segments, expected) for a, b in zip(got, want))
+
+
+def test_an_audio_source_that_cannot_be_read_says_which(tmp_path: Path):
+    from remotemedia.audio import AudioSource
+    from remotemedia.core.exceptions import PipelineError
+
+    garbage = tmp_path / "noise.mp3"
+    garbage.write_bytes(b"not audio at all" * 100)
+    pipeline = Pipeline("p").add_node(CalculatorNode(operation="add", operand=1))
+    with pytest.raises(PipelineError, match="noise.mp3"):
+        pipeline.run(AudioSource(garbage))

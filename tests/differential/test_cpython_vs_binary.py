@@ -1,7 +1,10 @@
 """Every pure-Python catalogue node gives the same outputs in the SDK's CPython run and in the binary.
 
 Each case is a small pipeline and its inputs. The reference is `Pipeline.run` in this CPython; the
-candidate is `remotemedia run` (embedded RustPython) on the serialized manifest and the same inputs.
+candidate is `remotemedia run` on the serialized manifest and the same inputs, with every node
+pinned to the embedded RustPython interpreter (REMOTEMEDIA_PYTHON_RUNTIME=rustpython, checked with
+`plan --json`): a node that stopped importing there fails, instead of moving to CPython or to its
+native implementation (which tests/differential/test_native_media.py compares).
 Both sides are compared in the canonical JSON form, `remotemedia.core.values.to_jsonable`, which
 the runtime also writes.
 """
@@ -9,6 +12,7 @@ the runtime also writes.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,7 @@ from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import from_jsonable, to_jsonable
 from remotemedia.engine_api import catalogue, load_node_class
+from remotemedia.nodes.audio.reader import AudioReaderNode
 from remotemedia.nodes.audio.transforms import GainNode, MixDownNode, ResampleNode
 from remotemedia.nodes.audio.vad import EnergyVADNode
 from remotemedia.nodes.audio.wav import WavReaderNode, WavWriterNode
@@ -85,6 +90,7 @@ CASES: list[Case] = [
     single(lambda: TextTransformNode(operation="replace", old="a", new="ä"), TEXTS, "TextTransformNode-replace"),
     # Real audio: the example recording, every frame compared sample by sample.
     Case("WavReaderNode", lambda _s: [WavReaderNode(path=SPEECH_WAV, frame_ms=25)]),
+    Case("AudioReaderNode", lambda _s: [AudioReaderNode(path=SPEECH_WAV, frame_ms=30)]),
     Case("MixDownNode", lambda _s: [WavReaderNode(path=SPEECH_WAV), MixDownNode()]),
     Case("GainNode", lambda _s: [WavReaderNode(path=SPEECH_WAV), GainNode(gain_db=9.5)]),
     Case("ResampleNode", lambda _s: [WavReaderNode(path=SPEECH_WAV), ResampleNode(target_rate=11025)]),
@@ -104,16 +110,25 @@ def run_in_cpython(nodes: list[Node], inputs: list[Any]) -> list[Any]:
     return [to_jsonable(output) for output in pipeline.run(inputs)]
 
 
+# Every node of the candidate runs in RustPython: the Python class, not its native implementation.
+PINNED = {"REMOTEMEDIA_PYTHON_RUNTIME": "rustpython"}
+
+
 def run_in_binary(binary: Path, nodes: list[Node], inputs: list[Any], scratch: Path) -> list[Any]:
     pipeline = Pipeline(name="candidate")
     for node in nodes:
         pipeline.add_node(node)
     manifest = scratch / "manifest.json"
     manifest.write_text(pipeline.serialize())
+    environment = {**os.environ, **PINNED}
+    plan = subprocess.run([str(binary), "plan", "--json", str(manifest)], capture_output=True, text=True,
+                          timeout=120, env=environment)
+    assert plan.returncode == 0, plan.stderr
+    assert {node["engine"]["kind"] for node in json.loads(plan.stdout)["nodes"]} == {"rustpython"}
     input_file = scratch / "inputs.jsonl"
     input_file.write_text("".join(json.dumps(to_jsonable(item)) + "\n" for item in inputs))
     result = subprocess.run([str(binary), "run", str(manifest), "--input-file", str(input_file), "--quiet"],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=environment)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -167,7 +182,7 @@ def test_errors_carry_the_same_type_and_message(node: dict, item: Any, remotemed
     manifest.write_text(json.dumps(document))
 
     result = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--input", json.dumps(item)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env={**os.environ, **PINNED})
 
     assert result.returncode == 1
     assert f"{type(cause).__name__}: {cause}" in result.stderr, (cause, result.stderr)

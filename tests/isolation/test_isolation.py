@@ -54,6 +54,63 @@ def test_isolated_nodes_give_the_same_outputs(engine, run_remotemedia, chain, no
     assert not alive(worker.pop())
 
 
+def test_isolated_native_nodes_give_the_same_outputs(
+    run_remotemedia, remotemedia_bin, binary_env, chain, repo_root
+) -> None:
+    """Native nodes asking for a process of their own run there (each worker starts the native
+    engine; seen as the binary's child processes while the audio is still arriving on stdin) and
+    give the segments they give in process."""
+    nodes = [
+        {"id": "mono", "node_type": "MixDownNode"},
+        {"id": "resample", "node_type": "ResampleNode", "params": {"target_rate": 16000}},
+        {"id": "vad", "node_type": "EnergyVADNode"},
+    ]
+    wav = (repo_root / "examples/audio/speech.wav").read_bytes()
+    plain = run_remotemedia("run", chain(nodes), "--audio", str(repo_root / "examples/audio/speech.wav"))
+    assert plain.returncode == 0, plain.stderr
+    isolated_nodes = [{**n, "isolation": "process"} for n in nodes]
+    process = subprocess.Popen(
+        [str(remotemedia_bin), "run", str(chain(isolated_nodes, name="isolated")), "--audio", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=binary_env(),
+    )
+    try:
+        process.stdin.write(wav[: len(wav) // 4])
+        process.stdin.flush()
+        workers: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(workers) < len(nodes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = {pid for pid in children(process.pid) if b"__isolated-worker" in cmdline(pid)}
+        process.stdin.write(wav[len(wav) // 4 :])
+        process.stdin.close()
+        stdout, stderr = process.stdout.read(), process.stderr.read()
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert len(workers) == len(nodes), "the isolated native nodes did not start a worker each"
+    assert process.returncode == 0, stderr.decode()
+    segments = outputs(plain.stdout)
+    assert len(segments) >= 3 and all(s["end"] > s["start"] for s in segments)
+    assert outputs(stdout.decode()) == segments
+    assert not any(alive(pid) for pid in workers)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (from /proc, every thread's list)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
+
+
 def test_isolate_switch_isolates_every_user_node(run_remotemedia, chain, nodes_dir) -> None:
     nodes = [node("pid_a", "Pid"), {"id": "pass", "node_type": "PassThroughNode"}]
     second = [node("pid_b", "Pid")]

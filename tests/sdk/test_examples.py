@@ -94,3 +94,17 @@ def test_speech_recording_example_writes_the_16k_stream_and_finds_speech(repo_ro
         assert (written.getframerate(), written.getnchannels()) == (16000, 1)
         assert written.getnframes() == summary["frames"] == (source.getnframes() - 1) * 16000 // 44100 + 1
     assert summary["duration"] == pytest.approx(5.53, abs=0.01)
+
+
+@pytest.mark.parametrize("audio", ["speech.wav", "speech.mp3"])
+def test_speech_audio_example_finds_the_three_sentences_in_any_format(repo_root, tmp_path, audio):
+    """The pure-CPython run of the --audio example: WAV with `wave`, MP3 with soundfile."""
+    from remotemedia.audio import AudioSource
+    from remotemedia.pipeline_scripts import load_script
+
+    pipeline = load_script(repo_root / "examples" / "pipelines" / "speech_audio.py").build(
+        output_path=str(tmp_path / "out.wav"))
+    outputs = pipeline.run(AudioSource(repo_root / "examples" / "audio" / audio))
+    segments = [(item["start"], item["end"]) for item in outputs if "start" in item]
+    # examples/audio/README.md: the sentences are at 0.25-1.57, 2.57-3.754 and 4.754-5.282 s.
+    assert [(round(start), round(end)) for start, end in segments] == [(0, 2), (3, 4), (5, 5)]

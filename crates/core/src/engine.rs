@@ -270,11 +270,29 @@ impl ClassFinding {
     }
 }
 
+/// Whether this process runs a node natively, as Rust (see [`ClassProbe::native`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeFinding {
+    /// A native implementation runs this node type with these params.
+    Supported,
+    /// No native implementation of this node type.
+    NotImplemented,
+    /// A native implementation of the type exists, but not for these params; why.
+    Unsupported(String),
+}
+
 /// Loads node classes to find what they need; the runtime implements it with its RustPython
-/// engine.
+/// engine, and answers for its native engine.
 pub trait ClassProbe {
     /// What `node`'s class says about its engine.
     fn probe(&self, node: &NodeManifest) -> ClassFinding;
+
+    /// Whether `node` has a native implementation here, for its params. Asked first for nodes
+    /// left to `auto` or hinted `native`: a native node needs no Python at all. Without a native
+    /// engine, nothing is native.
+    fn native(&self, _node: &NodeManifest) -> NativeFinding {
+        NativeFinding::NotImplemented
+    }
 }
 
 /// A probe that knows nothing: `auto` nodes go to RustPython.

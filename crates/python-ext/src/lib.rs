@@ -80,8 +80,10 @@ fn main(py: Python<'_>) -> PyResult<u8> {
 ///
 /// `live_nodes` maps node ids to the node objects to use for nodes placed on CPython;
 /// `python_path` lists directories where RustPython may import user node modules from.
+/// `audio` — `(path, frame_ms)`, the SDK's `AudioSource` — replaces `inputs` with the frames of
+/// that audio file, decoded natively as the run goes (`remotemedia run --audio`).
 #[pyfunction]
-#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None))]
+#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None, audio = None))]
 fn run(
     py: Python<'_>,
     manifest: &str,
@@ -89,6 +91,7 @@ fn run(
     live_nodes: &Bound<'_, PyDict>,
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
+    audio: Option<(std::path::PathBuf, u32)>,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let pipeline = load(
         py,
@@ -97,7 +100,10 @@ fn run(
         python_path,
         channel_capacity,
     )?;
-    let values = input_values(py, inputs)?;
+    let values = match audio {
+        Some((path, frame_ms)) => audio_frames(py, path, frame_ms)?,
+        None => input_values(py, inputs)?,
+    };
     let started = pipeline
         .run(values)
         .map_err(|err| sdk_error(py, "PipelineError", &format!("{err:#}")))?;
@@ -111,6 +117,23 @@ fn run(
         .into_iter()
         .map(|output| Ok(convert::to_python(py, output.value, ArrayStyle::ArrayModule)?.unbind()))
         .collect()
+}
+
+/// The frames of an audio file as the run's inputs; a file that cannot be opened is an error now.
+fn audio_frames(py: Python<'_>, path: std::path::PathBuf, frame_ms: u32) -> PyResult<Inputs> {
+    use remotemedia_runtime::engines::media::decode::{AudioDecoder, AudioInput};
+    use remotemedia_runtime::engines::media::engine::audio_frame_value;
+
+    let decoder = AudioDecoder::open(AudioInput::File(path), frame_ms).map_err(|err| {
+        sdk_error(
+            py,
+            "PipelineError",
+            &format!("cannot read the audio source: {err}"),
+        )
+    })?;
+    Ok(Inputs::fallible(
+        decoder.map(|frame| frame.map(audio_frame_value)),
+    ))
 }
 
 /// Items taken from a lazy input iterable each time the feeder thread takes the GIL: a thread

@@ -297,6 +297,7 @@ pub fn encode_hint(hint: Option<RuntimeHint>) -> proto::RuntimeHint {
         RuntimeHint::Auto => proto::RuntimeHint::Auto,
         RuntimeHint::Rustpython => proto::RuntimeHint::Rustpython,
         RuntimeHint::Cpython => proto::RuntimeHint::Cpython,
+        RuntimeHint::Native => proto::RuntimeHint::Native,
     }
 }
 
@@ -305,6 +306,7 @@ pub fn decode_hint(hint: i32) -> Result<RuntimeHint, Malformed> {
         Ok(proto::RuntimeHint::Auto) => Ok(RuntimeHint::Auto),
         Ok(proto::RuntimeHint::Rustpython) => Ok(RuntimeHint::Rustpython),
         Ok(proto::RuntimeHint::Cpython) => Ok(RuntimeHint::Cpython),
+        Ok(proto::RuntimeHint::Native) => Ok(RuntimeHint::Native),
         Err(_) => Err(Malformed::new(
             "open.runtime_hint",
             format!("unknown runtime hint {hint}"),

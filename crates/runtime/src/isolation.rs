@@ -53,6 +53,7 @@ pub fn run_worker() -> Result<(), WorkerError> {
 /// Builds the engine the worker's node is placed on, and says which directories it reads from.
 fn worker_engine(worker: &WorkerConfig) -> Result<WorkerEngine, String> {
     let kind = match worker.engine.as_str() {
+        "native" => EngineKind::Native,
         "rustpython" => EngineKind::Rustpython,
         "cpython" => EngineKind::Cpython,
         other => return Err(format!("a worker cannot run nodes of the {other} engine")),

@@ -62,6 +62,7 @@ pub use remotemedia_core::{engine, env_vars, executor, graph, hosts, manifest, p
 /// The engines the default [`Config`] starts: each is a crate of its own.
 pub mod engines {
     pub use remotemedia_cpython as cpython;
+    pub use remotemedia_media as media;
     pub use remotemedia_rustpython as rustpython;
 }
 

@@ -13,13 +13,17 @@ use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use remotemedia_core::graph::Graph;
 use remotemedia_core::hosts::HostConnector;
-use remotemedia_core::manifest::{Isolation, Manifest, ManifestErrors, ValidManifest};
+use remotemedia_core::manifest::{
+    Isolation, Manifest, ManifestErrors, NodeManifest, ValidManifest,
+};
 use remotemedia_core::placement::{
-    self, ClassProbe, EngineKind, Engines, MachineCapabilities, NoClassProbe, Plan, PlanError,
-    PlanOptions,
+    self, ClassFinding, ClassProbe, EngineKind, Engines, MachineCapabilities, NativeFinding, Plan,
+    PlanError, PlanOptions,
 };
 use remotemedia_cpython::{self as cpython, CPythonError, CPythonSettings};
 use remotemedia_isolate::Limits;
+use remotemedia_media::NativeEngine;
+use remotemedia_media::engine::{self as native, Support};
 use remotemedia_rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
 
 use crate::isolation;
@@ -232,7 +236,7 @@ impl Pipeline {
                             .unwrap_or_else(PoisonError::into_inner)
                             .take()
                             .map(|ProvidedEngine(engine)| engine),
-                        EngineKind::Remote { .. } => None,
+                        EngineKind::Native | EngineKind::Remote { .. } => None,
                     };
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,
@@ -329,41 +333,73 @@ fn place(
         Some(options) => *options,
         None => PlanOptions::from_env()?,
     };
-    let (plan, interpreter) = plan_here(manifest, machine, config, &options)?;
+    let probe = LocalProbe::new(config);
+    let plan = placement::plan_probed(manifest, machine, &options, &probe)?;
     let plan = match &config.hosts {
         Some(hosts) if plan.nodes.iter().any(|node| !node.engine.is_local()) => {
-            let probe: &dyn ClassProbe = match &interpreter {
-                Some(engine) => engine.as_ref(),
-                None => &NoClassProbe,
-            };
-            placement::check_hosts(manifest, plan, machine, &options, probe, hosts.as_ref())?
+            placement::check_hosts(manifest, plan, machine, &options, &probe, hosts.as_ref())?
         }
         _ => plan,
     };
-    Ok((plan, interpreter))
+    Ok((plan, probe.into_interpreter()))
 }
 
-/// The plan by this machine's capabilities alone.
-fn plan_here(
-    manifest: &Manifest,
-    machine: &MachineCapabilities,
-    config: &Config,
-    options: &PlanOptions,
-) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
-    let options = *options;
-    if !manifest.nodes.iter().any(|node| options.needs_probe(node)) {
-        return Ok((placement::plan_with(manifest, machine, &options)?, None));
+/// Placement's questions answered by this build: the native engine for node types it
+/// implements, and — only for nodes that are not native and left to `auto` — an embedded
+/// RustPython interpreter, started at the first such question, that loads their classes. So an
+/// all-native pipeline starts no interpreter at all.
+struct LocalProbe {
+    config: RustPythonConfig,
+    interpreter: std::sync::OnceLock<Option<Arc<RustPythonEngine>>>,
+}
+
+impl LocalProbe {
+    fn new(config: &Config) -> LocalProbe {
+        LocalProbe {
+            config: rustpython_config(config),
+            interpreter: std::sync::OnceLock::new(),
+        }
     }
-    match RustPythonEngine::new(&rustpython_config(config)) {
-        Ok(engine) => {
-            let plan = placement::plan_probed(manifest, machine, &options, &engine)?;
-            Ok((plan, Some(Arc::new(engine))))
+
+    /// The interpreter started to inspect classes, if one was.
+    fn into_interpreter(self) -> Option<Arc<RustPythonEngine>> {
+        self.interpreter.into_inner().flatten()
+    }
+}
+
+impl ClassProbe for LocalProbe {
+    fn probe(&self, node: &NodeManifest) -> ClassFinding {
+        let interpreter =
+            self.interpreter
+                .get_or_init(|| match RustPythonEngine::new(&self.config) {
+                    Ok(engine) => Some(Arc::new(engine)),
+                    // Starting it again for the run reports the problem there, as before any probing.
+                    Err(err) => {
+                        tracing::debug!("node classes not inspected: {err}");
+                        None
+                    }
+                });
+        match interpreter {
+            Some(engine) => engine.probe(node),
+            None => ClassFinding::Unknown,
         }
-        // Starting it again for the run reports the problem there, as before any probing.
-        Err(err) => {
-            tracing::debug!("node classes not inspected: {err}");
-            Ok((placement::plan_with(manifest, machine, &options)?, None))
-        }
+    }
+
+    fn native(&self, node: &NodeManifest) -> NativeFinding {
+        native_finding(node)
+    }
+}
+
+/// Whether the native engine runs `node`, for placement.
+pub fn native_finding(node: &NodeManifest) -> NativeFinding {
+    let params = node
+        .params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value));
+    match native::support(&node.node_type, node.module.as_deref(), params) {
+        Support::Native => NativeFinding::Supported,
+        Support::NotImplemented => NativeFinding::NotImplemented,
+        Support::Unsupported(why) => NativeFinding::Unsupported(why),
     }
 }
 
@@ -386,13 +422,13 @@ pub fn detect_machine() -> MachineCapabilities {
 /// [`Config::hosts`]).
 pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
-        EngineKind::Rustpython | EngineKind::Cpython => true,
+        EngineKind::Native | EngineKind::Rustpython | EngineKind::Cpython => true,
         EngineKind::Remote { .. } => config.hosts.is_some(),
     }
 }
 
-/// The engines this runtime wires in — RustPython, and CPython (loaded at run time, or the
-/// calling interpreter's) — started as `config` says. A run starts its local engines through it,
+/// The engines this runtime wires in — native (the catalogue's audio nodes in Rust),
+/// RustPython, and CPython (loaded at run time, or the calling interpreter's) — started as `config` says. A run starts its local engines through it,
 /// and so does a `remotemedia serve` host; remote engines come from [`Config::hosts`].
 #[derive(Debug, Clone)]
 pub struct DefaultEngines {
@@ -413,6 +449,7 @@ impl DefaultEngines {
     ) -> Result<Arc<dyn Engine>, StartError> {
         let config = &self.config;
         match kind {
+            EngineKind::Native => Ok(Arc::new(NativeEngine)),
             EngineKind::Rustpython => {
                 let engine = RustPythonEngine::new(&rustpython_config(config)).map_err(|err| {
                     StartError::Engine {

@@ -147,7 +147,8 @@ impl NodeResolver for EngineResolver<'_> {
                 let finding = self.cpython()?.class_probe()?.probe(node);
                 self.problem(node, finding, "CPython")
             }
-            EngineKind::Remote { .. } => None,
+            // Placed native only for the node types (and params) the native engine implements.
+            EngineKind::Native | EngineKind::Remote { .. } => None,
         }
     }
 

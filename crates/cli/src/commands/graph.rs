@@ -49,6 +49,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
 /// Fill colours by engine, shared by both formats so the pictures agree.
 fn fill(engine: &EngineKind) -> &'static str {
     match engine {
+        EngineKind::Native => "#dcfce7",
         EngineKind::Rustpython => "#dbeafe",
         EngineKind::Cpython => "#fef3c7",
         EngineKind::Remote { .. } => "#fee2e2",
@@ -176,6 +177,7 @@ fn mermaid(planned: &Planned) -> String {
         let _ = writeln!(out, "  n{from} --> n{to}");
     }
     for engine in [
+        EngineKind::Native,
         EngineKind::Rustpython,
         EngineKind::Cpython,
         EngineKind::Remote {

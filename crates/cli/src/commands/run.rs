@@ -5,6 +5,14 @@
 //! are processed completely and their outputs written, then `run` exits with code 2, naming the
 //! file and the line.
 //!
+//! Or audio: `--audio FILE` (WAV, FLAC, MP3, Ogg Vorbis), or `--audio -` for stdin, is decoded
+//! natively as it arrives, and its frames — the items a reader node emits, `{"samples",
+//! "sample_rate", "channels", "timestamp"}` of `--frame-ms` each — are the run's inputs: they go to
+//! the root nodes, so the manifest starts where a reader node would end (mix-down, resampling …)
+//! and runs on any file or pipe without editing it. Audio that cannot be opened is exit code 2
+//! before anything runs; audio that breaks off mid-way (truncated, corrupt, a rate change) is
+//! exit code 1 once the frames before it have gone through and their outputs are written.
+//!
 //! Outputs are JSON Lines, written and flushed as they are produced. With one sink each line is
 //! the value itself; with several, each line is `{"sink": "<node id>", "value": <value>}`.
 //!
@@ -21,6 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use remotemedia_runtime::engines::media::decode::{AudioDecoder, AudioInput};
+use remotemedia_runtime::engines::media::engine::audio_frame_value;
 use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
@@ -61,8 +71,16 @@ pub struct Args {
     )]
     inputs: Vec<String>,
     /// Read inputs as JSON Lines from this file, or from stdin with `-`.
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", conflicts_with = "audio")]
     input_file: Option<PathBuf>,
+    /// Stream audio into the pipeline: a file (WAV, FLAC, MP3, Ogg Vorbis) or stdin with `-`,
+    /// decoded as it arrives. Its frames go to the root nodes, as a reader node's frames would.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "inputs")]
+    audio: Option<String>,
+    /// Milliseconds of audio per frame with --audio (the last frame may be shorter).
+    #[arg(long, value_name = "MS", default_value_t = 20, requires = "audio",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    frame_ms: u32,
     /// The longest line --input-file may have, in MiB: a longer one ends the input there (the lines
     /// before it are processed) and the run exits with code 2 naming it, instead of reading an
     /// endless line into memory.
@@ -113,7 +131,6 @@ pub struct Args {
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let channel_capacity = NonZeroUsize::new(args.channel_capacity)
         .ok_or_else(|| InvalidInput(anyhow::anyhow!("--channel-capacity must be at least 1")))?;
-    let inputs = open_inputs(&args)?;
     let mut config = Config::default();
     config.run.channel_capacity = channel_capacity;
     // Outputs are written as JSON: one JSON cannot carry (NaN, infinity) fails the node that made it.
@@ -129,6 +146,10 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),
         )
     })?;
+    let inputs = match &args.audio {
+        Some(audio) => audio_inputs(audio, args.frame_ms, &pipeline)?,
+        None => open_inputs(&args)?,
+    };
     let mut sink = OutputSink::open(args.output.as_deref(), pipeline.sinks().len() > 1)?;
 
     let mut run = pipeline.run(inputs)?;
@@ -149,6 +170,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     }
     match (delivery, result) {
         (Delivery::Failed(error), _) => Err(error),
+        // The audio opened and frames flowed: breaking off mid-way is a failure of the run.
+        (_, Err(error @ RunError::Input(_))) if args.audio.is_some() => Err(error.into()),
         (_, Err(error @ RunError::Input(_))) => Err(InvalidInput(anyhow::Error::new(error)).into()),
         (_, Err(error)) => Err(node_failure(error)),
         (Delivery::ReaderGone, Ok(_)) => Ok(ExitCode::SUCCESS),
@@ -295,6 +318,33 @@ fn handle_signals(run: RunHandle) {
         tracing::warn!("signals will not stop the run gracefully: {error}");
     }
 }
+
+/// The frames of `--audio`, decoded as they are read. The header is read now, so audio that
+/// cannot be opened fails before anything runs.
+fn audio_inputs(audio: &str, frame_ms: u32, pipeline: &Pipeline) -> anyhow::Result<Inputs> {
+    let graph = pipeline.graph();
+    let manifest = pipeline.manifest();
+    let roots: Vec<&str> = graph.roots().map(|root| graph.id(root)).collect();
+    if let Some(reader) = manifest.nodes.iter().find(|node| {
+        roots.contains(&node.id.as_str()) && READER_NODE_TYPES.contains(&node.node_type.as_str())
+    }) {
+        return Err(InvalidInput(anyhow::anyhow!(
+            "--audio feeds audio frames to the root nodes, but root node `{}` is a {}, which reads \
+             a file path: remove it from the manifest, or give it a path with --input '\"FILE\"'",
+            reader.id,
+            reader.node_type
+        ))
+        .into());
+    }
+    let decoder = AudioDecoder::open(AudioInput::from_arg(audio), frame_ms)
+        .map_err(|err| InvalidInput(anyhow::Error::new(err).context("cannot read --audio")))?;
+    Ok(Inputs::fallible(
+        decoder.map(|frame| frame.map(audio_frame_value)),
+    ))
+}
+
+/// Root nodes that take a file path, not frames.
+const READER_NODE_TYPES: &[&str] = &["WavReaderNode", "AudioReaderNode"];
 
 /// A non-negative number of seconds.
 fn parse_seconds(text: &str) -> Result<f64, String> {

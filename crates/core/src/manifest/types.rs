@@ -139,12 +139,14 @@ fn whole_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Opti
     })
 }
 
-/// Which Python engine should run a node.
+/// Which engine should run a node: its native implementation, or a Python engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeHint {
     #[default]
     Auto,
+    /// The node's native (Rust) implementation: no Python at all.
+    Native,
     Rustpython,
     Cpython,
 }

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use crate::hosts::{HostConnector, HostError};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, NodeManifest};
 
 use super::error::{HostProblem, PlanError};
 use super::planner::{PlanOptions, place};
 use super::types::{EngineKind, Plan, Shortfall};
-use crate::engine::{ClassFinding, ClassProbe};
+use crate::engine::{ClassFinding, ClassProbe, NativeFinding};
 use crate::machine::MachineCapabilities;
 
 /// Asks every host the plan sends a node to what it offers (once per host), and checks the node's
@@ -44,10 +44,14 @@ pub fn check_hosts(
         let refusal = match offered {
             Err(error) => Some(format!("unreachable: {error}")),
             // The host's own engines, chosen by the hints alone: a local override is not the host's.
+            // The host runs the same native nodes as this process.
             Ok(remote) => match place(
                 &without_host,
                 remote,
                 &PlanOptions::default(),
+                &PlanOptions::default()
+                    .findings(&without_host, &NativeOnly(probe))
+                    .0,
                 &ClassFinding::Unknown,
             ) {
                 Err(missing) => Some(describe(&missing)),
@@ -75,12 +79,8 @@ pub fn check_hosts(
             continue;
         };
         if placed.unmet.iter().all(|shortfall| !shortfall.required) {
-            let finding = if options.needs_probe(&without_host) {
-                probe.probe(&without_host)
-            } else {
-                ClassFinding::Unknown
-            };
-            let mut local = place(&without_host, machine, options, &finding)
+            let (native, finding) = options.findings(&without_host, probe);
+            let mut local = place(&without_host, machine, options, &native, &finding)
                 .expect("a node missing only optional capabilities always runs here");
             tracing::warn!(
                 "node `{}` runs here without what it prefers, not on host {host}: {reason}",
@@ -112,4 +112,18 @@ pub fn check_hosts(
 fn describe(shortfalls: &[Shortfall]) -> String {
     let text: Vec<String> = shortfalls.iter().map(Shortfall::to_string).collect();
     text.join("; ")
+}
+
+/// A probe's native answers alone: what another host's binary would say of a node's class is
+/// unknown here.
+struct NativeOnly<'a>(&'a dyn ClassProbe);
+
+impl ClassProbe for NativeOnly<'_> {
+    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
+        ClassFinding::Unknown
+    }
+
+    fn native(&self, node: &NodeManifest) -> NativeFinding {
+        self.0.native(node)
+    }
 }

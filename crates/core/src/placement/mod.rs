@@ -47,7 +47,7 @@ mod resolve;
 mod types;
 
 // Placement works on machines and asks engines about classes: their types, where plans use them.
-pub use crate::engine::{ClassFinding, ClassProbe, NoClassProbe};
+pub use crate::engine::{ClassFinding, ClassProbe, NativeFinding, NoClassProbe};
 pub use crate::machine::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, PROBE_TIMEOUT, ProfileError,
     detect, format_gb, gpu_kind_name,

@@ -5,7 +5,7 @@ use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, RuntimeHint
 
 use super::error::{PlanError, UnplaceableNode};
 use super::types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};
-use crate::engine::{ClassFinding, ClassProbe, NoClassProbe};
+use crate::engine::{ClassFinding, ClassProbe, NativeFinding, NoClassProbe};
 use crate::machine::{MachineCapabilities, format_gb, gpu_kind_name};
 
 /// Choices that come from outside the manifest.
@@ -23,8 +23,36 @@ pub struct PlanOptions {
 impl PlanOptions {
     /// Whether placing `node` needs its class probed: it is left to `auto` and nothing overrides.
     pub fn needs_probe(&self, node: &NodeManifest) -> bool {
+        self.python_runtime.is_none() && node.runtime_hint.unwrap_or_default() == RuntimeHint::Auto
+    }
+
+    /// Whether placing `node` asks for a native implementation: it is left to `auto` or hinted
+    /// `native`, and no Python engine is forced.
+    pub fn asks_native(&self, node: &NodeManifest) -> bool {
         self.python_runtime.is_none()
-            && hint_engine(node.runtime_hint.unwrap_or_default()).is_none()
+            && matches!(
+                node.runtime_hint.unwrap_or_default(),
+                RuntimeHint::Auto | RuntimeHint::Native
+            )
+    }
+
+    /// What `probe` finds about `node`: native first, its class only when it is not native.
+    pub fn findings(
+        &self,
+        node: &NodeManifest,
+        probe: &dyn ClassProbe,
+    ) -> (NativeFinding, ClassFinding) {
+        let native = if self.asks_native(node) {
+            probe.native(node)
+        } else {
+            NativeFinding::NotImplemented
+        };
+        let class = if native != NativeFinding::Supported && self.needs_probe(node) {
+            probe.probe(node)
+        } else {
+            ClassFinding::Unknown
+        };
+        (native, class)
     }
 }
 
@@ -86,12 +114,8 @@ pub fn plan_probed(
     let mut nodes = Vec::with_capacity(manifest.nodes.len());
     let mut unplaceable = Vec::new();
     for node in &manifest.nodes {
-        let finding = if options.needs_probe(node) {
-            probe.probe(node)
-        } else {
-            ClassFinding::Unknown
-        };
-        match place(node, machine, options, &finding) {
+        let (native, finding) = options.findings(node, probe);
+        match place(node, machine, options, &native, &finding) {
             Ok(placed) => nodes.push(placed),
             Err(missing) => unplaceable.push(UnplaceableNode {
                 node_id: node.id.clone(),
@@ -112,9 +136,10 @@ pub(super) fn place(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
-    let mut placed = place_by_requirements(node, machine, options, finding)?;
+    let mut placed = place_by_requirements(node, machine, options, native, finding)?;
     if let Some(note) = &node.rewritten_from {
         placed.reason = format!("{}; {note}", placed.reason);
     }
@@ -125,10 +150,11 @@ fn place_by_requirements(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
 ) -> Result<NodePlan, Vec<Shortfall>> {
     let requirements = requirements_of(node.capabilities.as_ref());
-    let (engine, engine_why) = choose_engine(node.runtime_hint, options, finding);
+    let (engine, engine_why) = choose_engine(node.runtime_hint, options, native, finding);
     let mut unmet: Vec<Shortfall> = requirements
         .iter()
         .filter_map(|(requirement, required)| {
@@ -139,16 +165,26 @@ fn place_by_requirements(
             })
         })
         .collect();
-    let engine_present = match engine {
-        PythonEngine::Rustpython => machine.engines.rustpython,
-        PythonEngine::Cpython => machine.engines.cpython,
-    };
-    if !engine_present {
-        unmet.push(Shortfall {
-            requirement: Requirement::Engine { engine },
+    match engine {
+        Chosen::Python(engine) => {
+            let present = match engine {
+                PythonEngine::Rustpython => machine.engines.rustpython,
+                PythonEngine::Cpython => machine.engines.cpython,
+            };
+            if !present {
+                unmet.push(Shortfall {
+                    requirement: Requirement::Engine { engine },
+                    required: true,
+                    found: missing_engine_help(engine, machine),
+                });
+            }
+        }
+        Chosen::Native => {}
+        Chosen::NoNative(ref why) => unmet.push(Shortfall {
+            requirement: Requirement::Native,
             required: true,
-            found: missing_engine_help(engine, machine),
-        });
+            found: why.clone(),
+        }),
     }
     let local = |location: String, unmet: Vec<Shortfall>| NodePlan {
         id: node.id.clone(),
@@ -244,7 +280,7 @@ fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option
         .then(|| format!("cpu is {}", machine.cpu.arch)),
         Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
             .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
-        Requirement::Engine { .. } => None,
+        Requirement::Engine { .. } | Requirement::Native => None,
     }
 }
 
@@ -295,12 +331,41 @@ fn canonical_arch(arch: &str) -> String {
     }
 }
 
-/// The Python engine for a locally placed node, and why.
+/// The engine placement picked for a local node.
+#[derive(Debug, Clone, PartialEq)]
+enum Chosen {
+    Native,
+    Python(PythonEngine),
+    /// `runtime_hint: native` without a native implementation here: why not.
+    NoNative(String),
+}
+
+impl Chosen {
+    fn engine_kind(&self) -> EngineKind {
+        match self {
+            Chosen::Native | Chosen::NoNative(_) => EngineKind::Native,
+            Chosen::Python(engine) => engine.engine_kind(),
+        }
+    }
+}
+
+impl std::fmt::Display for Chosen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chosen::Native | Chosen::NoNative(_) => f.write_str("native"),
+            Chosen::Python(engine) => engine.fmt(f),
+        }
+    }
+}
+
+/// The engine for a locally placed node, and why: native when it has a native implementation
+/// (and is left to `auto`, or hinted `native`), else a Python engine.
 fn choose_engine(
     hint: Option<RuntimeHint>,
     options: &PlanOptions,
+    native: &NativeFinding,
     finding: &ClassFinding,
-) -> (PythonEngine, String) {
+) -> (Chosen, String) {
     let var = env_vars::PYTHON_RUNTIME;
     let hint = hint.unwrap_or_default();
     if let Some(forced) = options.python_runtime {
@@ -308,40 +373,68 @@ fn choose_engine(
             Some(hinted) if hinted != forced => {
                 format!("{var}={forced} overrides runtime_hint {hinted}")
             }
+            _ if hint == RuntimeHint::Native => {
+                format!("{var}={forced} overrides runtime_hint native")
+            }
             _ => format!("{var}={forced}"),
         };
-        return (forced, why);
+        return (Chosen::Python(forced), why);
     }
-    match hint_engine(hint) {
-        Some(engine) => (engine, format!("runtime_hint {engine}")),
-        None => match finding {
-            ClassFinding::Declares(declared) => {
-                let engine = hint_engine(*declared).unwrap_or(PythonEngine::Rustpython);
-                (
-                    engine,
-                    format!("runtime_hint auto; its class declares runtime_hint {engine}"),
-                )
-            }
-            ClassFinding::ImportFails { error } => (
-                PythonEngine::Cpython,
-                format!("runtime_hint auto; its module does not import in RustPython: {error}"),
+    if hint == RuntimeHint::Native {
+        let why = "runtime_hint native".to_owned();
+        return match native {
+            NativeFinding::Supported => (Chosen::Native, why),
+            NativeFinding::NotImplemented => (
+                Chosen::NoNative("no native implementation of this node type".to_owned()),
+                why,
             ),
-            ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
-                PythonEngine::Cpython,
-                format!(
-                    "runtime_hint auto; its class is only in the calling interpreter ({error})"
-                ),
-            ),
-            ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => {
-                (PythonEngine::Rustpython, "runtime_hint auto".to_owned())
-            }
-        },
+            NativeFinding::Unsupported(reason) => (Chosen::NoNative(reason.clone()), why),
+        };
     }
+    if let Some(engine) = hint_engine(hint) {
+        return (Chosen::Python(engine), format!("runtime_hint {engine}"));
+    }
+    let not_native = match native {
+        NativeFinding::Supported => {
+            return (
+                Chosen::Native,
+                "runtime_hint auto; a native implementation exists".to_owned(),
+            );
+        }
+        NativeFinding::NotImplemented => String::new(),
+        NativeFinding::Unsupported(why) => format!("; not native: {why}"),
+    };
+    let (engine, why) = match finding {
+        ClassFinding::Declares(declared) => {
+            let engine = hint_engine(*declared).unwrap_or(PythonEngine::Rustpython);
+            (
+                engine,
+                format!("runtime_hint auto{not_native}; its class declares runtime_hint {engine}"),
+            )
+        }
+        ClassFinding::ImportFails { error } => (
+            PythonEngine::Cpython,
+            format!(
+                "runtime_hint auto{not_native}; its module does not import in RustPython: {error}"
+            ),
+        ),
+        ClassFinding::NotFound { error } if options.cpython_holds_unfound_classes => (
+            PythonEngine::Cpython,
+            format!(
+                "runtime_hint auto{not_native}; its class is only in the calling interpreter ({error})"
+            ),
+        ),
+        ClassFinding::Unknown | ClassFinding::Pure | ClassFinding::NotFound { .. } => (
+            PythonEngine::Rustpython,
+            format!("runtime_hint auto{not_native}"),
+        ),
+    };
+    (Chosen::Python(engine), why)
 }
 
 fn hint_engine(hint: RuntimeHint) -> Option<PythonEngine> {
     match hint {
-        RuntimeHint::Auto => None,
+        RuntimeHint::Auto | RuntimeHint::Native => None,
         RuntimeHint::Rustpython => Some(PythonEngine::Rustpython),
         RuntimeHint::Cpython => Some(PythonEngine::Cpython),
     }

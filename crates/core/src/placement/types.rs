@@ -39,6 +39,8 @@ pub struct NodePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EngineKind {
+    /// In this process, as Rust: the native implementation of a catalogue node.
+    Native,
     /// In this process, in the embedded RustPython interpreter.
     Rustpython,
     /// In this process, in CPython (for C extensions).
@@ -48,9 +50,10 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    /// `rustpython`, `cpython` or `remote`.
+    /// `native`, `rustpython`, `cpython` or `remote`.
     pub fn name(&self) -> &'static str {
         match self {
+            EngineKind::Native => "native",
             EngineKind::Rustpython => "rustpython",
             EngineKind::Cpython => "cpython",
             EngineKind::Remote { .. } => "remote",
@@ -125,6 +128,8 @@ pub enum Requirement {
     Engine {
         engine: PythonEngine,
     },
+    /// A native implementation of the node and its params (`runtime_hint: native`).
+    Native,
 }
 
 impl fmt::Display for Requirement {
@@ -150,6 +155,7 @@ impl fmt::Display for Requirement {
             Requirement::Engine {
                 engine: PythonEngine::Cpython,
             } => f.write_str("the CPython engine"),
+            Requirement::Native => f.write_str("a native implementation"),
         }
     }
 }

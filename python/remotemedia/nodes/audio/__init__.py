@@ -6,8 +6,9 @@ Frames flow as dicts (see `remotemedia.nodes.audio.frames`):
 "timestamp": float seconds of the frame's first sample}`.
 """
 
+from remotemedia.nodes.audio.reader import AudioReaderNode
 from remotemedia.nodes.audio.transforms import GainNode, MixDownNode, ResampleNode
 from remotemedia.nodes.audio.vad import EnergyVADNode
 from remotemedia.nodes.audio.wav import WavReaderNode, WavWriterNode
 
-__all__ = ["EnergyVADNode", "GainNode", "MixDownNode", "ResampleNode", "WavReaderNode", "WavWriterNode"]
+__all__ = ["AudioReaderNode", "EnergyVADNode", "GainNode", "MixDownNode", "ResampleNode", "WavReaderNode", "WavWriterNode"]

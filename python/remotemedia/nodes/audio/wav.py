@@ -35,21 +35,44 @@ class WavReaderNode(Node):
             raise NodeError(
                 f"{self.name} expects a WAV file path (str) or None for its `path` parameter, got {type(data).__name__}"
             )
-        try:
-            reader = wave.open(path, "rb")
-        except (OSError, wave.Error, EOFError) as exc:
-            raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
-        with reader:
-            channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
-            frames_per_chunk = max(1, rate * self.frame_ms // 1000)
-            position = 0
-            while True:
-                chunk = reader.readframes(frames_per_chunk)
-                if not chunk:
-                    return
-                samples = pcm_to_float(chunk, width)
-                yield Frame(samples, rate, channels, position / rate).to_item()
-                position += len(samples) // channels
+        yield from read_wav(path, self.frame_ms, self.name)
+
+
+def read_wav(path: str, frame_ms: int, node: str) -> Iterator[dict[str, Any]]:
+    """The frames of the PCM WAV file at `path`, `frame_ms` long (the last may be shorter).
+
+    A file that ends before the length its header announces is truncated: its frames are given,
+    then a NodeError says so — unless the length is the placeholder of a writer that could not
+    seek back to patch it (see STREAMING_WAV_LENGTH), when the file is read to its end.
+    """
+    try:
+        reader = wave.open(path, "rb")
+    except (OSError, wave.Error, EOFError) as exc:
+        raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
+    with reader:
+        channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
+        frames_per_chunk = max(1, rate * frame_ms // 1000)
+        frame_size = channels * width
+        position = 0
+        while True:
+            chunk = reader.readframes(frames_per_chunk)
+            whole = len(chunk) - len(chunk) % frame_size
+            if not whole:
+                break
+            samples = pcm_to_float(chunk[:whole], width)
+            yield Frame(samples, rate, channels, position / rate).to_item()
+            position += len(samples) // channels
+        announced = reader.getnframes()
+        if position < announced and announced * frame_size + frame_size <= STREAMING_WAV_LENGTH:
+            raise NodeError(
+                f"{node}: WAV file {path!r} is truncated: the header announces {announced} samples per channel, "
+                f"the data ends after {position}"
+            )
+
+
+STREAMING_WAV_LENGTH = 0x7FFFF000
+"""WAV writers that cannot seek back to patch the header (writing to a pipe) announce a length they
+cannot know: sox writes 0x7ffff000 bytes, ffmpeg 0xffffffff. Lengths this large mean "read to the end"."""
 
 
 class WavWriterNode(Node):
