@@ -4,6 +4,7 @@
 //! lifecycle. Each instance is created, used and dropped on one stage thread, so instances need not be
 //! `Send`; engines are shared by all stage threads of a run.
 
+use crossbeam_channel::Receiver;
 use indexmap::IndexMap;
 
 use crate::manifest::Capabilities;
@@ -63,6 +64,28 @@ pub trait NodeInstance {
 
     /// Releases the node's resources.
     fn cleanup(&mut self) -> Result<(), NodeError>;
+
+    /// For a node that keeps items in flight — `process` returns once an item is sent on, before
+    /// its outputs exist (a remote node streams items ahead of their answers) — a channel with a
+    /// message whenever outputs of earlier items wait to be handed over by [`deliver`]. The
+    /// executor waits on it beside the node's input, so such outputs leave as soon as they
+    /// arrive, not with the next item's call. Called once, after `initialize`.
+    ///
+    /// [`deliver`]: NodeInstance::deliver
+    fn arrivals(&self) -> Option<Receiver<()>> {
+        None
+    }
+
+    /// Emits the outputs of items in flight that have arrived, without waiting for more.
+    fn deliver(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
+        Ok(())
+    }
+
+    /// Waits for every item in flight and emits its outputs: called at end of input, before
+    /// `flush`, so a failure of an item is reported as one of `process`.
+    fn settle(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
+        Ok(())
+    }
 }
 
 /// Where a node sends its outputs.
@@ -72,6 +95,12 @@ pub trait Emitter {
     /// `Err(Stopped)` means the run is stopping (a failure elsewhere or a signal): the node should stop
     /// producing and return; the executor already knows why.
     fn emit(&mut self, item: Value) -> Result<(), Stopped>;
+
+    /// Whether more input is already waiting for this node, so another call follows at once: a
+    /// node that sends items on (a remote node) may then hold them to send several together.
+    fn more_input(&self) -> bool {
+        false
+    }
 }
 
 /// The run is stopping; no more outputs are accepted.

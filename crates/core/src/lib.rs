@@ -15,6 +15,7 @@
 //! - [`process`]: running a helper program with a time limit (machine probes).
 //! - [`env_vars`]: every environment variable the runtime reads.
 
+pub mod cluster;
 pub mod engine;
 pub mod engines;
 pub mod env_vars;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use remotemedia_core::cluster::ClusterConnector;
 use remotemedia_core::engine::{Engine, NodeSpec};
 use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
@@ -45,6 +46,10 @@ pub struct Config {
     /// Reaches the hosts that nodes are placed on: checked when the pipeline is planned, then
     /// running those nodes. `None`: a node placed on another host is an error.
     pub hosts: Option<Arc<dyn HostConnector>>,
+    /// The cluster (Ray) that nodes this machine cannot run go to, when no `host` takes them, and
+    /// nodes whose `placement` is `cluster`: checked when the pipeline is planned; each run places
+    /// those nodes there before data flows. `None`: such nodes are unplaceable.
+    pub cluster: Option<Arc<dyn ClusterConnector>>,
 }
 
 /// An engine supplied by the embedding application.
@@ -239,6 +244,7 @@ impl Pipeline {
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,
                         (None, EngineKind::Remote { host }) => self.remote_engine(host)?,
+                        (None, EngineKind::Cluster) => self.cluster_engine()?,
                         (None, local) => DefaultEngines::new(self.config.clone())
                             .start_local(local, &self.nodes_on(local))?,
                     };
@@ -269,6 +275,20 @@ impl Pipeline {
             .filter(|node| node.engine == *kind)
             .map(|node| node.id.clone())
             .collect()
+    }
+
+    fn cluster_engine(&self) -> Result<Arc<dyn Engine>, StartError> {
+        let cluster = self
+            .config
+            .cluster
+            .as_ref()
+            .expect("Pipeline::new checked cluster engines");
+        cluster
+            .engine(&self.manifest)
+            .map_err(|err| StartError::Engine {
+                engine: "cluster",
+                source: Box::new(err),
+            })
     }
 
     fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
@@ -305,23 +325,31 @@ fn plan_for(
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
-    let options = match &config.plan {
+    let mut options = match &config.plan {
         Some(options) => *options,
         None => PlanOptions::from_env()?,
     };
-    let (plan, interpreter) = plan_here(manifest, machine, config, &options)?;
-    match &config.hosts {
-        Some(hosts) if plan.nodes.iter().any(|node| !node.engine.is_local()) => {
-            let probe: &dyn ClassProbe = match &interpreter {
-                Some(engine) => engine.as_ref(),
-                None => &NoClassProbe,
-            };
-            let plan =
-                placement::check_hosts(manifest, plan, machine, &options, probe, hosts.as_ref())?;
-            Ok((plan, interpreter))
-        }
-        _ => Ok((plan, interpreter)),
+    options.cluster = config.cluster.is_some();
+    let (mut plan, interpreter) = plan_here(manifest, machine, config, &options)?;
+    let remote = |node: &placement::NodePlan| matches!(node.engine, EngineKind::Remote { .. });
+    if let Some(hosts) = &config.hosts
+        && plan.nodes.iter().any(remote)
+    {
+        let probe: &dyn ClassProbe = match &interpreter {
+            Some(engine) => engine.as_ref(),
+            None => &NoClassProbe,
+        };
+        plan = placement::check_hosts(manifest, plan, machine, &options, probe, hosts.as_ref())?;
     }
+    if let Some(cluster) = &config.cluster
+        && plan
+            .nodes
+            .iter()
+            .any(|node| node.engine == EngineKind::Cluster)
+    {
+        plan = placement::check_cluster(manifest, plan, cluster.as_ref())?;
+    }
+    Ok((plan, interpreter))
 }
 
 /// The plan by this machine's capabilities alone.
@@ -369,6 +397,7 @@ pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
         EngineKind::Rustpython | EngineKind::Cpython => true,
         EngineKind::Remote { .. } => config.hosts.is_some(),
+        EngineKind::Cluster => config.cluster.is_some(),
     }
 }
 
@@ -387,7 +416,11 @@ impl DefaultEngines {
     }
 
     /// Starts a local engine of `kind` for the nodes `nodes`.
-    pub fn start_local(&self, kind: &EngineKind, nodes: &[String]) -> Result<Arc<dyn Engine>, StartError> {
+    pub fn start_local(
+        &self,
+        kind: &EngineKind,
+        nodes: &[String],
+    ) -> Result<Arc<dyn Engine>, StartError> {
         let config = &self.config;
         match kind {
             EngineKind::Rustpython => {
@@ -416,12 +449,20 @@ impl DefaultEngines {
                 engine: "remote",
                 source: format!("nodes placed on {host} are run by a host connector, not by this process's engines").into(),
             }),
+            EngineKind::Cluster => Err(StartError::Engine {
+                engine: "cluster",
+                source: "nodes placed on the cluster are run by a cluster connector, not by this process's engines".into(),
+            }),
         }
     }
 }
 
 impl LocalEngines for DefaultEngines {
-    fn start(&self, kind: &EngineKind, nodes: &[String]) -> Result<Arc<dyn Engine>, EngineStartError> {
+    fn start(
+        &self,
+        kind: &EngineKind,
+        nodes: &[String],
+    ) -> Result<Arc<dyn Engine>, EngineStartError> {
         self.start_local(kind, nodes).map_err(Into::into)
     }
 }

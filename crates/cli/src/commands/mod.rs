@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap arguments and an `execute()`.
 
+mod cluster_args;
 mod graph;
 mod nodes;
 mod plan;

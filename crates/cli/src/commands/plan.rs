@@ -10,6 +10,7 @@ use remotemedia_runtime::placement::{self, MachineCapabilities, Plan};
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::cluster_args::ClusterArgs;
 use super::remote_args::RemoteArgs;
 
 #[derive(Debug, clap::Args)]
@@ -20,6 +21,8 @@ pub struct Args {
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Do not contact the hosts nodes are placed on: place by requirements alone (to plan for
     /// hosts that are not up, or not reachable from here).
     #[arg(long)]
@@ -142,6 +145,11 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             None
         } else {
             Some(args.remote.connector()?)
+        },
+        cluster: if args.offline {
+            None
+        } else {
+            args.cluster.connector()?
         },
         ..Config::default()
     };

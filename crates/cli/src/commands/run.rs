@@ -30,6 +30,7 @@ use remotemedia_runtime::value::Value;
 use serde::Serialize;
 
 use super::InvalidInput;
+use super::cluster_args::ClusterArgs;
 use super::plan::MachineArgs;
 use super::remote_args::RemoteArgs;
 
@@ -96,6 +97,8 @@ pub struct Args {
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -115,6 +118,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     config.interpreters = args.interpreters.into();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);
+    config.cluster = args.cluster.connector()?;
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
         InvalidInput(
             anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),

@@ -121,6 +121,11 @@ struct Driver<'a> {
 
 impl Driver<'_> {
     fn stream(&mut self, inbox: &Receiver<Vec<Value>>) {
+        // Outputs of items still in flight, for nodes that keep some (see `NodeInstance::arrivals`).
+        let arrivals = self
+            .instance
+            .arrivals()
+            .unwrap_or_else(crossbeam_channel::never);
         loop {
             if self.state.is_stopping() {
                 self.state.mark_interrupted();
@@ -128,6 +133,13 @@ impl Driver<'_> {
             }
             let batch = select! {
                 recv(inbox) -> batch => batch,
+                recv(arrivals) -> _ => {
+                    let backlog = !inbox.is_empty();
+                    if !self.call(Phase::Process, backlog, |instance, out| instance.deliver(out)) {
+                        return;
+                    }
+                    continue;
+                }
                 recv(self.state.stop_signal()) -> _ => {
                     self.state.mark_interrupted();
                     return;
@@ -153,6 +165,9 @@ impl Driver<'_> {
         // Every predecessor is done; if one stopped early, the stream is not complete.
         if self.state.is_stopping() {
             self.state.mark_interrupted();
+            return;
+        }
+        if !self.call(Phase::Process, false, |instance, out| instance.settle(out)) {
             return;
         }
         if self.call(Phase::Flush, false, |instance, out| instance.flush(out)) {
@@ -271,6 +286,10 @@ impl Emitter for StageEmitter<'_> {
         }
         self.state.counters(self.index).count_out();
         Ok(())
+    }
+
+    fn more_input(&self) -> bool {
+        self.backlog.is_some()
     }
 }
 

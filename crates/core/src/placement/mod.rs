@@ -9,6 +9,10 @@
 //! - not met, no `host`: a missing *optional* GPU (`"required": false`) → local, on CPU;
 //!   any other missing capability → [`PlanError::Unplaceable`], listing every such node.
 //!
+//! With a cluster given ([`PlanOptions::cluster`]), a node this machine cannot run and no `host`
+//! takes goes to the cluster ([`EngineKind::Cluster`]), and so does one whose `placement` is
+//! `cluster`; [`check_cluster`] then asks the cluster whether it could hold them.
+//!
 //! [`check_hosts`] then asks every host a node is placed on what it offers: a host that is
 //! unreachable or lacks a requirement fails the plan ([`PlanError::HostsUnusable`]), or — when
 //! the node can do without what is missing here — the node runs here, with a warning.
@@ -39,6 +43,7 @@
 //! ```
 
 mod capabilities;
+mod cluster_check;
 mod detect;
 mod host_check;
 mod planner;
@@ -47,6 +52,7 @@ pub use capabilities::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, ProfileError, format_gb,
     gpu_kind_name,
 };
+pub use cluster_check::check_cluster;
 pub use detect::{PROBE_TIMEOUT, detect};
 pub use host_check::{HostProblem, check_hosts};
 pub use planner::{

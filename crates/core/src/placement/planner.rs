@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::env_vars;
-use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, RuntimeHint};
+use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, Placement, RuntimeHint};
 
 use super::capabilities::{MachineCapabilities, format_gb, gpu_kind_name};
 
@@ -46,21 +46,24 @@ pub enum EngineKind {
     Cpython,
     /// On another `remotemedia` instance.
     Remote { host: String },
+    /// On a machine of the cluster the run is given (Ray), chosen when the run starts.
+    Cluster,
 }
 
 impl EngineKind {
-    /// `rustpython`, `cpython` or `remote`.
+    /// `rustpython`, `cpython`, `remote` or `cluster`.
     pub fn name(&self) -> &'static str {
         match self {
             EngineKind::Rustpython => "rustpython",
             EngineKind::Cpython => "cpython",
             EngineKind::Remote { .. } => "remote",
+            EngineKind::Cluster => "cluster",
         }
     }
 
     /// True for the engines of this process.
     pub fn is_local(&self) -> bool {
-        !matches!(self, EngineKind::Remote { .. })
+        matches!(self, EngineKind::Rustpython | EngineKind::Cpython)
     }
 }
 
@@ -126,6 +129,8 @@ pub enum Requirement {
     Engine {
         engine: PythonEngine,
     },
+    /// A cluster to run on (the node's `placement` is `cluster`).
+    Cluster,
 }
 
 impl fmt::Display for Requirement {
@@ -151,6 +156,7 @@ impl fmt::Display for Requirement {
             Requirement::Engine {
                 engine: PythonEngine::Cpython,
             } => f.write_str("the CPython engine"),
+            Requirement::Cluster => f.write_str("a cluster (placement: cluster)"),
         }
     }
 }
@@ -204,6 +210,29 @@ pub enum PlanError {
     /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
     #[error("{}", super::host_check::describe_host_problems(.0))]
     HostsUnusable(Vec<super::host_check::HostProblem>),
+    /// Nodes placed on the cluster, which is unreachable or has no machine that could hold them.
+    #[error("{}", describe_cluster_problems(.address, .nodes))]
+    ClusterUnusable {
+        /// The cluster's address.
+        address: String,
+        /// Each node that cannot go there, with why.
+        nodes: Vec<(String, String)>,
+    },
+}
+
+fn describe_cluster_problems(address: &str, nodes: &[(String, String)]) -> String {
+    let lines: Vec<String> = nodes
+        .iter()
+        .map(|(node, why)| format!("  node `{node}`: {why}"))
+        .collect();
+    format!(
+        "{} cannot run on the cluster {address}:\n{}",
+        match nodes {
+            [_] => "1 node".to_owned(),
+            _ => format!("{} nodes", nodes.len()),
+        },
+        lines.join("\n")
+    )
 }
 
 fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
@@ -213,7 +242,7 @@ fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
     };
     let lines: Vec<String> = nodes.iter().map(|node| format!("  {node}")).collect();
     format!(
-        "{head}\n{}\n(a node runs on another remotemedia instance only when it names a `host`; \
+        "{head}\n{}\n(a node runs elsewhere only when it names a `host` or a cluster is given with --cluster; \
          a GPU the node can do without is marked \"required\": false)",
         lines.join("\n")
     )
@@ -229,6 +258,9 @@ pub struct PlanOptions {
     /// find (the caller's own code, e.g. `Pipeline.run()` from Python): an `auto` node whose class
     /// RustPython cannot load runs there instead of failing.
     pub cpython_holds_unfound_classes: bool,
+    /// A cluster is given (`--cluster`): nodes this machine cannot run, and no `host` takes, go
+    /// there, and so do nodes whose `placement` is `cluster`.
+    pub cluster: bool,
 }
 
 /// What a node's Python class says about the engine it needs, found by loading it in RustPython
@@ -390,6 +422,24 @@ pub(super) fn place(
         unmet,
     };
 
+    let on_cluster = |why: String, unmet: Vec<Shortfall>| NodePlan {
+        id: node.id.clone(),
+        node_type: node.node_type.clone(),
+        engine: EngineKind::Cluster,
+        reason: format!("runs on the cluster: {why}"),
+        unmet,
+    };
+    if node.placement == Some(Placement::Cluster) {
+        if options.cluster {
+            return Ok(on_cluster("its placement is `cluster`".to_owned(), unmet));
+        }
+        return Err(vec![Shortfall {
+            requirement: Requirement::Cluster,
+            required: true,
+            found: "no cluster given (--cluster ray://HOST:PORT, or RAY_ADDRESS)".to_owned(),
+        }]);
+    }
+
     if unmet.is_empty() {
         let met = if requirements.is_empty() {
             "no requirements".to_owned()
@@ -414,6 +464,13 @@ pub(super) fn place(
             reason: format!("runs on {host}, not locally: {}", why.join("; ")),
             unmet,
         });
+    }
+    if options.cluster && unmet.iter().any(|shortfall| shortfall.required) {
+        let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
+        return Ok(on_cluster(
+            format!("not locally: {}", why.join("; ")),
+            unmet,
+        ));
     }
     if unmet.iter().any(|shortfall| shortfall.required) {
         return Err(unmet
@@ -476,7 +533,7 @@ fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option
         .then(|| format!("cpu is {}", machine.cpu.arch)),
         Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
             .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
-        Requirement::Engine { .. } => None,
+        Requirement::Engine { .. } | Requirement::Cluster => None,
     }
 }
 
