@@ -16,12 +16,7 @@ use std::path::{Path, PathBuf};
 const STDLIB_LIST: &str = "stdlib-modules.txt";
 
 fn main() {
-    for tree in [
-        "../../python",
-        "stdlib-shim",
-        "embedded",
-        STDLIB_LIST,
-    ] {
+    for tree in ["../../python", "stdlib-shim", "embedded", STDLIB_LIST] {
         println!("cargo:rerun-if-changed={tree}");
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

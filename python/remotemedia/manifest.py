@@ -26,7 +26,7 @@ _HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:]*):([0-9]+)$")  # the schema allows
 _PATTERN_HINTS = {
     "id": "a node id may only contain letters, digits, '_', '.' and '-'",
     "host": "host must be 'host:port' (an IPv6 address in brackets)",
-    "created_at": "created_at must be an ISO 8601 UTC timestamp ending in Z, e.g. 2025-10-22T12:00:00Z",
+    "created_at": "created_at must be an RFC 3339 timestamp ending in Z or +HH:MM, e.g. 2025-10-22T12:00:00Z",
     "module": "module must be a dotted Python module path",
 }
 

@@ -356,6 +356,58 @@ print(pipeline.serialize())
     assert run.stdout.split() == ["50", "60"]
 
 
+def test_a_remote_node_written_the_upstream_way_is_the_same_node_on_the_same_host(
+    serve, remotemedia, profile, write_manifest, tmp_path
+):
+    """Upstream's keyword form (class name, RemoteExecutorConfig with protocol, node_config) writes
+    the manifest our form writes, and that manifest runs on the host."""
+    host_modules = tmp_path / "host-modules"
+    host_modules.mkdir()
+    (host_modules / "heavy_nodes.py").write_text(USER_NODE)
+    server = serve("--capabilities", profile("cuda-8gb"), "--python-path", host_modules)
+    host, port = server.address.rsplit(":", 1)
+    script = f"""
+import json, sys
+sys.path.insert(0, {str(host_modules)!r})
+from heavy_nodes import Heavy
+from remotemedia import Pipeline
+from remotemedia.core.node import RemoteExecutorConfig
+from remotemedia.nodes import CalculatorNode, RemoteExecutionNode
+
+config = RemoteExecutorConfig(host={host!r}, port={port}, protocol="grpc", timeout=10.0)
+manifests = []
+for remote in (
+    RemoteExecutionNode(name="heavy", node_to_execute="heavy_nodes:Heavy", remote_config=config,
+                        node_config={{"scale": 10}}),
+    RemoteExecutionNode(Heavy(name="heavy", scale=10), config),
+):
+    pipeline = Pipeline(name="upstream-remote", nodes=[CalculatorNode(operation="add", operand=1), remote])
+    pipeline.created_at = "2025-10-22T12:00:00Z"
+    manifests.append(pipeline.serialize())
+print(json.dumps(manifests))
+"""
+    made = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(REPO_ROOT / "python")},
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert made.returncode == 0, made.stderr
+    upstream, ours = json.loads(made.stdout)
+    assert upstream == ours
+    manifest = json.loads(upstream)
+    assert manifest["nodes"][1]["host"] == server.address and manifest["nodes"][1]["params"] == {"scale": 10}
+
+    run = remotemedia(
+        "run", write_manifest(manifest), "--capabilities", profile("small-memory-2gb"), "--input", "4", "--input", "5"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["50", "60"]
+    assert "node stream opened node=heavy_1" in server.log()
+
+
 def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
     ca_key, ca, key, request, cert = (directory / name for name in ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem"))

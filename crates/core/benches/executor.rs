@@ -53,14 +53,14 @@ impl NodeInstance for Pass {
 
 fn chain(length: usize) -> (Graph, Vec<PlannedNode>) {
     let ids: Vec<String> = (0..length).map(|index| format!("pass{index}")).collect();
-    let manifest: Manifest = serde_json::from_value(json!({
+    let manifest = Manifest::from_value(json!({
         "version": "v1",
         "metadata": {"name": "executor-bench"},
         "nodes": ids.iter().map(|id| json!({"id": id, "node_type": "Pass"})).collect::<Vec<_>>(),
         "connections": ids.windows(2).map(|pair| json!({"from": pair[0], "to": pair[1]})).collect::<Vec<_>>(),
     }))
     .expect("a valid chain manifest");
-    let graph = Graph::new(&manifest).expect("a chain is acyclic");
+    let graph = manifest.graph();
     let engine: Arc<dyn Engine> = Arc::new(NativeEngine);
     let nodes = ids
         .into_iter()

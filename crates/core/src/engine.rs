@@ -7,9 +7,8 @@
 use crossbeam_channel::Receiver;
 use indexmap::IndexMap;
 
-use crate::manifest::Capabilities;
-use crate::placement::ClassProbe;
-use crate::value::Value;
+use crate::manifest::{Capabilities, NodeManifest, RuntimeHint};
+use crate::value::{Value, ValueError};
 
 /// What an engine needs to know to create one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +25,49 @@ pub struct NodeSpec {
     /// may size what they give the node by it: the RustPython engine gives a node that declares
     /// `cpu.cores` an interpreter of its own.
     pub capabilities: Option<Capabilities>,
+}
+
+impl NodeSpec {
+    /// The spec of a manifest node whose params are already values (a remote host receives them
+    /// decoded from its protocol).
+    pub fn new(node: &NodeManifest, params: IndexMap<String, Value>) -> NodeSpec {
+        NodeSpec {
+            id: node.id.clone(),
+            node_type: node.node_type.clone(),
+            module: node.module.clone(),
+            params,
+            capabilities: node.capabilities.clone(),
+        }
+    }
+
+    /// The spec of a manifest node, its JSON params converted to values.
+    pub fn from_manifest(node: &NodeManifest) -> Result<NodeSpec, ParamError> {
+        let params = node
+            .params
+            .iter()
+            .map(|(name, json)| {
+                let value = Value::from_json(json.clone()).map_err(|source| ParamError {
+                    node: node.id.clone(),
+                    param: name.clone(),
+                    source,
+                })?;
+                Ok((name.clone(), value))
+            })
+            .collect::<Result<_, ParamError>>()?;
+        Ok(NodeSpec::new(node, params))
+    }
+}
+
+/// A node param that cannot become a stream value.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("node `{node}`: param `{param}`: {source}")]
+pub struct ParamError {
+    /// The node's id.
+    pub node: String,
+    /// The param's name.
+    pub param: String,
+    /// What is wrong with it.
+    pub source: ValueError,
 }
 
 /// Runs nodes of one kind (RustPython, CPython, remote, or native Rust test nodes).
@@ -156,5 +198,40 @@ impl NodeError {
 impl From<Stopped> for NodeError {
     fn from(_: Stopped) -> Self {
         NodeError::new("the run is stopping")
+    }
+}
+
+/// What a node's Python class says about the engine it needs, found by loading it in RustPython
+/// (see [`ClassProbe`]). Only consulted for nodes left to `auto` with no override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassFinding {
+    /// Not probed: `auto` means RustPython.
+    Unknown,
+    /// The class loads in RustPython and declares no engine: pure Python.
+    Pure,
+    /// The class declares its engine with the class attribute `runtime_hint` (the SDK's nodes
+    /// that need C extensions say `runtime_hint = "cpython"`).
+    Declares(RuntimeHint),
+    /// The node's module exists but does not import in RustPython: something it imports is a
+    /// compiled extension (numpy …) or a package only CPython has. Carries the import error.
+    ImportFails { error: String },
+    /// RustPython cannot find the node's module or class at all (creating it will say why).
+    NotFound { error: String },
+}
+
+/// Loads node classes to find what they need; the runtime implements it with its RustPython
+/// engine.
+pub trait ClassProbe {
+    /// What `node`'s class says about its engine.
+    fn probe(&self, node: &NodeManifest) -> ClassFinding;
+}
+
+/// A probe that knows nothing: `auto` nodes go to RustPython.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoClassProbe;
+
+impl ClassProbe for NoClassProbe {
+    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
+        ClassFinding::Unknown
     }
 }

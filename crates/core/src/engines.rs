@@ -15,7 +15,11 @@ pub trait LocalEngines: Send + Sync + fmt::Debug {
     /// Starts an engine of `kind` for the nodes `nodes` (their ids, named if it cannot start).
     /// Each call starts a new one; callers share it between the nodes of a run, or keep it for a
     /// server's life.
-    fn start(&self, kind: &EngineKind, nodes: &[String]) -> Result<Arc<dyn Engine>, EngineStartError>;
+    fn start(
+        &self,
+        kind: &EngineKind,
+        nodes: &[String],
+    ) -> Result<Arc<dyn Engine>, EngineStartError>;
 }
 
 /// An engine that could not start, with why, for people.

@@ -10,8 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::engine::Engine;
+use crate::machine::MachineCapabilities;
 use crate::manifest::Manifest;
-use crate::placement::MachineCapabilities;
 
 /// Reaches other remotemedia instances by their `host:port`.
 pub trait HostConnector: Send + Sync + fmt::Debug {

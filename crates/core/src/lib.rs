@@ -9,6 +9,7 @@
 //! - [`engines`]: how runs and hosts get the engines of this process, without knowing them.
 //! - [`manifest`]: the versioned JSON manifest, parsed and validated once.
 //! - [`graph`]: the manifest's connections as a DAG (roots, sinks, order).
+//! - [`machine`]: what a machine offers, detected or from a profile.
 //! - [`placement`]: which engine runs each node on a given machine, and why.
 //! - [`executor`]: one thread per node, bounded channels, the node lifecycle, metrics.
 //! - [`hosts`]: how placement reaches other remotemedia instances (implemented elsewhere).
@@ -22,6 +23,7 @@ pub mod env_vars;
 pub mod executor;
 pub mod graph;
 pub mod hosts;
+pub mod machine;
 pub mod manifest;
 pub mod placement;
 pub mod process;

@@ -47,7 +47,10 @@ pub fn output_within(command: &mut Command, timeout: Duration) -> Result<String,
     let stdout = stdout.recv_timeout(remaining).map_err(|_| no_answer())?;
     if !status.success() {
         let stderr = stderr.recv_timeout(remaining).unwrap_or_default();
-        return Err(NoAnswer(format!("it exited with {status}: {}", stderr.trim())));
+        return Err(NoAnswer(format!(
+            "it exited with {status}: {}",
+            stderr.trim()
+        )));
     }
     Ok(stdout)
 }
@@ -76,7 +79,10 @@ mod tests {
 
     #[test]
     fn output_of_a_program_that_answers() {
-        let out = output_within(Command::new("sh").args(["-c", "echo hello"]), Duration::from_secs(5));
+        let out = output_within(
+            Command::new("sh").args(["-c", "echo hello"]),
+            Duration::from_secs(5),
+        );
         assert_eq!(out, Ok("hello\n".to_owned()));
     }
 
@@ -93,14 +99,23 @@ mod tests {
     #[test]
     fn a_hung_program_is_killed_at_the_deadline() {
         let started = Instant::now();
-        let err = output_within(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap_err();
+        let err =
+            output_within(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap_err();
         assert_eq!(err.0, "no answer within 200 ms");
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
     fn a_program_that_cannot_start_says_why() {
-        let err = output_within(&mut Command::new("/nonexistent/probe"), Duration::from_secs(1)).unwrap_err();
+        let err = output_within(
+            &mut Command::new("/nonexistent/probe"),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
         assert!(err.0.contains("No such file"), "{err}");
     }
 }

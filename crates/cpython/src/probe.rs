@@ -97,8 +97,11 @@ impl PythonInstallation {
             python: python.to_owned(),
             reason,
         };
-        let stdout = process::output_within(Command::new(python).args(["-c", PROBE_SCRIPT]), PROBE_TIMEOUT)
-            .map_err(|why| failed(why.to_string()))?;
+        let stdout = process::output_within(
+            Command::new(python).args(["-c", PROBE_SCRIPT]),
+            PROBE_TIMEOUT,
+        )
+        .map_err(|why| failed(why.to_string()))?;
         let answer: ProbeAnswer = serde_json::from_str(stdout.trim())
             .map_err(|err| failed(format!("unexpected answer ({err}): {}", stdout.trim())))?;
         let (major, minor, micro) = answer.version;

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyList, PyTuple};
-use remotemedia_cpython_bridge::CPythonEngine;
-use remotemedia_cpython_bridge::convert::{self, ArrayStyle};
 use remotemedia_core::engine::Engine;
 use remotemedia_cpython::{self as cpython_engine, CPythonSettings};
+use remotemedia_cpython_bridge::CPythonEngine;
+use remotemedia_cpython_bridge::convert::{self, ArrayStyle};
 use remotemedia_runtime::executor::{Inputs, RunError};
 use remotemedia_runtime::manifest::Manifest;
 use remotemedia_runtime::pipeline::{Config, Pipeline, ProvidedEngine};
@@ -217,16 +217,8 @@ fn load(
 /// token from `REMOTEMEDIA_TOKEN`.
 fn remote_hosts(py: Python<'_>) -> PyResult<Arc<dyn remotemedia_runtime::hosts::HostConnector>> {
     let config_error = |message: String| sdk_error(py, "ConfigurationError", &message);
-    let token = match std::env::var(remotemedia_runtime::env_vars::TOKEN) {
-        Ok(text) => Some(
-            remotemedia_remote::Token::new(
-                &text,
-                &format!("in {}", remotemedia_runtime::env_vars::TOKEN),
-            )
-            .map_err(|err| config_error(err.to_string()))?,
-        ),
-        Err(_) => None,
-    };
+    let token =
+        remotemedia_remote::Token::from_env().map_err(|err| config_error(err.to_string()))?;
     let options = remotemedia_remote::ClientOptions {
         token,
         ..Default::default()

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use remotemedia_core::env_vars;
 use subtle::ConstantTimeEq as _;
 use tonic::metadata::{MetadataMap, MetadataValue};
 
@@ -62,6 +63,14 @@ impl Token {
             source,
         })?;
         Token::new(&text, &format!("in `{}`", path.display()))
+    }
+
+    /// The token in the [`REMOTEMEDIA_TOKEN`](env_vars::TOKEN) environment variable, if it is set.
+    pub fn from_env() -> Result<Option<Token>, TokenError> {
+        match std::env::var(env_vars::TOKEN) {
+            Ok(text) => Token::new(&text, &format!("in {}", env_vars::TOKEN)).map(Some),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Adds the token to a request's metadata.

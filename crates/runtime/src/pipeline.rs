@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use remotemedia_core::cluster::ClusterConnector;
-use remotemedia_core::engine::{Engine, NodeSpec};
+use remotemedia_core::engine::{Engine, NodeSpec, ParamError};
 use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
-use remotemedia_core::graph::{Graph, GraphError};
+use remotemedia_core::graph::Graph;
 use remotemedia_core::hosts::HostConnector;
-use remotemedia_core::manifest::{Manifest, ManifestErrors};
+use remotemedia_core::manifest::{Manifest, ManifestErrors, ValidManifest};
 use remotemedia_core::placement::{
     self, ClassProbe, EngineKind, Engines, MachineCapabilities, NoClassProbe, Plan, PlanError,
     PlanOptions,
 };
-use remotemedia_core::value::{Value, ValueError};
 use remotemedia_cpython::{self as cpython, CPythonError, CPythonSettings};
 use remotemedia_rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
 
@@ -68,22 +67,12 @@ pub enum LoadError {
     /// The manifest is invalid; every problem is listed with where it is.
     #[error(transparent)]
     Manifest(#[from] ManifestErrors),
-    /// The connections do not form a DAG.
-    #[error(transparent)]
-    Graph(#[from] GraphError),
     /// A node's requirements cannot be met.
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// A node's params cannot become stream values.
-    #[error("node `{node}`: param `{param}`: {source}")]
-    Param {
-        /// The node's id.
-        node: String,
-        /// The param's name.
-        param: String,
-        /// What is wrong with it.
-        source: ValueError,
-    },
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// A node is planned on an engine this build cannot run.
     #[error(
         "node `{node}` is planned on the {engine} engine, which this build of remotemedia does not include yet"
@@ -124,7 +113,7 @@ pub enum StartError {
 /// A validated, planned pipeline, ready to run any number of times.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    manifest: Manifest,
+    manifest: ValidManifest,
     graph: Graph,
     plan: Plan,
     /// The interpreter placement already started to inspect node classes, handed to the first
@@ -145,10 +134,10 @@ impl Pipeline {
         Pipeline::new(Manifest::from_path(path)?, config)
     }
 
-    /// Plans a manifest built in code (it is validated first, by the same rules as a file).
-    pub fn new(manifest: Manifest, config: Config) -> Result<Pipeline, LoadError> {
-        manifest.validate()?;
-        let graph = Graph::new(&manifest)?;
+    /// Plans a validated manifest (`Manifest::from_*`, or `manifest.validate()` for one built
+    /// in code).
+    pub fn new(manifest: ValidManifest, config: Config) -> Result<Pipeline, LoadError> {
+        let graph = manifest.graph();
         let (plan, planning_interpreter) = match &config.machine {
             Some(machine) => plan_for(&manifest, machine, &config)?,
             None => {
@@ -169,29 +158,8 @@ impl Pipeline {
         let specs = manifest
             .nodes
             .iter()
-            .map(|node| {
-                let params = node
-                    .params
-                    .iter()
-                    .map(|(name, json)| {
-                        let value =
-                            Value::from_json(json.clone()).map_err(|source| LoadError::Param {
-                                node: node.id.clone(),
-                                param: name.clone(),
-                                source,
-                            })?;
-                        Ok((name.clone(), value))
-                    })
-                    .collect::<Result<_, LoadError>>()?;
-                Ok(NodeSpec {
-                    id: node.id.clone(),
-                    node_type: node.node_type.clone(),
-                    module: node.module.clone(),
-                    params,
-                    capabilities: node.capabilities.clone(),
-                })
-            })
-            .collect::<Result<_, LoadError>>()?;
+            .map(NodeSpec::from_manifest)
+            .collect::<Result<_, _>>()?;
         Ok(Pipeline {
             manifest,
             graph,
@@ -203,7 +171,7 @@ impl Pipeline {
     }
 
     /// The validated manifest.
-    pub fn manifest(&self) -> &Manifest {
+    pub fn manifest(&self) -> &ValidManifest {
         &self.manifest
     }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use remotemedia_runtime::executor::{Inputs, Phase};
-use remotemedia_runtime::manifest::Manifest;
+use remotemedia_runtime::manifest::{Manifest, ValidManifest};
 use remotemedia_runtime::placement::{EngineKind, MachineCapabilities};
 use remotemedia_runtime::{Config, LoadError, Pipeline, RunError, Value};
 
@@ -15,7 +15,7 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn manifest(json: serde_json::Value) -> Manifest {
+fn manifest(json: serde_json::Value) -> ValidManifest {
     Manifest::from_value(json).expect("a valid manifest")
 }
 

@@ -7,8 +7,9 @@ use rustpython_vm::PyResult;
 use rustpython_vm::builtins::PyTuple;
 
 use super::{RustPythonEngine, exception, import_module};
+use remotemedia_core::engine::{ClassFinding, ClassProbe};
 use remotemedia_core::manifest::NodeManifest;
-use remotemedia_core::placement::{ClassFinding, ClassProbe, PythonEngine};
+use remotemedia_core::manifest::RuntimeHint;
 
 impl ClassProbe for RustPythonEngine {
     fn probe(&self, node: &NodeManifest) -> ClassFinding {
@@ -50,8 +51,8 @@ impl ClassProbe for RustPythonEngine {
         });
         match answer {
             Ok((verdict, detail)) => match verdict.as_str() {
-                "declares" if detail == "cpython" => ClassFinding::Declares(PythonEngine::Cpython),
-                "declares" => ClassFinding::Declares(PythonEngine::Rustpython),
+                "declares" if detail == "cpython" => ClassFinding::Declares(RuntimeHint::Cpython),
+                "declares" => ClassFinding::Declares(RuntimeHint::Rustpython),
                 "import-fails" => ClassFinding::ImportFails { error: detail },
                 "not-found" => ClassFinding::NotFound { error: detail },
                 _ => ClassFinding::Pure,

@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use indexmap::IndexMap;
 use num_bigint::BigInt;
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
-use remotemedia_rustpython::{EngineError, RustPythonConfig, RustPythonEngine};
 use remotemedia_core::value::{Array, Value};
+use remotemedia_rustpython::{EngineError, RustPythonConfig, RustPythonEngine};
 use serde_json::json;
 
 /// Collects a node's outputs.

@@ -55,15 +55,13 @@ def runtime_manifest(pipeline: Pipeline) -> dict[str, Any]:
     """
     if not pipeline.nodes:
         raise PipelineError(f"pipeline '{pipeline.name}' has no nodes to run")
-    manifest = {"version": "v1", "metadata": {"name": pipeline.name}, "nodes": [], "connections": []}
-    ids = pipeline.node_ids()
-    position = {id(node): index for index, node in enumerate(pipeline.nodes)}
-    for node_id, node in zip(ids, pipeline.nodes):
+    from remotemedia.core.pipeline import manifest_entry
+
+    nodes = []
+    for node_id, node in zip(pipeline.node_ids(), pipeline.nodes, strict=True):
         try:
-            entry = node.to_manifest()
+            nodes.append(manifest_entry(node_id, node))
         except SerializationError:
-            entry = {"node_type": type(node).__name__, "params": {}, "runtime_hint": "cpython"}
-        manifest["nodes"].append({"id": node_id, **entry})
-    manifest["connections"] = [{"from": ids[position[id(source)]], "to": ids[position[id(target)]]}
-                               for source, target in pipeline.connections()]
-    return manifest
+            nodes.append({"id": node_id, "node_type": type(node).__name__, "params": {}, "runtime_hint": "cpython"})
+    return {"version": "v1", "metadata": {"name": pipeline.name}, "nodes": nodes,
+            "connections": pipeline.manifest_connections()}

@@ -6,18 +6,55 @@ captured in `Node.__new__`, before any subclass `__init__` runs, so a subclass d
 keyword arguments and never has to forward them for the manifest to be right.
 
 This module is imported by the embedded RustPython engine at start-up, so it stays import-light:
-`inspect` is only imported when a node is built with positional arguments.
+`inspect` is only imported when a node is built with positional arguments, `logging` when a node
+first uses `self.logger`, and `RemoteExecutorConfig` (offered here because the upstream SDK defines
+it in this module) when it is first asked for.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from remotemedia.core.exceptions import ConfigurationError, SerializationError
 from remotemedia.core.values import to_jsonable
 
+if TYPE_CHECKING:
+    import logging
+
 # A set, not a regex: `re` would cost every embedded interpreter ~10 ms of start-up.
 _NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+class _Finished:
+    """An awaitable that is already done: what the base `initialize` and `cleanup` return.
+
+    The engines ignore it (only coroutines are awaited), and `await` on it returns None at once.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Iterator[Any]:
+        return iter(())
+
+
+_FINISHED = _Finished()
+
+
+class _ClassLogger:
+    """`node.logger`: created on first use, so `logging` is imported only by nodes that log.
+
+    A non-data descriptor: a node that assigns its own `self.logger` simply replaces it.
+    """
+
+    def __get__(self, node: Node | None, owner: type | None = None) -> Any:
+        if node is None:
+            return self
+        import logging
+
+        logger = logging.getLogger(type(node).__name__)
+        node.__dict__["logger"] = logger
+        return logger
 
 
 class Node:
@@ -31,6 +68,9 @@ class Node:
 
     runtime_hint: ClassVar[str | None] = None
     """Which Python engine must run this node ("cpython" for C extensions); None lets placement decide."""
+
+    logger: logging.Logger = _ClassLogger()  # type: ignore[assignment]
+    """A logger named after the node's class (as in the upstream SDK), created on first use."""
 
     name: str
     config: dict[str, Any]
@@ -63,14 +103,23 @@ class Node:
         return f"{type(self).__name__}(name={self.name!r}{', ' if args else ''}{args})"
 
     def initialize(self) -> Any:
-        """Prepare before any data flows (load a model, open a file)."""
+        """Prepare before any data flows (load a model, open a file).
+
+        Returns an already-finished awaitable, so an `async def initialize` override may call
+        `await super().initialize()`, as nodes written for the upstream SDK do.
+        """
+        return _FINISHED
 
     def process(self, data: Any) -> Any:
         """Handle one input item; return or yield the outputs."""
         raise NotImplementedError(f"{type(self).__name__} must implement process(data)")
 
     def cleanup(self) -> Any:
-        """Release resources; runs at the end of every run, also after a failure."""
+        """Release resources; runs at the end of every run, also after a failure.
+
+        Like `initialize`, returns an already-finished awaitable for `await super().cleanup()`.
+        """
+        return _FINISHED
 
     def get_capabilities(self) -> dict[str, Any] | None:
         """What the node needs from the machine that runs it (see the manifest's `capabilities`).
@@ -80,9 +129,13 @@ class Node:
         return None
 
     def to_manifest(self, include_capabilities: bool = True) -> dict[str, Any]:
-        """This node's manifest entry, without the `id` (the pipeline assigns ids by position)."""
+        """This node's manifest entry, with its name as `id`.
+
+        In a pipeline's manifest the pipeline gives each node the id `{name}_{position}` instead,
+        so that ids stay unique when names repeat.
+        """
         cls = type(self)
-        entry: dict[str, Any] = {"node_type": cls.__name__}
+        entry: dict[str, Any] = {"id": self.name, "node_type": cls.__name__}
         module = _module_for_manifest(self)
         if module is not None:
             entry["module"] = module
@@ -110,6 +163,15 @@ class Node:
                     f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized to JSON: {exc}"
                 ) from exc
         return params
+
+
+def __getattr__(name: str) -> Any:
+    """`RemoteExecutorConfig`, where the upstream SDK defines it (`remotemedia.core.node`)."""
+    if name == "RemoteExecutorConfig":
+        from remotemedia.core.remote_config import RemoteExecutorConfig
+
+        return RemoteExecutorConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _constructor_params(cls: type, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], tuple]:

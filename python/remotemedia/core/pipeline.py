@@ -10,18 +10,45 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remotemedia.core.exceptions import ConfigurationError, PipelineError, SerializationError
 from remotemedia.core.node import Node
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 MANIFEST_VERSION = "v1"
 
 
 class Pipeline:
-    """An ordered set of nodes and the connections between them."""
+    """An ordered set of nodes and the connections between them.
 
-    def __init__(self, name: str = "pipeline") -> None:
+    `Pipeline("name")`, `Pipeline(name="name", nodes=[...])`, and the upstream SDK's order,
+    `Pipeline([...], "name")`: a first argument that is a list (or tuple) of nodes is the nodes,
+    added in order.
+    """
+
+    created_at: datetime | str | None
+    """When the pipeline was made, as the manifest records it: None means "when serialized".
+    `from_manifest` keeps the manifest's own; either way it is written in UTC, ending in Z."""
+
+    def __init__(
+        self, name_or_nodes: str | Iterable[Node] | None = None, /, name: str | None = None,
+        nodes: Iterable[Node] | None = None,
+    ) -> None:
+        if isinstance(name_or_nodes, str):
+            if name is not None:
+                raise TypeError("Pipeline() got the name twice, as its first argument and as name=")
+            name = name_or_nodes
+        elif isinstance(name_or_nodes, (list, tuple)):
+            if nodes is not None:
+                raise TypeError("Pipeline() got the nodes twice, as its first argument and as nodes=")
+            nodes = name_or_nodes
+        elif name_or_nodes is not None:
+            raise ConfigurationError(f"Pipeline() takes a name or a list of nodes first, got {name_or_nodes!r}")
+        if name is None:
+            name = "pipeline"
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"a pipeline needs a non-empty name, got {name!r}")
         self.name = name
@@ -29,6 +56,9 @@ class Pipeline:
         self._connections: list[tuple[Node, Node]] = []
         self._explicit_graph = False
         self.running = False  # nodes hold per-run state, so one run at a time
+        self.created_at = None
+        for node in nodes or ():
+            self.add_node(node)
 
     def add_node(self, node: Node) -> Pipeline:
         """Append a node; returns the pipeline so calls chain."""
@@ -70,31 +100,49 @@ class Pipeline:
         """Manifest ids, by position: `{node.name}_{index}`."""
         return [f"{node.name}_{index}" for index, node in enumerate(self.nodes)]
 
-    def export_definition(self, description: str | None = None, include_capabilities: bool = True) -> dict[str, Any]:
-        """The manifest (v1) as a dict."""
+    def export_definition(self, include_capabilities: bool = True, description: str | None = None) -> dict[str, Any]:
+        """The manifest (v1) as a dict; the arguments as for `serialize`."""
+        from remotemedia.core.timestamps import utc_timestamp
+
+        if not isinstance(include_capabilities, bool):
+            raise SerializationError(
+                f"include_capabilities must be True or False, got {include_capabilities!r} "
+                "(the description is the second argument, or description=...)"
+            )
+        if description is not None and not isinstance(description, str):
+            raise SerializationError(f"description must be a string, got {type(description).__name__} {description!r}")
         if not self.nodes:
             raise SerializationError(f"pipeline '{self.name}' has no nodes; a manifest needs at least one")
-        ids = self.node_ids()
-        index = {id(node): position for position, node in enumerate(self.nodes)}
         metadata: dict[str, Any] = {"name": self.name}
         if description is not None:
             metadata["description"] = description
-        metadata["created_at"] = _utc_timestamp()
+        try:
+            metadata["created_at"] = utc_timestamp(self.created_at)
+        except ConfigurationError as exc:
+            raise SerializationError(f"pipeline '{self.name}': {exc}") from exc
         return {
             "version": MANIFEST_VERSION,
             "metadata": metadata,
             "nodes": [
-                {"id": node_id, **node.to_manifest(include_capabilities=include_capabilities)}
-                for node_id, node in zip(ids, self.nodes, strict=True)
+                manifest_entry(node_id, node, include_capabilities)
+                for node_id, node in zip(self.node_ids(), self.nodes, strict=True)
             ],
-            "connections": [
-                {"from": ids[index[id(source)]], "to": ids[index[id(target)]]} for source, target in self.connections()
-            ],
+            "connections": self.manifest_connections(),
         }
 
-    def serialize(self, description: str | None = None, include_capabilities: bool = True) -> str:
-        """The manifest (v1) as JSON text, ready for `remotemedia validate` and `remotemedia run`."""
-        return json.dumps(self.export_definition(description, include_capabilities), indent=2, ensure_ascii=False)
+    def serialize(self, include_capabilities: bool = True, description: str | None = None) -> str:
+        """The manifest (v1) as JSON text, ready for `remotemedia validate` and `remotemedia run`.
+
+        The arguments come in the upstream SDK's order, so `serialize(False)` leaves capabilities
+        out; anything but a bool there, or a description that is not a string, is a
+        SerializationError rather than a manifest the validator would reject.
+        """
+        return json.dumps(self.export_definition(include_capabilities, description), indent=2, ensure_ascii=False)
+
+    def manifest_connections(self) -> list[dict[str, str]]:
+        """The graph's edges as manifest connections, between positional ids."""
+        ids = {id(node): node_id for node_id, node in zip(self.node_ids(), self.nodes, strict=True)}
+        return [{"from": ids[id(source)], "to": ids[id(target)]} for source, target in self.connections()]
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any] | str) -> Pipeline:
@@ -109,6 +157,10 @@ class Pipeline:
 
         checked = require_valid(manifest)
         pipeline = cls(name=checked["metadata"]["name"])
+        if "created_at" in checked["metadata"]:
+            from remotemedia.core.timestamps import parse_timestamp
+
+            pipeline.created_at = parse_timestamp(checked["metadata"]["created_at"])
         by_id: dict[str, Node] = {}
         for entry in checked["nodes"]:
             node_class = load_node_class(entry["node_type"], entry.get("module"))
@@ -192,7 +244,8 @@ class Pipeline:
         return []
 
 
-def _utc_timestamp() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def manifest_entry(node_id: str, node: Node, include_capabilities: bool = True) -> dict[str, Any]:
+    """`node`'s manifest entry under the pipeline's positional id, whatever id the node gives itself."""
+    entry = node.to_manifest(include_capabilities=include_capabilities)
+    entry.pop("id", None)
+    return {"id": node_id, **entry}

@@ -6,12 +6,17 @@ here imports a node module until that node is asked for, so loading the catalogu
 under RustPython.
 
 `RemoteExecutionNode` is not listed: it serializes as the node it wraps, plus a `host`.
+
+Every catalogue class (and `RemoteExecutionNode`, `Node`) is also a name of this package —
+`from remotemedia.nodes import PassThroughNode, CalculatorNode`, as code written for the upstream
+SDK imports them — loaded on first use, like the rest of the catalogue.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from remotemedia import _lazy_exports
 from remotemedia.core.exceptions import ConfigurationError
 
 _CATALOGUE: dict[str, str] = {
@@ -35,6 +40,10 @@ _CATALOGUE: dict[str, str] = {
     "WhisperTranscriptionNode": "remotemedia.nodes.ml.whisper_transcription",
     "TransformersPipelineNode": "remotemedia.nodes.ml.transformers_pipeline",
 }
+
+_NAMES = {**_CATALOGUE, "RemoteExecutionNode": "remotemedia.nodes.remote", "Node": "remotemedia.core.node"}
+__all__ = list(_NAMES)
+__getattr__, __dir__ = _lazy_exports(globals(), _NAMES)
 
 
 def catalogue() -> dict[str, str]:

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use remotemedia_runtime::placement::EngineKind;
 
-use super::plan::{MachineArgs, Planned, load_and_plan, write_stdout};
+use remotemedia_runtime::pipeline::Config;
+
+use crate::common::{MachineArgs, Planned, load_and_plan, write_stdout};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +31,7 @@ enum Format {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let planned = load_and_plan(&args.manifest, &args.machine)?;
+    let planned = load_and_plan(&args.manifest, &args.machine, &Config::default())?;
     let picture = match args.format {
         Format::Dot => dot(&planned),
         Format::Mermaid => mermaid(&planned),

@@ -1,20 +1,13 @@
 //! One module per subcommand, each with its clap arguments and an `execute()`.
 
-mod cluster_args;
 mod graph;
 mod nodes;
 mod plan;
-mod remote_args;
 mod run;
 mod serve;
 mod validate;
 
 use std::process::ExitCode;
-
-/// Exit code for bad input: an invalid manifest, input or plan.
-pub const EXIT_INVALID: u8 = 2;
-/// Exit code for a failure while running.
-pub const EXIT_FAILURE: u8 = 1;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -42,19 +35,5 @@ impl Command {
             Command::Nodes(args) => nodes::execute(args),
             Command::Serve(args) => serve::execute(args),
         }
-    }
-}
-
-/// Marks an error as caused by the user's input, so the process exits with [`EXIT_INVALID`].
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct InvalidInput(#[from] pub anyhow::Error);
-
-/// The exit code for an error returned by a command.
-pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    if err.chain().any(|cause| cause.is::<InvalidInput>()) {
-        ExitCode::from(EXIT_INVALID)
-    } else {
-        ExitCode::from(EXIT_FAILURE)
     }
 }

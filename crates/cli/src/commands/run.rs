@@ -29,13 +29,8 @@ use remotemedia_runtime::pipeline::{Config, Pipeline};
 use remotemedia_runtime::value::Value;
 use serde::Serialize;
 
-use super::InvalidInput;
-use super::cluster_args::ClusterArgs;
-use super::plan::MachineArgs;
-use super::remote_args::RemoteArgs;
-
-/// Exit code after SIGINT/SIGTERM, as shells report a process ended by SIGINT (128 + 2).
-const EXIT_INTERRUPTED: u8 = 130;
+use crate::common::{ClusterArgs, MachineArgs, PythonPathArgs, RemoteArgs};
+use crate::exit::{EXIT_INTERRUPTED, InvalidInput};
 
 /// SIGINT/SIGTERM received so far.
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
@@ -81,11 +76,8 @@ pub struct Args {
     /// No progress indicator.
     #[arg(long, short)]
     quiet: bool,
-    /// A directory holding modules of user-defined Python nodes and the pure-Python packages they
-    /// import, e.g. filled with `pip install --target DIR` (repeatable; searched in order, before
-    /// those in REMOTEMEDIA_PYTHON_PATH).
-    #[arg(long = "python-path", value_name = "DIR")]
-    python_path: Vec<PathBuf>,
+    #[command(flatten)]
+    python_path: PythonPathArgs,
     /// Which pure-Python (RustPython) nodes get an embedded interpreter of their own. Nodes in one
     /// interpreter share its modules and objects, so two CPU-bound nodes in one interpreter slow
     /// each other down; each interpreter of its own costs start-up time (built in parallel, on
@@ -107,14 +99,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = open_inputs(&args)?;
     let mut config = Config::default();
     config.run.channel_capacity = channel_capacity;
-    if let Some(dir) = args.python_path.iter().find(|dir| !dir.is_dir()) {
-        return Err(InvalidInput(anyhow::anyhow!(
-            "--python-path `{}` is not a directory",
-            dir.display()
-        ))
-        .into());
-    }
-    config.python_path = args.python_path.clone();
+    config.python_path = args.python_path.directories()?;
     config.interpreters = args.interpreters.into();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use remotemedia_remote::{ServeConfig, TlsIdentity, Token};
 use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::pipeline::{Config, DefaultEngines};
-use remotemedia_runtime::placement::MachineCapabilities;
 
-use super::InvalidInput;
+use crate::common::{MachineArgs, PythonPathArgs, read_file};
+use crate::exit::InvalidInput;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -29,13 +29,12 @@ pub struct Args {
     /// REMOTEMEDIA_TOKEN).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// Describe this machine from a JSON profile instead of detecting it (what clients check node
-    /// requirements against; see examples/profiles/).
-    #[arg(long, value_name = "FILE")]
-    capabilities: Option<PathBuf>,
-    /// A directory holding modules of user-defined Python nodes this server may run (repeatable).
-    #[arg(long = "python-path", value_name = "DIR")]
-    python_path: Vec<PathBuf>,
+    /// What clients check node requirements against.
+    #[command(flatten)]
+    machine: MachineArgs,
+    /// The user-defined Python nodes this server may run.
+    #[command(flatten)]
+    python_path: PythonPathArgs,
     /// Listen on a non-loopback address without a token: anyone who reaches it can run nodes.
     #[arg(long)]
     insecure: bool,
@@ -74,8 +73,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsIdentity {
-            cert_pem: read(cert, "TLS certificate").map_err(invalid)?,
-            key_pem: read(key, "TLS key").map_err(invalid)?,
+            cert_pem: read_file(cert, "TLS certificate").map_err(invalid)?,
+            key_pem: read_file(key, "TLS key").map_err(invalid)?,
         }),
         _ => None,
     };
@@ -84,23 +83,15 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             "the token travels unencrypted to {listen}; give --tls-cert and --tls-key on untrusted networks"
         );
     }
-    if let Some(dir) = args.python_path.iter().find(|dir| !dir.is_dir()) {
-        return Err(invalid(anyhow::anyhow!(
-            "--python-path `{}` is not a directory",
-            dir.display()
-        )));
-    }
+    let python_path = args.python_path.directories()?;
     if args.max_message_mib == 0 || args.max_nodes == 0 {
         return Err(invalid(anyhow::anyhow!(
             "--max-message-mib and --max-nodes must be at least 1"
         )));
     }
-    let machine = match &args.capabilities {
-        Some(path) => MachineCapabilities::from_path(path).map_err(|err| invalid(err.into()))?,
-        None => remotemedia_runtime::pipeline::detect_machine(),
-    };
+    let machine = args.machine.load()?.capabilities;
     let engines = DefaultEngines::new(Config {
-        python_path: args.python_path,
+        python_path,
         // One interpreter for every node stream, for the server's life (see ServeConfig::engines).
         interpreters: InterpreterSharing::Shared,
         ..Config::default()
@@ -137,8 +128,4 @@ fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("--listen `{listen}` is not a host:port address"))?
         .next()
         .with_context(|| format!("--listen `{listen}` resolves to no address"))
-}
-
-fn read(path: &PathBuf, what: &str) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))
 }

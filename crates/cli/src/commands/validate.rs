@@ -12,7 +12,7 @@ use anyhow::Context;
 use remotemedia_runtime::manifest::{Manifest, ManifestError};
 use serde::Serialize;
 
-use super::EXIT_INVALID;
+use crate::exit::EXIT_INVALID;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

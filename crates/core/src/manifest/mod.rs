@@ -35,6 +35,7 @@ mod nesting;
 mod schema;
 mod semantic;
 mod types;
+mod valid;
 
 use std::io::Read;
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use error::{ManifestError, ManifestErrors};
 pub use nesting::MAX_NESTING_DEPTH;
 pub use schema::SCHEMA_V1;
 pub use types::*;
+pub use valid::ValidManifest;
 
 /// The largest manifest read from a file or stream, so that a device or an endless pipe given by
 /// mistake ends with an error instead of exhausting memory. Real manifests are kilobytes.
@@ -53,12 +55,12 @@ pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Manifest {
     /// Parses and validates a manifest from JSON text.
-    pub fn from_json_str(json: &str) -> Result<Manifest, ManifestErrors> {
+    pub fn from_json_str(json: &str) -> Result<ValidManifest, ManifestErrors> {
         Self::from_json_slice(json.as_bytes())
     }
 
     /// Parses and validates a manifest from JSON bytes (UTF-8).
-    pub fn from_json_slice(json: &[u8]) -> Result<Manifest, ManifestErrors> {
+    pub fn from_json_slice(json: &[u8]) -> Result<ValidManifest, ManifestErrors> {
         let value = parse(json).map_err(ManifestErrors::single)?;
         Self::from_value(value)
     }
@@ -66,7 +68,7 @@ impl Manifest {
     /// Reads, parses and validates the manifest file at `path`.
     ///
     /// A file that cannot be read is reported as one error naming the path.
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Manifest, ManifestErrors> {
+    pub fn from_path(path: impl AsRef<Path>) -> Result<ValidManifest, ManifestErrors> {
         let path = path.as_ref();
         let unreadable = |reason: String| {
             ManifestErrors::single(ManifestError::at_root(format!(
@@ -81,7 +83,7 @@ impl Manifest {
 
     /// Reads a manifest from `reader` (standard input, a socket ...) to its end, then parses and
     /// validates it. Reading stops with an error past [`MAX_MANIFEST_BYTES`].
-    pub fn from_reader(reader: impl Read) -> Result<Manifest, ManifestErrors> {
+    pub fn from_reader(reader: impl Read) -> Result<ValidManifest, ManifestErrors> {
         let bytes = read_limited(reader, MAX_MANIFEST_BYTES).map_err(|reason| {
             ManifestErrors::single(ManifestError::at_root(format!(
                 "cannot read the manifest: {reason}"
@@ -91,7 +93,7 @@ impl Manifest {
     }
 
     /// Validates an already parsed JSON document and converts it into a manifest.
-    pub fn from_value(value: Value) -> Result<Manifest, ManifestErrors> {
+    pub fn from_value(value: Value) -> Result<ValidManifest, ManifestErrors> {
         let checked = check(&value);
         if checked.is_err() && nesting::too_deep(&value).is_some() {
             nesting::drop_iteratively(value);
@@ -102,13 +104,13 @@ impl Manifest {
     }
 
     /// Checks a manifest built in code by the same rules as one read from JSON.
-    pub fn validate(&self) -> Result<(), ManifestErrors> {
+    pub fn validate(&self) -> Result<ValidManifest, ManifestErrors> {
         let value = serde_json::to_value(self).map_err(|err| {
             ManifestErrors::single(ManifestError::at_root(format!(
                 "the manifest cannot be written as JSON: {err}"
             )))
         })?;
-        Self::from_value(value).map(drop)
+        Self::from_value(value)
     }
 }
 
@@ -121,7 +123,7 @@ pub fn validate_value(value: &Value) -> Vec<ManifestError> {
 }
 
 /// Schema first; the semantic rules only on a document whose structure is sound.
-fn check(value: &Value) -> Result<Manifest, Vec<ManifestError>> {
+fn check(value: &Value) -> Result<ValidManifest, Vec<ManifestError>> {
     // Everything below recurses into the document: refuse what could exhaust the stack.
     if let Some(pointer) = nesting::too_deep(value) {
         return Err(vec![ManifestError::new(
@@ -134,12 +136,8 @@ fn check(value: &Value) -> Result<Manifest, Vec<ManifestError>> {
         return Err(schema_errors);
     }
     let manifest = Manifest::deserialize(value).map_err(|err| vec![type_mismatch(value, err)])?;
-    let semantic_errors = semantic::semantic_errors(&manifest);
-    if semantic_errors.is_empty() {
-        Ok(manifest)
-    } else {
-        Err(semantic_errors)
-    }
+    let edges = semantic::resolve_edges(&manifest)?;
+    Ok(ValidManifest::new(manifest, edges))
 }
 
 /// The schema and the serde types describe the same format; where they disagree (a number too

@@ -70,7 +70,7 @@ const PATTERN_HINTS: &[(&str, &str)] = &[
     ),
     (
         "created_at",
-        "created_at must be an ISO 8601 UTC timestamp ending in Z, e.g. 2025-10-22T12:00:00Z",
+        "created_at must be an RFC 3339 timestamp ending in Z or +HH:MM, e.g. 2025-10-22T12:00:00Z",
     ),
     ("module", "module must be a dotted Python module path"),
 ];

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 
 use super::Manifest;
 use super::error::ManifestError;
-use crate::graph::{find_cycles, format_cycle};
+use crate::graph::cycles::{find_cycles, format_cycle};
 
-/// Every rule violation in `manifest`: node problems, then connection problems, then cycles.
-pub(crate) fn semantic_errors(manifest: &Manifest) -> Vec<ManifestError> {
+/// The connections of `manifest` as edges between node positions, in connection order; or every
+/// rule violation: node problems, then connection problems, then cycles.
+pub(crate) fn resolve_edges(
+    manifest: &Manifest,
+) -> Result<Vec<(usize, usize)>, Vec<ManifestError>> {
     let mut errors = Vec::new();
     let mut position: HashMap<&str, usize> = HashMap::with_capacity(manifest.nodes.len());
     for (index, node) in manifest.nodes.iter().enumerate() {
@@ -59,7 +62,11 @@ pub(crate) fn semantic_errors(manifest: &Manifest) -> Vec<ManifestError> {
     }
 
     errors.extend(cycle_errors(manifest, &edges, &edge_connection));
-    errors
+    if errors.is_empty() {
+        Ok(edges)
+    } else {
+        Err(errors)
+    }
 }
 
 /// One error per cycle, naming its nodes in order, at the first connection that lies on it.
@@ -146,6 +153,10 @@ mod tests {
         .expect("a well-formed manifest")
     }
 
+    fn semantic_errors(manifest: &Manifest) -> Vec<ManifestError> {
+        resolve_edges(manifest).err().unwrap_or_default()
+    }
+
     fn pointers(errors: &[ManifestError]) -> Vec<&str> {
         errors.iter().map(|e| e.pointer.as_str()).collect()
     }
@@ -156,7 +167,10 @@ mod tests {
             &["a", "b", "c", "d"],
             &[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")],
         );
-        assert_eq!(semantic_errors(&dag), vec![]);
+        assert_eq!(
+            resolve_edges(&dag),
+            Ok(vec![(0, 1), (0, 2), (1, 3), (2, 3)])
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use crate::cluster::ClusterConnector;
 use crate::manifest::Manifest;
 
-use super::planner::{EngineKind, Plan, PlanError};
+use super::error::PlanError;
+use super::types::{EngineKind, Plan};
 
 /// Asks the cluster, for every node the plan places there, whether one of its machines could
 /// hold it; adds what it will be asked for to the node's reason (`plan` shows it). An unreachable

@@ -1,51 +1,15 @@
 //! Checking, before any data flows, the hosts that nodes are placed on.
 
 use std::collections::HashMap;
-use std::fmt;
-
-use serde::Serialize;
 
 use crate::hosts::{HostConnector, HostError};
 use crate::manifest::Manifest;
 
-use super::capabilities::MachineCapabilities;
-use super::planner::{
-    ClassFinding, ClassProbe, EngineKind, Plan, PlanError, PlanOptions, Shortfall, place,
-};
-
-/// A node that must run on its host, and why that host cannot take it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HostProblem {
-    pub node_id: String,
-    pub host: String,
-    /// The required capabilities missing here, which are why the node goes to the host.
-    pub missing_here: Vec<Shortfall>,
-    /// What is wrong with the host: unreachable, token rejected, or what it lacks.
-    pub reason: String,
-}
-
-impl fmt::Display for HostProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let missing: Vec<String> = self.missing_here.iter().map(Shortfall::to_string).collect();
-        write!(
-            f,
-            "node `{}` cannot run here ({}) and cannot run on host {}: {}",
-            self.node_id,
-            missing.join("; "),
-            self.host,
-            self.reason
-        )
-    }
-}
-
-pub(super) fn describe_host_problems(problems: &[HostProblem]) -> String {
-    let head = match problems {
-        [_] => "1 node has nowhere to run:".to_owned(),
-        _ => format!("{} nodes have nowhere to run:", problems.len()),
-    };
-    let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-    format!("{head}\n{}", lines.join("\n"))
-}
+use super::error::{HostProblem, PlanError};
+use super::planner::{PlanOptions, place};
+use super::types::{EngineKind, Plan, Shortfall};
+use crate::engine::{ClassFinding, ClassProbe};
+use crate::machine::MachineCapabilities;
 
 /// Asks every host the plan sends a node to what it offers (once per host), and checks the node's
 /// requirements there.

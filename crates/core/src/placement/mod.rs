@@ -9,10 +9,6 @@
 //! - not met, no `host`: a missing *optional* GPU (`"required": false`) → local, on CPU;
 //!   any other missing capability → [`PlanError::Unplaceable`], listing every such node.
 //!
-//! With a cluster given ([`PlanOptions::cluster`]), a node this machine cannot run and no `host`
-//! takes goes to the cluster ([`EngineKind::Cluster`]), and so does one whose `placement` is
-//! `cluster`; [`check_cluster`] then asks the cluster whether it could hold them.
-//!
 //! [`check_hosts`] then asks every host a node is placed on what it offers: a host that is
 //! unreachable or lacks a requirement fails the plan ([`PlanError::HostsUnusable`]), or — when
 //! the node can do without what is missing here — the node runs here, with a warning.
@@ -42,20 +38,20 @@
 //! println!("{}", plan.nodes[0].reason); // runs on gpu-box:50051, not locally: needs gpu cuda ≥ 8 GB — no cuda GPU
 //! ```
 
-mod capabilities;
 mod cluster_check;
-mod detect;
+mod error;
 mod host_check;
 mod planner;
+mod types;
 
-pub use capabilities::{
-    CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, ProfileError, format_gb,
-    gpu_kind_name,
+// Placement works on machines and asks engines about classes: their types, where plans use them.
+pub use crate::engine::{ClassFinding, ClassProbe, NoClassProbe};
+pub use crate::machine::{
+    CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, PROBE_TIMEOUT, ProfileError,
+    detect, format_gb, gpu_kind_name,
 };
 pub use cluster_check::check_cluster;
-pub use detect::{PROBE_TIMEOUT, detect};
-pub use host_check::{HostProblem, check_hosts};
-pub use planner::{
-    ClassFinding, ClassProbe, EngineKind, NoClassProbe, NodePlan, Plan, PlanError, PlanOptions,
-    PythonEngine, Requirement, Shortfall, UnplaceableNode, plan, plan_probed, plan_with,
-};
+pub use error::{HostProblem, PlanError, UnplaceableNode};
+pub use host_check::check_hosts;
+pub use planner::{PlanOptions, plan, plan_probed, plan_with};
+pub use types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};

@@ -1,252 +1,12 @@
 //! The planner: each node's requirements against a machine's capabilities → an engine per node.
 
-use std::fmt;
-
-use serde::Serialize;
-
 use crate::env_vars;
 use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, Placement, RuntimeHint};
 
-use super::capabilities::{MachineCapabilities, format_gb, gpu_kind_name};
-
-/// Where and on which engine every node of a manifest runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    /// One entry per node, in manifest order: `nodes[i]` is `manifest.nodes[i]`.
-    pub nodes: Vec<NodePlan>,
-}
-
-impl Plan {
-    /// The placement of the node with this id.
-    pub fn node(&self, id: &str) -> Option<&NodePlan> {
-        self.nodes.iter().find(|node| node.id == id)
-    }
-}
-
-/// Where one node runs, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NodePlan {
-    pub id: String,
-    pub node_type: String,
-    pub engine: EngineKind,
-    /// For people: where it runs and why, e.g. `runs locally: needs gpu cuda ≥ 4 GB (optional) — no
-    /// cuda GPU here, runs on CPU; rustpython (runtime_hint auto)`.
-    pub reason: String,
-    /// The node's requirements this machine does not meet: why it is remote, or on CPU.
-    pub unmet: Vec<Shortfall>,
-}
-
-/// The engine that runs a node.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum EngineKind {
-    /// In this process, in the embedded RustPython interpreter.
-    Rustpython,
-    /// In this process, in CPython (for C extensions).
-    Cpython,
-    /// On another `remotemedia` instance.
-    Remote { host: String },
-    /// On a machine of the cluster the run is given (Ray), chosen when the run starts.
-    Cluster,
-}
-
-impl EngineKind {
-    /// `rustpython`, `cpython`, `remote` or `cluster`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            EngineKind::Rustpython => "rustpython",
-            EngineKind::Cpython => "cpython",
-            EngineKind::Remote { .. } => "remote",
-            EngineKind::Cluster => "cluster",
-        }
-    }
-
-    /// True for the engines of this process.
-    pub fn is_local(&self) -> bool {
-        matches!(self, EngineKind::Rustpython | EngineKind::Cpython)
-    }
-}
-
-impl fmt::Display for EngineKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineKind::Remote { host } => write!(f, "remote {host}"),
-            local => f.write_str(local.name()),
-        }
-    }
-}
-
-/// A Python engine of this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PythonEngine {
-    Rustpython,
-    Cpython,
-}
-
-impl PythonEngine {
-    fn engine_kind(self) -> EngineKind {
-        match self {
-            PythonEngine::Rustpython => EngineKind::Rustpython,
-            PythonEngine::Cpython => EngineKind::Cpython,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            PythonEngine::Rustpython => "rustpython",
-            PythonEngine::Cpython => "cpython",
-        }
-    }
-}
-
-impl fmt::Display for PythonEngine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One capability a node asks for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "capability", rename_all = "snake_case")]
-pub enum Requirement {
-    Gpu {
-        kind: GpuKind,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        min_memory_gb: Option<f64>,
-    },
-    CpuCores {
-        cores: u32,
-    },
-    CpuArch {
-        arch: String,
-    },
-    /// Total system memory, in GB.
-    Memory {
-        gb: f64,
-    },
-    /// A Python engine in this process.
-    Engine {
-        engine: PythonEngine,
-    },
-    /// A cluster to run on (the node's `placement` is `cluster`).
-    Cluster,
-}
-
-impl fmt::Display for Requirement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Requirement::Gpu {
-                kind,
-                min_memory_gb,
-            } => {
-                write!(f, "gpu {}", gpu_kind_name(*kind))?;
-                if let Some(gb) = min_memory_gb {
-                    write!(f, " ≥ {}", format_gb(*gb))?;
-                }
-                Ok(())
-            }
-            Requirement::CpuCores { cores: 1 } => f.write_str("≥ 1 cpu core"),
-            Requirement::CpuCores { cores } => write!(f, "≥ {cores} cpu cores"),
-            Requirement::CpuArch { arch } => write!(f, "cpu arch {arch}"),
-            Requirement::Memory { gb } => write!(f, "≥ {} memory", format_gb(*gb)),
-            Requirement::Engine {
-                engine: PythonEngine::Rustpython,
-            } => f.write_str("the RustPython engine"),
-            Requirement::Engine {
-                engine: PythonEngine::Cpython,
-            } => f.write_str("the CPython engine"),
-            Requirement::Cluster => f.write_str("a cluster (placement: cluster)"),
-        }
-    }
-}
-
-/// A requirement the machine does not meet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Shortfall {
-    pub requirement: Requirement,
-    /// False for an optional GPU (`"required": false`): the node can run without it, on CPU.
-    pub required: bool,
-    /// What the machine has instead, e.g. `no cuda GPU`, `only 2 GB total`.
-    pub found: String,
-}
-
-impl fmt::Display for Shortfall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "needs {}", self.requirement)?;
-        if !self.required {
-            f.write_str(" (optional)")?;
-        }
-        write!(f, " — {}", self.found)
-    }
-}
-
-/// A node that can run nowhere: its required capabilities are missing here and it has no `host`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UnplaceableNode {
-    pub node_id: String,
-    /// Every required capability it lacks (never empty).
-    pub missing: Vec<Shortfall>,
-}
-
-impl fmt::Display for UnplaceableNode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let missing: Vec<String> = self.missing.iter().map(Shortfall::to_string).collect();
-        write!(f, "node `{}` {}", self.node_id, missing.join("; "))
-    }
-}
-
-/// Why a manifest cannot be placed. Reported before anything runs.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PlanError {
-    /// Every node that cannot run anywhere, with every capability it lacks.
-    #[error("{}", describe_unplaceable(.0))]
-    Unplaceable(Vec<UnplaceableNode>),
-    #[error(
-        "environment variable {var} is `{value}`; expected auto, rustpython or cpython",
-        var = env_vars::PYTHON_RUNTIME
-    )]
-    InvalidRuntimeOverride { value: String },
-    /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
-    #[error("{}", super::host_check::describe_host_problems(.0))]
-    HostsUnusable(Vec<super::host_check::HostProblem>),
-    /// Nodes placed on the cluster, which is unreachable or has no machine that could hold them.
-    #[error("{}", describe_cluster_problems(.address, .nodes))]
-    ClusterUnusable {
-        /// The cluster's address.
-        address: String,
-        /// Each node that cannot go there, with why.
-        nodes: Vec<(String, String)>,
-    },
-}
-
-fn describe_cluster_problems(address: &str, nodes: &[(String, String)]) -> String {
-    let lines: Vec<String> = nodes
-        .iter()
-        .map(|(node, why)| format!("  node `{node}`: {why}"))
-        .collect();
-    format!(
-        "{} cannot run on the cluster {address}:\n{}",
-        match nodes {
-            [_] => "1 node".to_owned(),
-            _ => format!("{} nodes", nodes.len()),
-        },
-        lines.join("\n")
-    )
-}
-
-fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
-    let head = match nodes {
-        [_] => "1 node cannot be placed:".to_owned(),
-        _ => format!("{} nodes cannot be placed:", nodes.len()),
-    };
-    let lines: Vec<String> = nodes.iter().map(|node| format!("  {node}")).collect();
-    format!(
-        "{head}\n{}\n(a node runs elsewhere only when it names a `host` or a cluster is given with --cluster; \
-         a GPU the node can do without is marked \"required\": false)",
-        lines.join("\n")
-    )
-}
+use super::error::{PlanError, UnplaceableNode};
+use super::types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};
+use crate::engine::{ClassFinding, ClassProbe, NoClassProbe};
+use crate::machine::{MachineCapabilities, format_gb, gpu_kind_name};
 
 /// Choices that come from outside the manifest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -261,41 +21,6 @@ pub struct PlanOptions {
     /// A cluster is given (`--cluster`): nodes this machine cannot run, and no `host` takes, go
     /// there, and so do nodes whose `placement` is `cluster`.
     pub cluster: bool,
-}
-
-/// What a node's Python class says about the engine it needs, found by loading it in RustPython
-/// (see [`ClassProbe`]). Only consulted for nodes left to `auto` with no override.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClassFinding {
-    /// Not probed: `auto` means RustPython.
-    Unknown,
-    /// The class loads in RustPython and declares no engine: pure Python.
-    Pure,
-    /// The class declares its engine with the class attribute `runtime_hint` (the SDK's nodes
-    /// that need C extensions say `runtime_hint = "cpython"`).
-    Declares(PythonEngine),
-    /// The node's module exists but does not import in RustPython: something it imports is a
-    /// compiled extension (numpy …) or a package only CPython has. Carries the import error.
-    ImportFails { error: String },
-    /// RustPython cannot find the node's module or class at all (creating it will say why).
-    NotFound { error: String },
-}
-
-/// Loads node classes to find what they need; the runtime implements it with its RustPython
-/// engine.
-pub trait ClassProbe {
-    /// What `node`'s class says about its engine.
-    fn probe(&self, node: &NodeManifest) -> ClassFinding;
-}
-
-/// A probe that knows nothing: `auto` nodes go to RustPython.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoClassProbe;
-
-impl ClassProbe for NoClassProbe {
-    fn probe(&self, _node: &NodeManifest) -> ClassFinding {
-        ClassFinding::Unknown
-    }
 }
 
 impl PlanOptions {
@@ -467,10 +192,7 @@ pub(super) fn place(
     }
     if options.cluster && unmet.iter().any(|shortfall| shortfall.required) {
         let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
-        return Ok(on_cluster(
-            format!("not locally: {}", why.join("; ")),
-            unmet,
-        ));
+        return Ok(on_cluster(format!("not locally: {}", why.join("; ")), unmet));
     }
     if unmet.iter().any(|shortfall| shortfall.required) {
         return Err(unmet
@@ -604,10 +326,13 @@ fn choose_engine(
     match hint_engine(hint) {
         Some(engine) => (engine, format!("runtime_hint {engine}")),
         None => match finding {
-            ClassFinding::Declares(engine) => (
-                *engine,
-                format!("runtime_hint auto; its class declares runtime_hint {engine}"),
-            ),
+            ClassFinding::Declares(declared) => {
+                let engine = hint_engine(*declared).unwrap_or(PythonEngine::Rustpython);
+                (
+                    engine,
+                    format!("runtime_hint auto; its class declares runtime_hint {engine}"),
+                )
+            }
             ClassFinding::ImportFails { error } => (
                 PythonEngine::Cpython,
                 format!("runtime_hint auto; its module does not import in RustPython: {error}"),

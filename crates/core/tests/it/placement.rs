@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use remotemedia_core::manifest::Manifest;
+use remotemedia_core::manifest::{Manifest, ValidManifest};
 use remotemedia_core::placement::{
     self, EngineKind, MachineCapabilities, Plan, PlanError, PlanOptions, ProfileError, PythonEngine,
 };
@@ -26,7 +26,7 @@ fn profile(name: &str) -> MachineCapabilities {
 }
 
 /// A validated manifest of `nodes`, as `remotemedia plan` would load it.
-fn manifest(nodes: Value) -> Manifest {
+fn manifest(nodes: Value) -> ValidManifest {
     Manifest::from_value(
         json!({"version": "v1", "metadata": {"name": "placement-test"}, "nodes": nodes}),
     )

@@ -7,7 +7,7 @@ use std::thread::{self, ThreadId};
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::executor::PlannedNode;
 use remotemedia_core::graph::Graph;
-use remotemedia_core::manifest::Manifest;
+use remotemedia_core::manifest::{Manifest, ValidManifest};
 use remotemedia_core::value::Value;
 
 /// One lifecycle call a node received.
@@ -212,7 +212,7 @@ impl Engine for TestEngine {
 }
 
 /// A manifest with nodes `ids` (type `Test`) joined by `edges`.
-pub fn manifest(ids: &[&str], edges: &[(&str, &str)]) -> Manifest {
+pub fn manifest(ids: &[&str], edges: &[(&str, &str)]) -> ValidManifest {
     let nodes: Vec<_> = ids
         .iter()
         .map(|id| serde_json::json!({"id": id, "node_type": "Test"}))
@@ -221,7 +221,7 @@ pub fn manifest(ids: &[&str], edges: &[(&str, &str)]) -> Manifest {
         .iter()
         .map(|(from, to)| serde_json::json!({"from": from, "to": to}))
         .collect();
-    serde_json::from_value(serde_json::json!({
+    Manifest::from_value(serde_json::json!({
         "version": "v1",
         "metadata": {"name": "test"},
         "nodes": nodes,
@@ -231,8 +231,8 @@ pub fn manifest(ids: &[&str], edges: &[(&str, &str)]) -> Manifest {
 }
 
 /// The graph of `manifest`, every node planned on `engine`.
-pub fn plan(manifest: &Manifest, engine: TestEngine) -> (Graph, Vec<PlannedNode>) {
-    let graph = Graph::new(manifest).expect("an acyclic test graph");
+pub fn plan(manifest: &ValidManifest, engine: TestEngine) -> (Graph, Vec<PlannedNode>) {
+    let graph = manifest.graph();
     let engine: Arc<dyn Engine> = Arc::new(engine);
     let nodes = manifest
         .nodes

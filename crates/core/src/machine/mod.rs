@@ -1,4 +1,9 @@
-//! What a machine offers: the machine profile format (`--capabilities FILE`) and its loading.
+//! What a machine offers — CPU, memory, GPUs, engines — detected ([`detect`]) or read from a
+//! machine profile (`--capabilities FILE`). Placement checks node requirements against it.
+
+mod detect;
+
+pub use detect::{PROBE_TIMEOUT, detect};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,32 +1,7 @@
-//! The pipeline as a directed acyclic graph of node indices.
-//!
-//! Built from a manifest whose connections name existing nodes. Cycle finding is shared with
-//! manifest validation, so both report a cycle the same way.
+//! Finding cycles, without recursion, and naming them in edge order.
 
-use std::collections::HashMap;
-
-use petgraph::algo::{kosaraju_scc, toposort};
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-
-use crate::manifest::Manifest;
-
-/// A directed acyclic graph over a manifest's nodes, by position in `manifest.nodes`.
-#[derive(Debug, Clone)]
-pub struct Graph {
-    ids: Vec<String>,
-    successors: Vec<Vec<usize>>,
-    predecessors: Vec<Vec<usize>>,
-    order: Vec<usize>,
-}
-
-/// Why a manifest's connections do not form a DAG.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GraphError {
-    #[error("connection {index} names unknown node `{id}`")]
-    UnknownNode { index: usize, id: String },
-    #[error("the pipeline has a cycle: {}", format_cycle(.0))]
-    Cycle(Vec<String>),
-}
 
 /// `a -> b -> a`: the cycle's nodes in order, closed.
 pub fn format_cycle(cycle: &[String]) -> String {
@@ -36,96 +11,6 @@ pub fn format_cycle(cycle: &[String]) -> String {
         text.push_str(first);
     }
     text
-}
-
-impl Graph {
-    /// Builds the graph of `manifest`; fails on an unknown endpoint or a cycle.
-    pub fn new(manifest: &Manifest) -> Result<Graph, GraphError> {
-        let ids: Vec<String> = manifest.nodes.iter().map(|n| n.id.clone()).collect();
-        let position: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        let mut edges = Vec::with_capacity(manifest.connections.len());
-        for (index, connection) in manifest.connections.iter().enumerate() {
-            let endpoint = |id: &str| {
-                position
-                    .get(id)
-                    .copied()
-                    .ok_or_else(|| GraphError::UnknownNode {
-                        index,
-                        id: id.to_owned(),
-                    })
-            };
-            edges.push((endpoint(&connection.from)?, endpoint(&connection.to)?));
-        }
-        if let Some(cycle) = find_cycles(ids.len(), &edges).into_iter().next() {
-            return Err(GraphError::Cycle(
-                cycle.into_iter().map(|i| ids[i].clone()).collect(),
-            ));
-        }
-        let mut successors = vec![Vec::new(); ids.len()];
-        let mut predecessors = vec![Vec::new(); ids.len()];
-        for &(from, to) in &edges {
-            if !successors[from].contains(&to) {
-                successors[from].push(to);
-                predecessors[to].push(from);
-            }
-        }
-        let digraph = to_digraph(ids.len(), &edges);
-        let order = toposort(&digraph, None)
-            .expect("cycles were rejected above")
-            .into_iter()
-            .map(NodeIndex::index)
-            .collect();
-        Ok(Graph {
-            ids,
-            successors,
-            predecessors,
-            order,
-        })
-    }
-
-    /// Number of nodes.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True for a graph without nodes.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    /// The id of node `index`.
-    pub fn id(&self, index: usize) -> &str {
-        &self.ids[index]
-    }
-
-    /// Nodes that receive `index`'s outputs, in connection order.
-    pub fn successors(&self, index: usize) -> &[usize] {
-        &self.successors[index]
-    }
-
-    /// Nodes whose outputs `index` receives, in connection order.
-    pub fn predecessors(&self, index: usize) -> &[usize] {
-        &self.predecessors[index]
-    }
-
-    /// Nodes in an order where every node comes after its predecessors.
-    pub fn topological_order(&self) -> &[usize] {
-        &self.order
-    }
-
-    /// Nodes without predecessors: they receive the run's inputs.
-    pub fn roots(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len()).filter(|&i| self.predecessors[i].is_empty())
-    }
-
-    /// Nodes without successors: their outputs are the run's outputs.
-    pub fn sinks(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len()).filter(|&i| self.successors[i].is_empty())
-    }
 }
 
 /// Every cycle among `node_count` nodes joined by `edges`, each as its nodes in edge order,
@@ -194,7 +79,7 @@ fn walk_cycle(
     path
 }
 
-fn to_digraph(node_count: usize, edges: &[(usize, usize)]) -> DiGraph<(), ()> {
+pub(crate) fn to_digraph(node_count: usize, edges: &[(usize, usize)]) -> DiGraph<(), ()> {
     let mut graph = DiGraph::with_capacity(node_count, edges.len());
     for _ in 0..node_count {
         graph.add_node(());

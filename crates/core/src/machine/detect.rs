@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::manifest::GpuKind;
 
-use super::capabilities::{CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo};
+use super::{CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo};
 
 /// How long one external probe (`nvidia-smi`, `rocm-smi`, …) may take before it is abandoned.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use indexmap::IndexMap;
 use remotemedia_core::engine::{Emitter, Engine, NodeSpec, Stopped};
-use remotemedia_core::engines::rustpython::{RustPythonConfig, RustPythonEngine};
 use remotemedia_core::value::{Array, Value};
+use remotemedia_rustpython::{RustPythonConfig, RustPythonEngine};
 
 /// The values every benchmark converts, from a bare int to a 20 ms audio frame.
 fn samples() -> Vec<(&'static str, Value)> {
