@@ -150,18 +150,28 @@ impl ClusterArgs {
                 "--cluster {address}: the Ray driver needs a CPython with `ray` installed: {err}"
             ))
         })?;
-        let settings = RaySettings::new(address, python, worker_executable()?);
-        let cluster = RayCluster::new(settings, |token| {
-            let token = Token::new(token, "the cluster's one-time token")
-                .map_err(|err| HostError(err.to_string()))?;
-            let hosts = RemoteHosts::new(ClientOptions {
-                token: Some(token),
-                ..ClientOptions::default()
-            })?;
-            Ok(Arc::new(hosts) as Arc<dyn HostConnector>)
-        })?;
-        Ok(Some(Arc::new(cluster)))
+        Ok(Some(ray_cluster(address, python, worker_executable()?)?))
     }
+}
+
+/// The Ray cluster at `address`, driven by `python` (a CPython with `ray`), whose actors start
+/// `worker_executable` as node workers; they accept only this client's one-time token.
+pub fn ray_cluster(
+    address: &str,
+    python: PathBuf,
+    worker_executable: PathBuf,
+) -> anyhow::Result<Arc<dyn ClusterConnector>> {
+    let settings = RaySettings::new(address, python, worker_executable);
+    let cluster = RayCluster::new(settings, |token| {
+        let token = Token::new(token, "the cluster's one-time token")
+            .map_err(|err| HostError(err.to_string()))?;
+        let hosts = RemoteHosts::new(ClientOptions {
+            token: Some(token),
+            ..ClientOptions::default()
+        })?;
+        Ok(Arc::new(hosts) as Arc<dyn HostConnector>)
+    })?;
+    Ok(Arc::new(cluster))
 }
 
 /// The executable the cluster's actors start as node workers: this one — or, when this program

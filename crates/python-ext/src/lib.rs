@@ -68,7 +68,7 @@ fn main(py: Python<'_>) -> PyResult<u8> {
 /// `live_nodes` maps node ids to the node objects to use for nodes placed on CPython;
 /// `python_path` lists directories where RustPython may import user node modules from.
 #[pyfunction]
-#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None))]
+#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None, cluster = None))]
 fn run(
     py: Python<'_>,
     manifest: &str,
@@ -76,14 +76,11 @@ fn run(
     live_nodes: &Bound<'_, PyDict>,
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
+    cluster: Option<String>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let pipeline = load(
-        py,
-        manifest,
-        Some(live_nodes),
-        python_path,
-        channel_capacity,
-    )?;
+    let mut pipeline_config = load_config(py, Some(live_nodes), python_path, channel_capacity)?;
+    pipeline_config.cluster = ray_cluster(py, cluster)?;
+    let pipeline = load(py, manifest, pipeline_config)?;
     let values = input_values(py, inputs)?;
     let started = pipeline
         .run(values)
@@ -154,7 +151,7 @@ fn plan(
     manifest: &str,
     python_path: Vec<std::path::PathBuf>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let pipeline = load(py, manifest, None, python_path, None)?;
+    let pipeline = load(py, manifest, load_config(py, None, python_path, None)?)?;
     pipeline
         .plan()
         .nodes
@@ -170,15 +167,38 @@ fn plan(
         .collect()
 }
 
-fn load(
+fn load(py: Python<'_>, manifest: &str, config: Config) -> PyResult<Pipeline> {
+    let manifest = Manifest::from_json_str(manifest)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &err.to_string()))?;
+    Pipeline::new(manifest, config)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+/// The Ray cluster `cluster` (else `RAY_ADDRESS`), driven by this interpreter (which has `ray`),
+/// whose actors start the package's `remotemedia` command next to it (else the one on their PATH).
+fn ray_cluster(
     py: Python<'_>,
-    manifest: &str,
+    cluster: Option<String>,
+) -> PyResult<Option<Arc<dyn remotemedia_runtime::cluster::ClusterConnector>>> {
+    let Some(address) = cluster
+        .or_else(|| std::env::var(remotemedia_cluster::RAY_ADDRESS).ok())
+        .filter(|address| !address.is_empty())
+    else {
+        return Ok(None);
+    };
+    let python: std::path::PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
+    let worker = python.with_file_name("remotemedia");
+    remotemedia_cli::ray_cluster(&address, python, worker)
+        .map(Some)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+fn load_config(
+    py: Python<'_>,
     live_nodes: Option<&Bound<'_, PyDict>>,
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
-) -> PyResult<Pipeline> {
-    let manifest = Manifest::from_json_str(manifest)
-        .map_err(|err| sdk_error(py, "ConfigurationError", &err.to_string()))?;
+) -> PyResult<Config> {
     let mut live = HashMap::new();
     if let Some(nodes) = live_nodes {
         for (id, node) in nodes.iter() {
@@ -209,8 +229,7 @@ fn load(
             )
         })?;
     }
-    Pipeline::new(manifest, config)
-        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+    Ok(config)
 }
 
 /// The remote engine, as `remotemedia run` has it: nodes placed on a `host` run there, with the

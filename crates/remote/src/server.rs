@@ -123,6 +123,8 @@ pub enum ServeError {
     TlsUnsupported,
     #[error("the server failed: {0}")]
     Transport(String),
+    #[error("standard input closed: whoever started this one-run worker is gone")]
+    StarterGone,
 }
 
 /// Serves until SIGINT or SIGTERM. `listening` is called with the bound address once clients can
@@ -146,17 +148,21 @@ pub fn serve_until(
     let service = NodeService::new(&config, runtime.handle().clone())?;
     let shared = Arc::clone(&service.shared);
     let one_run = config.one_run;
-    runtime.block_on(run_server(config, service, listening, async move {
+    runtime.block_on(async move {
+        let serving = run_server(config, service, listening, async move {
+            tokio::select! {
+                () = stop => {}
+                () = run_served(&shared), if one_run => {
+                    tracing::info!("the run's node streams ended: stopping (--one-run)");
+                }
+            }
+        });
         tokio::select! {
-            () = stop => {}
-            () = run_served(&shared), if one_run => {
-                tracing::info!("the run's node streams ended: stopping (--one-run)");
-            }
-            () = stdin_closed(), if one_run => {
-                tracing::info!("standard input closed: stopping (--one-run)");
-            }
+            served = serving => served,
+            // No grace for open streams: the node is no longer placed here.
+            () = stdin_closed(), if one_run => Err(ServeError::StarterGone),
         }
-    }))
+    })
 }
 
 /// Completes when this process's standard input reaches its end (or cannot be read).

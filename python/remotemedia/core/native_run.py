@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from remotemedia.core.pipeline import Pipeline
 
 
-def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[str] | None = None) -> list[Any]:
+def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[str] | None = None,
+                   cluster: str | None = None) -> list[Any]:
     """Run `pipeline` on `inputs` with the runtime; NodeError names the node that failed, with its
     exception type and traceback text."""
     from remotemedia.core.engines import native_module
@@ -34,7 +35,7 @@ def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[
     live_nodes = dict(zip(pipeline.node_ids(), pipeline.nodes))
     pipeline.running = True
     try:
-        return native.run(json.dumps(manifest), iter(inputs), live_nodes, python_path or [])
+        return native.run(json.dumps(manifest), iter(inputs), live_nodes, python_path or [], cluster=cluster)
     finally:
         pipeline.running = False
 

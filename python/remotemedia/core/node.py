@@ -69,6 +69,10 @@ class Node:
     runtime_hint: ClassVar[str | None] = None
     """Which Python engine must run this node ("cpython" for C extensions); None lets placement decide."""
 
+    placement: ClassVar[str | None] = None
+    """Where placement may put the node: "cluster" sends it to the run's cluster whatever the local
+    machine offers (docs/cluster.md); None is the default, local first."""
+
     logger: logging.Logger = _ClassLogger()  # type: ignore[assignment]
     """A logger named after the node's class (as in the upstream SDK), created on first use."""
 
@@ -146,6 +150,8 @@ class Node:
                 entry["capabilities"] = capabilities
         if cls.runtime_hint is not None:
             entry["runtime_hint"] = cls.runtime_hint
+        if cls.placement is not None:
+            entry["placement"] = cls.placement
         return entry
 
     def _manifest_params(self) -> dict[str, Any]:
