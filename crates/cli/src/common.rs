@@ -131,7 +131,7 @@ pub struct ClusterArgs {
     /// A Ray cluster for the nodes this machine cannot run and no `host` takes, and for nodes
     /// whose `placement` is `cluster`: `ray://HOST:PORT` (the head's client server). Needs a
     /// CPython with `ray` (REMOTEMEDIA_PYTHON, else python3); see docs/cluster.md.
-    #[arg(long, value_name = "ADDRESS", env = RAY_ADDRESS)]
+    #[arg(long, value_name = "ADDRESS", env = RAY_ADDRESS, hide_env_values = true)]
     cluster: Option<String>,
 }
 
