@@ -21,11 +21,11 @@ from benchmarks.results import Row
 REPO = Path(__file__).resolve().parent.parent
 
 ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
-              "remote")
+              "remote", "cluster")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "remote_soak", "interpreter_ops", "micro")
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "interpreter_ops", "micro")
 """Issue 7's numbering, then issue 6's figures, then the breakdowns: interpreter operations, criterion."""
 
 
@@ -162,4 +162,5 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "arrays": _lazy("arrays"),
     "validation": _lazy("validation"),
     "remote": _lazy("remote"),
+    "cluster": _lazy("cluster"),
 }

@@ -45,30 +45,49 @@ def manifest(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
     return write
 
 
-def start_run(remotemedia_bin: Path, binary_env: Callable[..., dict[str, str]], path: Path,
-              address: str) -> subprocess.Popen[str]:
+def start_run(
+    remotemedia_bin: Path, binary_env: Callable[..., dict[str, str]], path: Path, address: str
+) -> subprocess.Popen[str]:
     """`remotemedia run` reading its inputs from a pipe, one line at a time."""
     return subprocess.Popen(
-        [str(remotemedia_bin), "run", str(path), "--input-file", "-", "--capabilities", str(NO_GPU),
-         "--cluster", address],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        [
+            str(remotemedia_bin),
+            "run",
+            str(path),
+            "--input-file",
+            "-",
+            "--capabilities",
+            str(NO_GPU),
+            "--cluster",
+            address,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
         env=binary_env({"RUST_LOG": "remotemedia_cluster=info"}),
     )
 
 
 def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
-        ray_cluster, remotemedia_bin, binary_env, run_remotemedia, manifest):
+    ray_cluster, remotemedia_bin, binary_env, run_remotemedia, manifest
+):
     path = manifest(calculator({"gpu": {"type": "cuda", "min_memory_gb": 4}}))
-    plan = run_remotemedia("plan", path, "--capabilities", NO_GPU, "--cluster", ray_cluster.address, "--json",
-                           timeout=RUN_TIMEOUT_S)
+    plan = run_remotemedia(
+        "plan", path, "--capabilities", NO_GPU, "--cluster", ray_cluster.address, "--json", timeout=RUN_TIMEOUT_S
+    )
     assert plan.returncode == 0, plan.stderr
     placed = {node["id"]: node for node in json.loads(plan.stdout)["nodes"]}
     assert placed[GPU_NODE]["engine"] == {"kind": "cluster"}
     assert "num_gpus=1, gpu_cuda=1, gpu_memory_gb=4" in placed[GPU_NODE]["reason"]
     assert {placed[node]["engine"]["kind"] for node in placed if node != GPU_NODE} == {"rustpython"}
 
-    local = run_remotemedia("run", REPO_ROOT / "examples" / "manifests" / "calculator.json",
-                            *[arg for n in range(1, 6) for arg in ("--input", str(n))])
+    local = run_remotemedia(
+        "run",
+        REPO_ROOT / "examples" / "manifests" / "calculator.json",
+        *[arg for n in range(1, 6) for arg in ("--input", str(n))],
+    )
     assert local.returncode == 0, local.stderr
 
     assert ray_cluster.actors() == []
@@ -105,11 +124,13 @@ def test_placement_cluster_sends_a_node_there_and_needs_a_cluster(ray_cluster, r
 
 
 def test_resources_no_machine_offers_fail_before_data_flows_naming_node_and_resource(
-        ray_cluster, run_remotemedia, manifest):
+    ray_cluster, run_remotemedia, manifest
+):
     path = manifest(calculator({"gpu": {"type": "cuda", "min_memory_gb": 16}}))
     started = time.monotonic()
-    ran = run_remotemedia("run", path, "--input", "1", "--capabilities", NO_GPU, "--cluster", ray_cluster.address,
-                          timeout=RUN_TIMEOUT_S)
+    ran = run_remotemedia(
+        "run", path, "--input", "1", "--capabilities", NO_GPU, "--cluster", ray_cluster.address, timeout=RUN_TIMEOUT_S
+    )
     assert ran.returncode == 2, ran.stderr
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`" in ran.stderr
@@ -124,8 +145,17 @@ def test_an_unreachable_cluster_fails_before_data_flows_within_a_bound(run_remot
         closed = probe.getsockname()[1]
     path = manifest(calculator({"gpu": {"type": "cuda"}}))
     started = time.monotonic()
-    ran = run_remotemedia("run", path, "--input", "1", "--capabilities", NO_GPU,
-                          "--cluster", f"ray://127.0.0.1:{closed}", timeout=RUN_TIMEOUT_S)
+    ran = run_remotemedia(
+        "run",
+        path,
+        "--input",
+        "1",
+        "--capabilities",
+        NO_GPU,
+        "--cluster",
+        f"ray://127.0.0.1:{closed}",
+        timeout=RUN_TIMEOUT_S,
+    )
     assert ran.returncode == 2, ran.stderr
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`: cannot reach the Ray cluster at ray://127.0.0.1:{closed}" in ran.stderr
@@ -133,7 +163,8 @@ def test_an_unreachable_cluster_fails_before_data_flows_within_a_bound(run_remot
 
 
 def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reason(
-        ray_cluster, remotemedia_bin, binary_env, manifest):
+    ray_cluster, remotemedia_bin, binary_env, manifest
+):
     path = manifest(calculator({"gpu": {"type": "cuda"}}))
     client = start_run(remotemedia_bin, binary_env, path, ray_cluster.address)
     try:
@@ -143,7 +174,7 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
         (name,) = ray_cluster.actors()
         ray_cluster.ray.kill(ray_cluster.ray.get_actor(name, namespace="remotemedia"), no_restart=True)
         killed = time.monotonic()
-        rest, stderr = client.communicate("2\n", timeout=RUN_TIMEOUT_S)
+        _, stderr = client.communicate("2\n", timeout=RUN_TIMEOUT_S)
     finally:
         client.kill()
     assert client.returncode == 1, stderr
@@ -154,8 +185,7 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remotemedia_bin, binary_env,
-                                                          manifest, sig):
+def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remotemedia_bin, binary_env, manifest, sig):
     path = manifest(calculator({"gpu": {"type": "cuda"}}))
     client = start_run(remotemedia_bin, binary_env, path, ray_cluster.address)
     try:

@@ -23,11 +23,11 @@ machines need `ray` and the `remotemedia` executable, not this package.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
-import time
 from typing import Any
 
 WRITE_LOCK = threading.Lock()
@@ -85,9 +85,22 @@ class NodeWorker:
         env = dict(os.environ)
         env.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
         self.process = subprocess.Popen(
-            [program, "serve", "--one-run", "--listen", f"{address}:0", "--token-file",
-             os.path.join(workdir, "token"), "--capabilities", os.path.join(workdir, "profile.json")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env,
+            [
+                program,
+                "serve",
+                "--one-run",
+                "--listen",
+                f"{address}:0",
+                "--token-file",
+                os.path.join(workdir, "token"),
+                "--capabilities",
+                os.path.join(workdir, "profile.json"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            env=env,
         )
         line = self.process.stdout.readline()
         if not line.startswith("listening on "):
@@ -106,8 +119,12 @@ class NodeWorker:
 
 def feasible(request: dict[str, Any]) -> str | None:
     """Why no machine of the cluster could ever hold `request`, or None if one could."""
-    wanted = {"CPU": request.get("num_cpus", 0), "GPU": request.get("num_gpus", 0),
-              "memory": request.get("memory", 0), **request.get("resources", {})}
+    wanted = {
+        "CPU": request.get("num_cpus", 0),
+        "GPU": request.get("num_gpus", 0),
+        "memory": request.get("memory", 0),
+        **request.get("resources", {}),
+    }
     wanted = {name: amount for name, amount in wanted.items() if amount}
     machines = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     if any(all(machine.get(name, 0) >= amount for name, amount in wanted.items()) for machine in machines):
@@ -140,9 +157,13 @@ class Driver:
             return {"ok": False, "error": why}
         actor_class = ray.remote(NodeWorker)
         actor = actor_class.options(
-            name=message["name"], num_cpus=request.get("num_cpus", 1), num_gpus=request.get("num_gpus", 0),
-            memory=request.get("memory") or None, resources=request.get("resources") or None,
-            max_concurrency=2, max_restarts=0,
+            name=message["name"],
+            num_cpus=request.get("num_cpus", 1),
+            num_gpus=request.get("num_gpus", 0),
+            memory=request.get("memory") or None,
+            resources=request.get("resources") or None,
+            max_concurrency=2,
+            max_restarts=0,
         ).remote()
         with self.lock:
             self.actors[node_id] = actor
@@ -150,11 +171,14 @@ class Driver:
         ready, _ = ray.wait([started], timeout=message["timeout_s"])
         if not ready:
             self.release({"id": node_id})
-            return {"ok": False, "error": f"Ray did not start it within {message['timeout_s']:g} s (the machines "
-                                          "that could hold it are busy, or starting a worker failed)"}
+            return {
+                "ok": False,
+                "error": f"Ray did not start it within {message['timeout_s']:g} s (the machines "
+                "that could hold it are busy, or starting a worker failed)",
+            }
         try:
             address = ray.get(started)
-        except Exception as error:  # noqa: BLE001 - Ray wraps whatever the actor raised
+        except Exception as error:
             self.release({"id": node_id})
             return {"ok": False, "error": reason(error)}
         threading.Thread(target=self.watch, args=(node_id, actor), daemon=True).start()
@@ -165,7 +189,7 @@ class Driver:
         try:
             code = ray.get(actor.wait.remote())
             why = f"its worker exited with code {code}"
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             why = reason(error)
         with self.lock:
             placed = self.actors.get(node_id) is actor
@@ -180,11 +204,10 @@ class Driver:
         return {"ok": True}
 
     def release_all(self) -> None:
+        """Kills every actor still placed; the driver is going away (Ray reaps what this misses)."""
         for node_id in list(self.actors):
-            try:
+            with contextlib.suppress(Exception):
                 self.release({"id": node_id})
-            except Exception:  # noqa: BLE001 - the driver is going away; Ray reaps the rest
-                pass
 
 
 def reason(error: BaseException) -> str:
@@ -201,7 +224,7 @@ def main() -> None:
         try:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
             outcome["resources"] = ray.cluster_resources()
-        except Exception as error:  # noqa: BLE001 - any failure to connect is reported the same way
+        except Exception as error:
             outcome["error"] = reason(error)
 
     thread = threading.Thread(target=connect, daemon=True)
@@ -220,7 +243,7 @@ def main() -> None:
     def serve(message: dict[str, Any]) -> None:
         try:
             answer = handlers[message["op"]](message)
-        except Exception as error:  # noqa: BLE001 - reported to the executable, which names the node
+        except Exception as error:
             answer = {"ok": False, "error": reason(error)}
         say({"re": message["op"], "id": message.get("id"), **answer})
 

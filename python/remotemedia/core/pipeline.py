@@ -206,7 +206,8 @@ class Pipeline:
 
             return run_on_runtime(self, inputs, cluster=cluster)
         if cluster is not None:
-            raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places nothing")
+            raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places "
+                                "nothing")
         import asyncio
 
         try:
