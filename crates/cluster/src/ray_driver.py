@@ -28,9 +28,11 @@ import json
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 WRITE_LOCK = threading.Lock()
+CONNECT_ATTEMPTS = 3
 
 
 def say(message: dict[str, Any]) -> None:
@@ -221,11 +223,20 @@ def main() -> None:
     outcome: dict[str, Any] = {}
 
     def connect() -> None:
-        try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
-            outcome["resources"] = ray.cluster_resources()
-        except Exception as error:
-            outcome["error"] = reason(error)
+        # Ray's client server forks a server per client; a fork racing another client's comings
+        # and goings can fail ("Starting Ray client server failed"): that one is worth a retry.
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
+                outcome["resources"] = ray.cluster_resources()
+                outcome.pop("error", None)
+                return
+            except Exception as error:  # any failure to connect is reported the same way
+                outcome["error"] = reason(error)
+                if "Initialization failure from server" not in str(error) or attempt == CONNECT_ATTEMPTS:
+                    return
+                ray.shutdown()
+                time.sleep(attempt)
 
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
