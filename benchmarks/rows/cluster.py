@@ -16,25 +16,34 @@ CLIENT_PROFILE = "tests/profiles/no-gpu.json"
 
 
 def run(bench: Bench) -> Row:
-    row = Row("cluster", "A node placed on a Ray cluster (issue 15)",
-              "The calculator example with its `double_2` node needing a CUDA GPU, which the client's profile lacks: "
-              "`remotemedia run --cluster ray://…` places it on a local two-node Ray cluster (head and a worker "
-              "declaring a GPU, on loopback; tests/cluster/local_ray.py), against the same manifest without the "
-              "requirement, all local. Start-up: one item, whole process — the cluster run connects a Ray client "
-              "(driver process), has Ray start the node's actor and its `serve --one-run` worker, opens the node's "
-              "stream, and kills the actor at the end. Throughput: "
-              f"{bench.sizes.remote_items:,} items, items ÷ the run's streaming time (start-up excluded, "
-              "`--metrics`).")
+    row = Row(
+        "cluster",
+        "A node placed on a Ray cluster (issue 15)",
+        "The calculator example with its `double_2` node needing a CUDA GPU, which the client's profile lacks: "
+        "`remotemedia run --cluster ray://…` places it on a local two-node Ray cluster (head and a worker "
+        "declaring a GPU, on loopback; tests/cluster/local_ray.py), against the same manifest without the "
+        "requirement, all local. Start-up: one item, whole process — the cluster run connects a Ray client "
+        "(driver process), has Ray start the node's actor and its `serve --one-run` worker, opens the node's "
+        "stream, and kills the actor at the end. Throughput: "
+        f"{bench.sizes.remote_items:,} items, items ÷ the run's streaming time (start-up excluded, "
+        "`--metrics`).",
+    )
     try:
         import ray
     except ImportError:
-        row.figures.append(Figure("cluster node", "s", status="n/a (ray not installed)",
-                                  note="`ray` is not installed (pip install -r tests/requirements.txt)"))
+        row.figures.append(
+            Figure(
+                "cluster node",
+                "s",
+                status="n/a (ray not installed)",
+                note="`ray` is not installed (pip install -r tests/requirements.txt)",
+            )
+        )
         return row
     local_ray = _local_ray(bench)
     cluster = local_ray.start(Path(tempfile.mkdtemp(prefix="rm-bench-ray-")))
     try:
-        ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+        local_ray.connect(ray, cluster.address)
         local_ray.wait_for_nodes(cluster, ray)
         ray.shutdown()
         bench.log(f"Ray cluster at {cluster.address}")
@@ -78,30 +87,57 @@ def _measure(bench: Bench, row: Row, address: str) -> None:
         contenders = []
         for side, manifest in manifests.items():
             output = bench.work / f"outputs-cluster-{side}-{count}.jsonl"
-            argv = [str(bench.binary), "run", str(manifest), "--quiet", "--capabilities",
-                    str(bench.repo / CLIENT_PROFILE), "--input-file", str(inputs), "--output", str(output),
-                    "--metrics", "--json"]
+            argv = [
+                str(bench.binary),
+                "run",
+                str(manifest),
+                "--quiet",
+                "--capabilities",
+                str(bench.repo / CLIENT_PROFILE),
+                "--input-file",
+                str(inputs),
+                "--output",
+                str(output),
+                "--metrics",
+                "--json",
+            ]
             if side == "cluster":
                 argv += ["--cluster", address]
-            contenders.append(Contender(f"{side}, {count:,} item(s)", argv, output, bench.child_env(),
-                                        figures=streaming_time))
+            contenders.append(
+                Contender(f"{side}, {count:,} item(s)", argv, output, bench.child_env(), figures=streaming_time)
+            )
         comparison = compare(contenders, bench.sizes.repetitions, progress=bench.log)
         row.checks += comparison.checked
         runs[count] = {side: comparison.values(c.name) for side, c in zip(manifests, contenders, strict=True)}
-        streaming[count] = {side: comparison.values(c.name, "streaming_seconds")
-                            for side, c in zip(manifests, contenders, strict=True)}
+        streaming[count] = {
+            side: comparison.values(c.name, "streaming_seconds") for side, c in zip(manifests, contenders, strict=True)
+        }
     items = bench.sizes.remote_items
     row.figures += [
         Figure("one item, whole process, node on the cluster", "s", stats(runs[1]["cluster"])),
         Figure("one item, whole process, all local", "s", stats(runs[1]["local"])),
-        Figure("start-up cost of placing a node on Ray", "s",
-               stats(pairwise(runs[1]["local"], runs[1]["cluster"], lambda local, cluster: cluster - local)),
-               note="cluster run − local run, one item, pair by pair"),
-        Figure("throughput through the Ray-placed node", "items/s",
-               stats(items / seconds for seconds in streaming[items]["cluster"]), note="streaming, start-up excluded"),
-        Figure("throughput, all local", "items/s",
-               stats(items / seconds for seconds in streaming[items]["local"]), note="streaming, start-up excluded"),
+        Figure(
+            "start-up cost of placing a node on Ray",
+            "s",
+            stats(pairwise(runs[1]["local"], runs[1]["cluster"], lambda local, cluster: cluster - local)),
+            note="cluster run − local run, one item, pair by pair",
+        ),
+        Figure(
+            "throughput through the Ray-placed node",
+            "items/s",
+            stats(items / seconds for seconds in streaming[items]["cluster"]),
+            note="streaming, start-up excluded",
+        ),
+        Figure(
+            "throughput, all local",
+            "items/s",
+            stats(items / seconds for seconds in streaming[items]["local"]),
+            note="streaming, start-up excluded",
+        ),
     ]
-    row.ratios.append(Ratio("cluster ÷ local (streaming throughput)", pairwise(
-        streaming[items]["local"], streaming[items]["cluster"], lambda local, cluster: local / cluster)))
-
+    row.ratios.append(
+        Ratio(
+            "cluster ÷ local (streaming throughput)",
+            pairwise(streaming[items]["local"], streaming[items]["cluster"], lambda local, cluster: local / cluster),
+        )
+    )

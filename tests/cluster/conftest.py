@@ -57,7 +57,7 @@ def ray_cluster() -> Iterator[Cluster]:
     except local_ray.StartError as error:
         pytest.fail(str(error))
     try:
-        ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+        local_ray.connect(ray, cluster.address)
         local_ray.wait_for_nodes(cluster, ray)
         print(f"\nRay cluster up in {time.monotonic() - started:.1f} s at {cluster.address}", file=sys.stderr)
         yield Cluster(cluster.address, ray)

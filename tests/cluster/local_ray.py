@@ -91,6 +91,20 @@ def start(temp: Path) -> LocalRay:
     return LocalRay(f"ray://{HEAD_IP}:{client_port}", head, worker, temp)
 
 
+def connect(ray: object, address: str, attempts: int = 5) -> None:
+    """`ray.init` as a client of `address`, retrying when Ray's client server fails to start the
+    per-client server it forks (it does now and then; the remotemedia driver retries too)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)  # type: ignore[attr-defined]
+            return
+        except ConnectionAbortedError:
+            ray.shutdown()  # type: ignore[attr-defined]
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
+
+
 def wait_for_nodes(cluster: LocalRay, ray: object) -> None:
     """Waits until both Ray nodes are alive, as seen by `ray` (a client connected to the cluster)."""
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -174,7 +174,9 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
         (name,) = ray_cluster.actors()
         ray_cluster.ray.kill(ray_cluster.ray.get_actor(name, namespace="remotemedia"), no_restart=True)
         killed = time.monotonic()
-        _, stderr = client.communicate("2\n", timeout=RUN_TIMEOUT_S)
+        # No more input: the run is idle, its input still open. It must notice by itself.
+        client.wait(timeout=RUN_TIMEOUT_S)
+        stderr = client.stderr.read()
     finally:
         client.kill()
     assert client.returncode == 1, stderr
