@@ -16,13 +16,18 @@ export REMOTEMEDIA_BIN := $(abspath $(BIN))
 build:
 	$(CARGO) build $(CARGO_FLAGS) --workspace
 
-# The main job on bundled examples, run entirely inside the binary (embedded RustPython, no CPython):
-# the seed pipeline serialized by the SDK, then WAV -> mono -> 16 kHz -> VAD segments + a WAV recording.
+# The main job on bundled examples: the seed pipeline serialized by the SDK, then WAV -> mono -> 16 kHz ->
+# VAD segments + a WAV recording, entirely inside the binary (embedded RustPython, no CPython); then the
+# same audio transcribed offline, Whisper (tiny.en from the pinned model package) on the CPython the
+# binary loads at run time, the audio nodes in-process — plan shows which runs where.
 demo: build python-deps
 	PYTHONPATH=python $(PYTHON) examples/seed_pipeline.py > $(TARGET_DIR)/seed_manifest.json
 	$(BIN) run $(TARGET_DIR)/seed_manifest.json --input 10
 	$(BIN) run examples/manifests/speech_recording.json --input null
 	@echo "speech segments above (seconds); 16 kHz mono recording written to speech-16k-mono.wav"
+	$(BIN) plan examples/manifests/transcribe.json
+	HF_HUB_OFFLINE=1 REMOTEMEDIA_PYTHON=$$(command -v $(PYTHON)) $(BIN) run examples/manifests/transcribe.json --input null
+	@echo "transcript above, one line per speech segment; subtitles written to speech-transcript.srt"
 
 test: test-rust test-python
 

@@ -21,12 +21,14 @@ from benchmarks.results import Row
 REPO = Path(__file__).resolve().parent.parent
 
 ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
-              "remote", "cluster")
+              "remote", "cluster", "transcription")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "interpreter_ops", "micro")
-"""Issue 7's numbering, then issue 6's figures, then the breakdowns: interpreter operations, criterion."""
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "transcription", "interpreter_ops",
+         "micro")
+"""Issue 7's numbering, then issue 6's and issue 14's figures, then the breakdowns: interpreter operations,
+criterion."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -51,6 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--audio-seconds", type=int, help="seconds of audio for the compute-heavy row")
     parser.add_argument("--criterion-seconds", type=float, help="measurement time of each criterion benchmark")
     parser.add_argument("--soak-runs", type=int, help="sequential client runs against one server (remote row)")
+    parser.add_argument("--transcribe-seconds", type=int, help="seconds of speech for the transcription row")
     args = parser.parse_args(argv)
     args.rows = [name.strip() for name in args.rows.split(",") if name.strip()]
     unknown = set(args.rows) - set(ROW_GROUPS)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = settings.sizes(args.quick, repetitions=args.reps, cold_start_repetitions=args.cold_start_reps,
                            glue_items=args.glue_items, overhead_items=args.overhead_items,
                            audio_seconds=args.audio_seconds, criterion_seconds=args.criterion_seconds,
-                           soak_runs=args.soak_runs)
+                           soak_runs=args.soak_runs, transcribe_seconds=args.transcribe_seconds)
     if args.no_build and "validation" in args.rows:
         args.rows.remove("validation")
         print("--no-build: skipping the criterion rows (validation, micro-benchmarks)", file=sys.stderr)
@@ -163,4 +166,5 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "validation": _lazy("validation"),
     "remote": _lazy("remote"),
     "cluster": _lazy("cluster"),
+    "transcription": _lazy("transcription"),
 }

@@ -40,6 +40,8 @@ class Sizes:
     """Items sent one at a time per latency run."""
     soak_runs: int
     """Sequential client runs against one server for its memory figures."""
+    transcribe_seconds: int
+    """Seconds of speech the transcription row transcribes."""
 
 
 # The full run must fit, with a cold build of the release artefacts, in issue 7's 15 minutes on 2 cores:
@@ -60,6 +62,7 @@ FULL = Sizes(
     remote_items=20_000,
     remote_latency_items=300,
     soak_runs=1_000,
+    transcribe_seconds=30,
 )
 
 QUICK = Sizes(
@@ -78,6 +81,7 @@ QUICK = Sizes(
     remote_items=200,
     remote_latency_items=20,
     soak_runs=3,
+    transcribe_seconds=6,
 )
 
 

@@ -1,5 +1,5 @@
-//! Copies the curated standard library out of RustPython's `Lib/` and rebuilds this crate whenever
-//! a frozen Python source changes.
+//! Copies the curated standard library out of RustPython's `Lib/`, writes out the SDK's sources
+//! (crate `remotemedia-python-sdk`), and rebuilds this crate whenever a frozen Python source changes.
 //!
 //! `py_freeze!` compiles a directory inside a proc macro and only takes a path literal, so the
 //! modules listed in `stdlib-modules.txt` are copied into `OUT_DIR/Lib`, and a generated file
@@ -16,21 +16,33 @@ use std::path::{Path, PathBuf};
 const STDLIB_LIST: &str = "stdlib-modules.txt";
 
 fn main() {
-    for tree in ["../../python", "stdlib-shim", "embedded", STDLIB_LIST] {
+    // The SDK's own sources come through `remotemedia-python-sdk` (a build dependency: an edited
+    // SDK rebuilds it, and that reruns this script).
+    for tree in ["stdlib-shim", "embedded", STDLIB_LIST] {
         println!("cargo:rerun-if-changed={tree}");
     }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let sdk = out_dir.join("sdk");
+    if sdk.exists() {
+        fs::remove_dir_all(&sdk).expect("empty the previous SDK copy");
+    }
+    remotemedia_python_sdk::write_tree(&sdk).expect("write the SDK sources into OUT_DIR");
+    write_freeze_call(&sdk, &out_dir.join("frozen_sdk.rs"));
     let frozen_lib = out_dir.join("Lib");
     let lib = Path::new(rustpython_pylib::LIB_PATH);
     copy_curated_stdlib(lib, &frozen_lib);
     write_left_out_module(lib, &frozen_lib);
-    let freeze_call = format!(
+    write_freeze_call(&frozen_lib, &out_dir.join("frozen_stdlib.rs"));
+}
+
+/// Writes the `py_freeze!` call of the directory `dir` into `file`, for `src/frozen.rs` to include.
+fn write_freeze_call(dir: &Path, file: &Path) {
+    let call = format!(
         "rustpython_vm::py_freeze!(dir = {:?})\n",
-        frozen_lib
-            .to_str()
+        dir.to_str()
             .expect("OUT_DIR is valid UTF-8 (py_freeze! takes a string literal)")
     );
-    fs::write(out_dir.join("frozen_stdlib.rs"), freeze_call).expect("write frozen_stdlib.rs");
+    fs::write(file, call).unwrap_or_else(|err| panic!("write {}: {err}", file.display()));
 }
 
 /// Copies every module and package named in the list from `lib` into `destination`, emptied first

@@ -10,6 +10,7 @@ module imported costs every embedded interpreter's start-up.
 
 from __future__ import annotations
 
+import os as _os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,3 +54,9 @@ def _lazy_exports(
 
 __all__ = list(_CORE_NAMES)
 __getattr__, __dir__ = _lazy_exports(globals(), _CORE_NAMES)
+
+if _os.environ.get("REMOTEMEDIA_SANDBOX") == "1":
+    # A sandboxed worker (docs/isolation.md): actions the kernel refuses get named errors.
+    from remotemedia.core.sandbox import install_audit_hook as _install_audit_hook
+
+    _install_audit_hook()

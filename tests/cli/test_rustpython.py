@@ -307,5 +307,5 @@ def test_nodes_lists_the_frozen_catalogue(run_remotemedia):
     catalogue = {entry["node_type"]: entry["module"] for entry in json.loads(result.stdout)}
     assert catalogue["CalculatorNode"] == "remotemedia.nodes.calculator"
     assert catalogue["WavReaderNode"] == "remotemedia.nodes.audio.wav"
-    from remotemedia.nodes import catalogue as sdk_catalogue
+    from remotemedia.engine_api import catalogue as sdk_catalogue
     assert catalogue == sdk_catalogue()

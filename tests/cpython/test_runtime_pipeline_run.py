@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from cpython_helpers import json_lines, speech_pipeline
-from remotemedia.core.engines import RuntimeUnavailableError, choose_engine, native_module
+from remotemedia.runtime import RuntimeUnavailableError, choose_engine, native_module, runtime_plan
 from remotemedia.core.exceptions import ConfigurationError, NodeError
-from remotemedia.core.native_run import runtime_plan
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import to_jsonable

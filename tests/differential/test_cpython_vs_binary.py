@@ -19,7 +19,7 @@ import pytest
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 from remotemedia.core.values import from_jsonable, to_jsonable
-from remotemedia.nodes import catalogue, load_node_class
+from remotemedia.engine_api import catalogue, load_node_class
 from remotemedia.nodes.audio.transforms import GainNode, MixDownNode, ResampleNode
 from remotemedia.nodes.audio.vad import EnergyVADNode
 from remotemedia.nodes.audio.wav import WavReaderNode, WavWriterNode
@@ -27,6 +27,7 @@ from remotemedia.nodes.base import BufferNode, PassThroughNode
 from remotemedia.nodes.calculator import OPERATIONS, CalculatorNode
 from remotemedia.nodes.io_nodes import DataSinkNode, DataSourceNode
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
+from remotemedia.nodes.subtitles import SubtitleWriterNode
 from remotemedia.nodes.text import OPERATIONS as TEXT_OPERATIONS
 from remotemedia.nodes.text import TextTransformNode
 
@@ -39,6 +40,11 @@ MIXED = [
     None, True, False, 0, -1, 2**63, 2**64 - 1, 3.14159, -0.0, "text", "émoji 🎧", b"\x00\xffbytes", b"",
     [], [1, "two", [3.0, None]], {}, {"nested": {"deep": [{"a": 1}, {"b": b"\x01"}]}, "n": None},
     {"order": 1, "kept": 2, "as": 3, "given": 4},
+]
+TRANSCRIPTS = [
+    {"start": 0.27, "end": 1.59, "text": "Hello and welcome.", "language": "en"},
+    {"start": 2.0, "end": 2.5, "text": "  ", "language": "en"},
+    {"start": 3661.0005, "end": 3662.9999, "text": "Ünïcødé ✓\n\nlines --> here", "language": None},
 ]
 
 
@@ -85,6 +91,8 @@ CASES: list[Case] = [
     Case("ResampleNode", lambda _s: [WavReaderNode(path=SPEECH_WAV), ResampleNode(target_rate=11025)]),
     Case("EnergyVADNode", lambda _s: [WavReaderNode(path=SPEECH_WAV), MixDownNode(), ResampleNode(target_rate=16000),
                                       EnergyVADNode(threshold_db=-45.0, min_silence_ms=200)]),
+    Case("SubtitleWriterNode-srt", lambda scratch: [SubtitleWriterNode(path=str(scratch / "out.srt"))], TRANSCRIPTS),
+    Case("SubtitleWriterNode-vtt", lambda scratch: [SubtitleWriterNode(path=str(scratch / "out.vtt"))], TRANSCRIPTS),
     Case("WavWriterNode", lambda scratch: [WavReaderNode(path=SPEECH_WAV), ResampleNode(target_rate=8000),
                                            WavWriterNode(path=str(scratch / "out.wav"))]),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from remotemedia.core.exceptions import ConfigurationError
 from remotemedia.core.node import Node
-from remotemedia.nodes import catalogue, load_node_class
+from remotemedia.engine_api import catalogue, load_node_class
 
 
 def test_every_catalogue_entry_loads_to_the_class_defined_there():
@@ -62,7 +62,7 @@ def test_unresolvable_nodes_say_why(node_type, module, message):
 
 def test_importing_the_catalogue_imports_no_node_module(run_python):
     code = (
-        "import sys, remotemedia.nodes as n; n.catalogue(); "
+        "import sys, remotemedia.engine_api as api; api.catalogue(); "
         "print(sorted(m for m in sys.modules if m.startswith('remotemedia.nodes.')))"
     )
     assert run_python("-c", code).stdout.strip() == "[]"

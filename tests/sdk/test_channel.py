@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from remotemedia.core.channel import Channel, ChannelClosed
+from remotemedia.local.channel import Channel, ChannelClosed
 
 HANG_GUARD_S = 60
 """Only turns a would-be hang into a failure; nothing here is timed."""

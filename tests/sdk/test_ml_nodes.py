@@ -13,17 +13,26 @@ from remotemedia.nodes.ml.whisper_transcription import WhisperTranscriptionNode
 
 
 @pytest.mark.parametrize(
-    "model_size, device, gpu",
+    "model, device, gpu",
     [
         ("large", "auto", {"type": "cuda", "min_memory_gb": 10.0, "required": False}),
         ("large-v3", "cuda", {"type": "cuda", "min_memory_gb": 10.0, "required": True}),
         ("tiny.en", "auto", {"type": "cuda", "min_memory_gb": 1.0, "required": False}),
+        ("distil-small.en", "auto", {"type": "cuda", "min_memory_gb": 2.0, "required": False}),
+        ("/models/faster-whisper-medium", "cuda", {"type": "cuda", "min_memory_gb": 5.0, "required": True}),
+        ("/models/my-own-model", "cuda", {"type": "cuda", "min_memory_gb": 10.0, "required": True}),
         ("medium", "cpu", None),
     ],
 )
-def test_whisper_capabilities_follow_model_size_and_device(model_size, device, gpu):
-    capabilities = WhisperTranscriptionNode(model_size=model_size, device=device).get_capabilities()
+def test_whisper_capabilities_follow_model_size_and_device(model, device, gpu):
+    capabilities = WhisperTranscriptionNode(model=model, device=device).get_capabilities()
     assert capabilities.get("gpu") == gpu
+
+
+def test_whisper_takes_model_size_as_the_earlier_name_of_model():
+    assert WhisperTranscriptionNode(model_size="small").model == "small"
+    with pytest.raises(ConfigurationError, match="not both"):
+        WhisperTranscriptionNode(model="base", model_size="small")
 
 
 @pytest.mark.parametrize(
@@ -43,18 +52,26 @@ def test_transformers_capabilities_follow_task_and_device(task, device, gpu):
 def test_ml_manifests_are_valid_and_ask_for_cpython():
     pipeline = (
         Pipeline("ml")
-        .add_node(WhisperTranscriptionNode(model_size="small"))
+        .add_node(WhisperTranscriptionNode(model="small"))
         .add_node(TransformersPipelineNode(task="summarization"))
     )
     manifest = pipeline.export_definition()
     assert validate(manifest) == []
     assert [node["runtime_hint"] for node in manifest["nodes"]] == ["cpython", "cpython"]
-    assert manifest["nodes"][0]["params"] == {"model_size": "small"}
+    assert manifest["nodes"][0]["params"] == {"model": "small"}
 
 
 def test_bad_ml_parameters_are_configuration_errors():
     with pytest.raises(ConfigurationError, match="unknown Whisper model size 'huge'"):
-        WhisperTranscriptionNode(model_size="huge")
+        WhisperTranscriptionNode(model="huge")
+    with pytest.raises(ConfigurationError, match="backend must be one of faster-whisper, openai-whisper"):
+        WhisperTranscriptionNode(backend="whisper.cpp")
+    with pytest.raises(ConfigurationError, match="segmentation must be one of window, vad"):
+        WhisperTranscriptionNode(segmentation="silence")
+    with pytest.raises(ConfigurationError, match=r"window_seconds must be in \[5, 30\]"):
+        WhisperTranscriptionNode(window_seconds=45)
+    with pytest.raises(ConfigurationError, match="model_path must be a list of directories"):
+        WhisperTranscriptionNode(model_path="/models")
     with pytest.raises(ConfigurationError, match="device must be one of auto, cpu, cuda"):
         TransformersPipelineNode(device="gpu")
 
@@ -62,12 +79,13 @@ def test_bad_ml_parameters_are_configuration_errors():
 @pytest.mark.parametrize(
     "node, package",
     [
-        (WhisperTranscriptionNode(), "openai-whisper"),
+        (WhisperTranscriptionNode(), "faster-whisper"),
+        (WhisperTranscriptionNode(backend="openai-whisper"), "openai-whisper"),
         (TransformersPipelineNode(), "transformers"),
     ],
 )
 def test_missing_library_is_a_clear_error_at_initialize(monkeypatch, node, package):
-    for module in ("whisper", "transformers"):
+    for module in ("faster_whisper", "whisper", "transformers"):
         monkeypatch.setitem(sys.modules, module, None)  # makes the import fail, installed or not
     message = f"needs the '{package}' package, which is not installed: pip install {package}"
     with pytest.raises(NodeError, match=message):
@@ -77,6 +95,7 @@ def test_missing_library_is_a_clear_error_at_initialize(monkeypatch, node, packa
 def test_importing_ml_nodes_does_not_import_their_libraries(run_python):
     code = (
         "import sys, remotemedia.nodes.ml.whisper_transcription, remotemedia.nodes.ml.transformers_pipeline; "
-        "print(sorted({'torch', 'whisper', 'transformers', 'numpy'} & set(sys.modules)))"
+        "heavy = {'torch', 'whisper', 'faster_whisper', 'ctranslate2', 'transformers', 'numpy'}; "
+        "print(sorted(heavy & set(sys.modules)))"
     )
     assert run_python("-c", code).stdout.strip() == "[]"

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 from remotemedia.core.exceptions import NodeError
-from remotemedia.core.local_run import QUEUE_SIZE
+from remotemedia.local.run import QUEUE_SIZE
 from remotemedia.core.node import Node
 from remotemedia.core.pipeline import Pipeline
 

@@ -5,6 +5,8 @@
 //! `Send`; engines are shared by all stage threads of a run.
 
 use crossbeam_channel::Receiver;
+use std::time::Duration;
+
 use indexmap::IndexMap;
 
 use crate::manifest::{Capabilities, NodeManifest, RuntimeHint};
@@ -38,6 +40,18 @@ impl NodeSpec {
             params,
             capabilities: node.capabilities.clone(),
         }
+    }
+
+    /// The keyword arguments a Python engine builds the node with: the params, plus `name` = the
+    /// node id unless a param sets it — the SDK names nodes rebuilt from a manifest by their id
+    /// too, so messages that quote `self.name` read the same in every engine.
+    pub fn constructor_args(&self) -> impl Iterator<Item = (&str, Value)> {
+        let name =
+            (!self.params.contains_key("name")).then(|| ("name", Value::from(self.id.as_str())));
+        self.params
+            .iter()
+            .map(|(param, value)| (param.as_str(), value.clone()))
+            .chain(name)
     }
 
     /// The spec of a manifest node, its JSON params converted to values.
@@ -142,6 +156,14 @@ pub trait Emitter {
     /// node that sends items on (a remote node) may then hold them to send several together.
     fn more_input(&self) -> bool {
         false
+    }
+
+    /// Reports one timing sample the node measured itself under `name` — the latency of one
+    /// speech segment, say, which the node's overall process time cannot show. The executor
+    /// gathers the samples per node and name (see `NodeMetrics::timings`); an emitter that keeps
+    /// no metrics ignores them. Meant for events, not for every item.
+    fn record_timing(&mut self, name: &str, sample: Duration) {
+        let _ = (name, sample);
     }
 }
 

@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::engine::Engine;
+use crate::manifest::Isolation;
 use crate::placement::EngineKind;
 
 /// Starts this process's engines by the kind placement chose.
@@ -20,6 +21,17 @@ pub trait LocalEngines: Send + Sync + fmt::Debug {
         kind: &EngineKind,
         nodes: &[String],
     ) -> Result<Arc<dyn Engine>, EngineStartError>;
+
+    /// An engine that creates each node in a worker process of its own, for nodes placed on the
+    /// local engine `kind` with `isolation` (`process` or `sandbox`). A process that cannot
+    /// isolate nodes refuses, and the node is refused rather than run unisolated.
+    fn start_isolated(
+        &self,
+        kind: &EngineKind,
+        isolation: Isolation,
+    ) -> Result<Arc<dyn Engine>, EngineStartError> {
+        Err(format!("this process cannot run {kind} nodes with isolation `{isolation}`").into())
+    }
 }
 
 /// An engine that could not start, with why, for people.

@@ -1,4 +1,6 @@
 //! Every environment variable the runtime reads, named once so code, errors and docs agree.
+//! The Python package names the ones its own code reads in `remotemedia/core/env_vars.py`;
+//! those the nodes read, which users set for `remotemedia run`, are listed here too.
 
 /// Forces the Python engine of every locally placed node: `auto`, `rustpython` or `cpython`.
 /// Overrides the manifest's `runtime_hint`; `auto` leaves the hints as they are.
@@ -17,3 +19,8 @@ pub const CPYTHON_BRIDGE: &str = "REMOTEMEDIA_CPYTHON_BRIDGE";
 
 /// The token `run` and `plan` present to remote hosts, when `--token-file` is not given.
 pub const TOKEN: &str = "REMOTEMEDIA_TOKEN";
+
+/// Directories holding local models, separated like `PATH`, searched by the catalogue's model
+/// nodes (`WhisperTranscriptionNode`) after their own `model_path`. Read by the Python nodes (named
+/// in `remotemedia/core/env_vars.py`); nothing is ever downloaded at run time.
+pub const MODEL_PATH: &str = "REMOTEMEDIA_MODEL_PATH";

@@ -2,7 +2,8 @@
 //! nodes — values, the engine contract, manifests, graphs, placement and the streaming executor.
 //! It has no Python and no network in it: engines (RustPython, CPython, remote hosts, native Rust
 //! nodes) are crates of their own that implement [`engine::Engine`], and `remotemedia-runtime`
-//! wires the default ones together.
+//! wires the default ones together. `examples/embed_rust_node.rs` is the smallest embedding: the
+//! executor running a node written in Rust (`cargo run --release --example embed_rust_node`).
 //!
 //! - [`value`]: the items that flow between nodes.
 //! - [`engine`]: the whole contract between the executor and whatever runs a node.
@@ -14,6 +15,7 @@
 //! - [`executor`]: one thread per node, bounded channels, the node lifecycle, metrics.
 //! - [`hosts`]: how placement reaches other remotemedia instances (implemented elsewhere).
 //! - [`process`]: running a helper program with a time limit (machine probes).
+//! - [`python_contract`]: the SDK module and functions the Python engines call, named once.
 //! - [`env_vars`]: every environment variable the runtime reads.
 
 pub mod cluster;
@@ -27,4 +29,5 @@ pub mod machine;
 pub mod manifest;
 pub mod placement;
 pub mod process;
+pub mod python_contract;
 pub mod value;

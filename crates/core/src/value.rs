@@ -12,6 +12,11 @@ use num_bigint::BigInt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+/// The deepest lists and maps may nest in a value crossing into or out of an interpreter: deeper is
+/// refused rather than risking the stack (a Python list containing itself would otherwise recurse
+/// forever). One limit for every engine, so a value that passes one passes all.
+pub const MAX_DEPTH: usize = 256;
+
 /// The key that marks a JSON object as bytes: `{"$bytes": "<base64>"}`.
 pub const BYTES_KEY: &str = "$bytes";
 
@@ -155,6 +160,19 @@ impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)
     }
+}
+
+/// Parses one JSON text (a `--input`, or a line of `--input-file`) into a value; the error says
+/// where, by column (an input is one line). The CLI's input decoding, and a fuzz target's.
+pub fn parse_json_line(text: &str) -> Result<Value, String> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+        // One value per line: the column is the useful part of serde's "at line 1 column N".
+        let message = err.to_string();
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let reason = message.strip_suffix(&position).unwrap_or(&message);
+        format!("invalid JSON at column {}: {reason}", err.column())
+    })?;
+    Value::from_json(json).map_err(|err| err.to_string())
 }
 
 /// A value that cannot be made from its input.

@@ -6,15 +6,13 @@
 - `use_installation`: the executable loaded this interpreter's libpython itself, so `sys.path`,
   the prefixes and `sys.executable` are set from what `python` reported about itself — its
   site-packages (numpy, onnxruntime …) import as they do there.
-- `capture_stdio`: the executable's stdout carries the run's JSON Lines, so `print` and logging in
-  nodes go to stderr, one line at a time, labelled with the node id (as the RustPython engine does).
+- `line_writer`: where the SDK's labelled node output goes (the interpreter's real stderr, flushed
+  per line), since the executable's stdout carries the run's JSON Lines.
 """
 
 import importlib.abc
 import importlib.machinery
-import io
 import sys
-import threading
 
 
 class _EmbeddedSdk(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -68,75 +66,14 @@ def prepend_path(directories):
         sys.path.insert(0, directory)
 
 
-_node = threading.local()
+def line_writer(target):
+    """`write(lines)` for `remotemedia.engine_api.capture_output`: whole lines, flushed at once."""
 
+    def write(lines):
+        target.write(lines)
+        target.flush()
 
-def set_label(node_id):
-    """Label this thread's output: each node runs on its own thread."""
-    _node.label = node_id
-
-
-class _LabelledLines(io.TextIOBase):
-    """Writes whole lines to `target` as `[node id] text`."""
-
-    def __init__(self, name, target):
-        super().__init__()
-        self._name = name
-        self._target = target
-        self._lock = threading.Lock()
-        self._partial = threading.local()
-
-    @property
-    def name(self):
-        return self._name
-
-    @property
-    def encoding(self):
-        return "utf-8"
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        pending = getattr(self._partial, "text", "") + text
-        complete, newline, rest = pending.rpartition("\n")
-        self._partial.text = rest
-        if newline:
-            self._emit(complete)
-        return len(text)
-
-    def flush(self):
-        pending = getattr(self._partial, "text", "")
-        if pending:
-            self._partial.text = ""
-            self._emit(pending)
-
-    def _emit(self, text):
-        label = getattr(_node, "label", "python")
-        lines = "".join(f"[{label}] {line}\n" for line in text.split("\n"))
-        with self._lock:
-            self._target.write(lines)
-            self._target.flush()
-
-
-def capture_stdio():
-    target = sys.__stderr__
-    if target is None:
-        return
-    sys.stdout = _LabelledLines("<stdout>", target)
-    sys.stderr = _LabelledLines("<stderr>", target)
-
-
-def lazy_result_types():
-    """What the SDK's driver turns into outputs (generators, coroutines, async generators)."""
-    import types
-
-    return (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+    return write
 
 
 def format_exception(exc, tb):

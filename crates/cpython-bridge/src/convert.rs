@@ -19,10 +19,8 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
     PyType,
 };
-use remotemedia_core::value::{Array, Value};
-
-/// Nesting deeper than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 256;
+use remotemedia_core::engine::NodeSpec;
+use remotemedia_core::value::{Array, MAX_DEPTH, Value};
 
 /// What every node may emit; quoted in errors.
 const SUPPORTED: &str = "None, bool, int, float, str, bytes, list, tuple, dict with str keys, \
@@ -154,14 +152,11 @@ fn as_bytes<T: Copy>(items: &[T]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items)) }
 }
 
-/// Python keyword arguments from node params.
-pub fn to_kwargs<'py>(
-    py: Python<'py>,
-    params: &IndexMap<String, Value>,
-) -> PyResult<Bound<'py, PyDict>> {
+/// The node's constructor keyword arguments ([`NodeSpec::constructor_args`]) as a Python dict.
+pub fn to_kwargs<'py>(py: Python<'py>, spec: &NodeSpec) -> PyResult<Bound<'py, PyDict>> {
     let kwargs = PyDict::new(py);
-    for (name, value) in params {
-        kwargs.set_item(name, to_python(py, value.clone(), ArrayStyle::ArrayModule)?)?;
+    for (name, value) in spec.constructor_args() {
+        kwargs.set_item(name, to_python(py, value, ArrayStyle::ArrayModule)?)?;
     }
     Ok(kwargs)
 }

@@ -1,24 +1,27 @@
-//! [`CPythonEngine`]: creates nodes in CPython through the SDK's `load_node_class` and
-//! `NodeDriver`.
+//! [`CPythonEngine`]: creates nodes in CPython through the SDK contract
+//! (`remotemedia_core::python_contract`): `load_node_class` and `NodeDriver`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use remotemedia_core::engine::{Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::python_contract;
 use remotemedia_cpython::CPythonSettings;
 
 use crate::error::node_error;
 use crate::helper;
 use crate::node::{CPythonNode, NodeObjects, StageThreadState};
 
-/// The SDK functions every node is created through, looked up once.
+/// The SDK contract's functions every node is created and driven through, looked up once.
 pub(crate) struct Sdk {
     load_node_class: Py<PyAny>,
     node_driver: Py<PyAny>,
-    set_label: Py<PyAny>,
+    set_node_label: Py<PyAny>,
+    flush_output: Py<PyAny>,
     /// `(GeneratorType, CoroutineType, AsyncGeneratorType)`: results the driver must unfold.
-    pub(crate) lazy_types: Py<PyAny>,
+    lazy_types: Py<PyAny>,
 }
 
 /// Runs nodes in the CPython interpreter of this process.
@@ -59,17 +62,26 @@ impl CPythonEngine {
             })
             .collect();
         helper.call_method1("prepend_path", (python_path,))?;
+        let contract = py.import(python_contract::MODULE)?;
         if settings.capture_stdio {
-            helper.call_method0("capture_stdio")?;
+            let stderr = py.import("sys")?.getattr("__stderr__")?;
+            if !stderr.is_none() {
+                contract.call_method1(
+                    python_contract::CAPTURE_OUTPUT,
+                    (helper.call_method1("line_writer", (stderr,))?,),
+                )?;
+            }
         }
-        let nodes = py.import("remotemedia.nodes")?;
-        let driver = py.import("remotemedia.core.driver")?;
+        let function = |name: &str| contract.getattr(name).map(Bound::unbind);
         Ok(CPythonEngine {
             sdk: Some(Sdk {
-                load_node_class: nodes.getattr("load_node_class")?.unbind(),
-                node_driver: driver.getattr("NodeDriver")?.unbind(),
-                set_label: helper.getattr("set_label")?.unbind(),
-                lazy_types: helper.call_method0("lazy_result_types")?.unbind(),
+                load_node_class: function(python_contract::LOAD_NODE_CLASS)?,
+                node_driver: function(python_contract::NODE_DRIVER)?,
+                set_node_label: function(python_contract::SET_NODE_LABEL)?,
+                flush_output: function(python_contract::FLUSH_OUTPUT)?,
+                lazy_types: contract
+                    .call_method0(python_contract::LAZY_RESULT_TYPES)?
+                    .unbind(),
             }),
             setup: Arc::new(Mutex::new(())),
             live_nodes: Mutex::new(HashMap::new()),
@@ -94,7 +106,7 @@ impl CPythonEngine {
 
     fn build(&self, py: Python<'_>, spec: &NodeSpec) -> PyResult<NodeObjects> {
         let sdk = self.sdk();
-        sdk.set_label.call1(py, (spec.id.as_str(),))?;
+        sdk.set_node_label.call1(py, (spec.id.as_str(),))?;
         let live = self
             .live_nodes
             .lock()
@@ -106,18 +118,20 @@ impl CPythonEngine {
                 let class = sdk
                     .load_node_class
                     .call1(py, (spec.node_type.as_str(), spec.module.as_deref()))?;
-                let kwargs = crate::convert::to_kwargs(py, &spec.params)?;
+                let kwargs = crate::convert::to_kwargs(py, spec)?;
                 class.bind(py).call((), Some(&kwargs))?
             }
         };
         let driver = sdk.node_driver.bind(py).call1((&node,))?;
         Ok(NodeObjects {
             process: node.getattr("process")?.unbind(),
-            outputs: driver.getattr("_outputs")?.unbind(),
+            outputs: driver.getattr("outputs")?.unbind(),
             initialize: driver.getattr("initialize")?.unbind(),
             flush: driver.getattr("flush")?.unbind(),
             cleanup: driver.getattr("cleanup")?.unbind(),
             lazy_types: sdk.lazy_types.clone_ref(py),
+            flush_output: sdk.flush_output.clone_ref(py),
+            timings: driver.getattr("timings")?.cast_into::<PyList>()?.unbind(),
         })
     }
 }

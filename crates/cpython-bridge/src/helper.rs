@@ -1,22 +1,11 @@
-//! The engine's Python-side helper module (`python/_remotemedia_cpython.py`) and the SDK sources
-//! embedded for the executable's interpreter.
+//! The engine's Python-side helper module (`python/_remotemedia_cpython.py`), and the SDK sources
+//! (crate `remotemedia-python-sdk`) served to the executable's interpreter.
 
 use std::ffi::CString;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule};
-
-/// One module of `python/remotemedia`, embedded by `build.rs`.
-pub(crate) struct SdkModule {
-    pub name: &'static str,
-    /// Shown in tracebacks: `python/remotemedia/...`, relative to the repository.
-    pub path: &'static str,
-    pub is_package: bool,
-    pub source: &'static str,
-}
-
-pub(crate) static SDK_MODULES: &[SdkModule] = include!(concat!(env!("OUT_DIR"), "/sdk_modules.rs"));
 
 const HELPER_SOURCE: &str = include_str!("../python/_remotemedia_cpython.py");
 
@@ -41,7 +30,7 @@ pub(crate) fn helper(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
 /// Makes `import remotemedia…` load the embedded SDK, ahead of any installed copy.
 pub(crate) fn install_embedded_sdk(py: Python<'_>) -> PyResult<()> {
     let modules = PyDict::new(py);
-    for module in SDK_MODULES {
+    for module in remotemedia_python_sdk::MODULES {
         modules.set_item(module.name, (module.path, module.is_package, module.source))?;
     }
     helper(py)?.call_method1("install_sdk", (modules,))?;

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, Stopped};
+use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
 
 use crate::convert::{self, ArrayStyle};
@@ -17,12 +19,17 @@ pub(crate) struct NodeObjects {
     /// `node.process`: called directly; only lazy results (generators, coroutines, async
     /// generators) go through the driver, which is where their semantics live.
     pub process: Py<PyAny>,
-    /// `driver._outputs(result)`: the driver's one place that turns a lazy result into outputs.
+    /// `driver.outputs(result)`: the driver's one place that turns a lazy result into outputs.
     pub outputs: Py<PyAny>,
     pub initialize: Py<PyAny>,
     pub flush: Py<PyAny>,
     pub cleanup: Py<PyAny>,
     pub lazy_types: Py<PyAny>,
+    /// The contract's `flush_output`, called after `cleanup`.
+    pub flush_output: Py<PyAny>,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    pub timings: Py<PyList>,
 }
 
 pub(crate) struct CPythonNode {
@@ -74,28 +81,7 @@ impl NodeInstance for CPythonNode {
         let objects = self.objects();
         let id = &self.id;
         Python::attach(|py| {
-            let input = convert::to_python(py, item, ArrayStyle::NumpyIfAvailable)
-                .map_err(|err| node_error(py, &err))?;
-            let result = objects
-                .process
-                .bind(py)
-                .call1((input,))
-                .map_err(|err| node_error(py, &err))?;
-            if result.is_none() {
-                return Ok(());
-            }
-            let lazy = result
-                .is_instance(objects.lazy_types.bind(py))
-                .map_err(|err| node_error(py, &err))?;
-            if !lazy {
-                return emit(py, id, &result, out);
-            }
-            let outputs = objects
-                .outputs
-                .bind(py)
-                .call1((result,))
-                .map_err(|err| node_error(py, &err))?;
-            drain(py, id, &outputs, out)
+            python_contract::process_item(&mut Calls { py, id, objects }, item, out)
         })
     }
 
@@ -108,18 +94,17 @@ impl NodeInstance for CPythonNode {
                 .bind(py)
                 .call0()
                 .map_err(|err| node_error(py, &err))?;
-            drain(py, id, &outputs, out)
+            python_contract::flush_outputs(&mut Calls { py, id, objects }, &outputs, out)
         })
     }
 
     fn cleanup(&mut self) -> Result<(), NodeError> {
         let objects = self.objects();
         Python::attach(|py| {
-            objects
-                .cleanup
-                .call0(py)
-                .map(drop)
-                .map_err(|err| node_error(py, &err))
+            let cleaned = objects.cleanup.call0(py).map(drop);
+            // Whatever the node left unfinished on its last line.
+            let flushed = objects.flush_output.call0(py).map(drop);
+            cleaned.and(flushed).map_err(|err| node_error(py, &err))
         })
     }
 }
@@ -167,26 +152,83 @@ impl Drop for StageThreadState {
     }
 }
 
-/// Emits every item of a Python iterator as it is produced. If the run stops meanwhile, the
-/// iterator is closed so the node's `finally` blocks run.
-fn drain(
-    py: Python<'_>,
-    id: &str,
-    outputs: &Bound<'_, PyAny>,
-    out: &mut dyn Emitter,
-) -> Result<(), NodeError> {
-    let iterator = outputs.try_iter().map_err(|err| node_error(py, &err))?;
-    for item in iterator {
-        let item = item.map_err(|err| node_error(py, &err))?;
-        if let Err(err) = emit(py, id, &item, out) {
-            if let Ok(close) = outputs.getattr("close") {
-                // The run is already stopping; an error while closing has nobody left to tell.
-                let _ = close.call0();
-            }
-            return Err(err);
+/// This node's calls into CPython, for the per-item protocol both Python engines share.
+struct Calls<'a, 'py> {
+    py: Python<'py>,
+    id: &'a str,
+    objects: &'a NodeObjects,
+}
+
+impl<'py> python_contract::NodeCalls for Calls<'_, 'py> {
+    type Object = Bound<'py, PyAny>;
+
+    fn process(&mut self, item: Value) -> Result<Self::Object, NodeError> {
+        let py = self.py;
+        let input = convert::to_python(py, item, ArrayStyle::NumpyIfAvailable)
+            .map_err(|err| node_error(py, &err))?;
+        self.objects
+            .process
+            .bind(py)
+            .call1((input,))
+            .map_err(|err| node_error(py, &err))
+    }
+
+    fn is_none(&self, result: &Self::Object) -> bool {
+        result.is_none()
+    }
+
+    fn is_lazy(&self, result: &Self::Object) -> Result<bool, NodeError> {
+        result
+            .is_instance(self.objects.lazy_types.bind(self.py))
+            .map_err(|err| node_error(self.py, &err))
+    }
+
+    fn outputs(&mut self, result: Self::Object) -> Result<Self::Object, NodeError> {
+        self.objects
+            .outputs
+            .bind(self.py)
+            .call1((result,))
+            .map_err(|err| node_error(self.py, &err))
+    }
+
+    fn next(&mut self, outputs: &Self::Object) -> Result<Option<Self::Object>, NodeError> {
+        let py = self.py;
+        let mut iterator = outputs.try_iter().map_err(|err| node_error(py, &err))?;
+        iterator
+            .next()
+            .transpose()
+            .map_err(|err| node_error(py, &err))
+    }
+
+    fn close(&mut self, outputs: &Self::Object) {
+        if let Ok(close) = outputs.getattr("close") {
+            let _ = close.call0();
         }
     }
-    Ok(())
+
+    fn emit(&mut self, output: &Self::Object, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        emit(self.py, self.id, output, out)
+    }
+
+    fn take_timings(&mut self) -> Result<Vec<(String, f64)>, NodeError> {
+        let py = self.py;
+        let timings = self.objects.timings.bind(py);
+        if timings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let samples = timings
+            .iter()
+            .map(|sample| sample.extract::<(String, f64)>())
+            .collect::<PyResult<Vec<_>>>();
+        timings
+            .call_method0("clear")
+            .map_err(|err| node_error(py, &err))?;
+        samples.map_err(|err| node_error(py, &err))
+    }
+
+    fn node_id(&self) -> &str {
+        self.id
+    }
 }
 
 /// Converts one output and sends it downstream, without the GIL while it waits for room.

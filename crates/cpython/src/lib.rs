@@ -156,6 +156,15 @@ pub fn start(settings: &CPythonSettings) -> Result<Arc<dyn Engine>, CPythonError
     start_bridge(settings)
 }
 
+/// The CPython installation [`start`] loaded into this process (none before, or when the process
+/// is itself CPython): where its standard library and site-packages are, for a sandbox to allow.
+pub fn loaded_installation() -> Option<PythonInstallation> {
+    #[cfg(unix)]
+    return load::loaded_installation();
+    #[cfg(not(unix))]
+    None
+}
+
 #[cfg(unix)]
 fn start_bridge(settings: &CPythonSettings) -> Result<Arc<dyn Engine>, CPythonError> {
     let python = locate()?;

@@ -44,6 +44,12 @@ pub(super) fn start(
     })
 }
 
+/// The installation this process loaded, if it loaded one.
+pub(super) fn loaded_installation() -> Option<PythonInstallation> {
+    let loaded = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
+    loaded.as_ref().map(|loaded| loaded.installation.clone())
+}
+
 fn load(installation: PythonInstallation) -> Result<Loaded, CPythonError> {
     let bridge_path = find_bridge()?;
     let load_error = |path: &PathBuf, err: libloading::Error| CPythonError::LoadLibrary {

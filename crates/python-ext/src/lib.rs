@@ -1,5 +1,5 @@
 //! `remotemedia._native`: the Python package's extension module (internal; its Python face is
-//! `Pipeline.run()` in `remotemedia.core.native_run`).
+//! `Pipeline.run()` in `remotemedia.runtime`).
 //!
 //! It embeds the whole runtime in the calling Python process. Nodes placed on CPython run in this
 //! very interpreter — on the node objects the caller built, so their state and unserializable
@@ -17,6 +17,7 @@ use remotemedia_cpython::{self as cpython_engine, CPythonSettings};
 use remotemedia_cpython_bridge::CPythonEngine;
 use remotemedia_cpython_bridge::convert::{self, ArrayStyle};
 use remotemedia_runtime::executor::{Inputs, RunError};
+use remotemedia_runtime::isolation;
 use remotemedia_runtime::manifest::Manifest;
 use remotemedia_runtime::pipeline::{Config, Pipeline, ProvidedEngine};
 use remotemedia_runtime::placement::PlanOptions;
@@ -54,7 +55,19 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// with `sys.argv`, CPython nodes running in this interpreter. Returns the exit code.
 #[pyfunction]
 fn main(py: Python<'_>) -> PyResult<u8> {
-    let argv: Vec<String> = py.import("sys")?.getattr("argv")?.extract()?;
+    let sys = py.import("sys")?;
+    let argv: Vec<String> = sys.getattr("argv")?.extract()?;
+    // Isolated nodes' workers run this same program: in this interpreter's executable, through
+    // the SDK's way to this module (which also finds a module built by cargo in a checkout).
+    let python: std::path::PathBuf = sys.getattr("executable")?.extract()?;
+    isolation::set_worker_command(isolation::WorkerCommand {
+        program: python,
+        args: vec![
+            "-c".into(),
+            "import sys; from remotemedia.runtime import native_module; sys.exit(native_module().main())".into(),
+            isolation::WORKER_SUBCOMMAND.into(),
+        ],
+    });
     let args: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
     let code = py.detach(move || remotemedia_cli::run(args));
     // `ExitCode` keeps its number private, but compares.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::hosts::{HostConnector, HostError};
-use remotemedia_core::manifest::{Capabilities, Manifest, RuntimeHint};
+use remotemedia_core::manifest::{Capabilities, Isolation, Manifest, RuntimeHint};
 use remotemedia_core::placement::MachineCapabilities;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -174,7 +174,11 @@ impl HostConnector for RemoteHosts {
             .map(|node| {
                 (
                     node.id.clone(),
-                    (node.capabilities.clone(), node.runtime_hint),
+                    NodeAsks {
+                        capabilities: node.capabilities.clone(),
+                        hint: node.runtime_hint,
+                        isolation: node.isolation.unwrap_or_default(),
+                    },
                 )
             })
             .collect();
@@ -304,8 +308,17 @@ fn connection_failure(status: &Status) -> Option<String> {
 struct RemoteEngine {
     host: String,
     client: Arc<Client>,
-    /// Requirements and engine hint of each node, by id: the host checks them against itself.
-    nodes: HashMap<String, (Option<Capabilities>, Option<RuntimeHint>)>,
+    /// What each node asks of the host, by id.
+    nodes: HashMap<String, NodeAsks>,
+}
+
+/// What a node asks of its host: requirements and engine hint (checked against the host's
+/// machine), and isolation (checked in the host's answer).
+#[derive(Debug, Clone, Default)]
+struct NodeAsks {
+    capabilities: Option<Capabilities>,
+    hint: Option<RuntimeHint>,
+    isolation: Isolation,
 }
 
 impl Engine for RemoteEngine {
@@ -314,8 +327,8 @@ impl Engine for RemoteEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
-        let (capabilities, hint) = self.nodes.get(&spec.id).cloned().unwrap_or_default();
         let options = &self.client.options;
+        let asks = self.nodes.get(&spec.id).cloned().unwrap_or_default();
         let open = proto::OpenNode {
             node_id: spec.id.clone(),
             node_type: spec.node_type.clone(),
@@ -328,15 +341,26 @@ impl Engine for RemoteEngine {
                     value: Some(convert::encode_value(value)),
                 })
                 .collect(),
-            requirements: Some(convert::encode_requirements(capabilities.as_ref())),
-            runtime_hint: convert::encode_hint(hint).into(),
             window: options.window.max(1),
+            requirements: Some(convert::encode_requirements(asks.capabilities.as_ref())),
+            runtime_hint: convert::encode_hint(asks.hint).into(),
+            isolation: convert::encode_isolation(Some(asks.isolation)).into(),
         };
         let mut node = RemoteNode::open(&self.host, &self.client, open)?;
         match node.next("creating the node")? {
             ResponseKind::Created(created) => {
                 // A server before pipelining grants nothing (0): one item at a time.
                 node.window.items = created.window.clamp(1, options.window.max(1)) as usize;
+                // A server predating isolation ignores the request: never run unisolated what
+                // asked to be isolated.
+                let isolated = convert::decode_isolation(created.isolation, "created.isolation")
+                    .unwrap_or_default();
+                if isolated < asks.isolation {
+                    return Err(NodeError::new(format!(
+                        "{} did not isolate the node as asked (`{}`, it applied `{isolated}`); it may predate isolation",
+                        self.host, asks.isolation
+                    )));
+                }
                 tracing::debug!(node = %spec.id, host = %self.host, engine = %created.engine, window = node.window.items, "remote node created");
                 Ok(Box::new(node))
             }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
-use remotemedia_core::engine::NodeError;
+use remotemedia_core::engine::{NodeError, NodeSpec};
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{
-    Capabilities, CpuRequirement, GpuKind, GpuRequirement, RuntimeHint,
+    Capabilities, CpuRequirement, GpuKind, GpuRequirement, Isolation, NodeManifest, RuntimeHint,
 };
 use remotemedia_core::placement::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, gpu_kind_name,
@@ -310,6 +310,60 @@ pub fn decode_hint(hint: i32) -> Result<RuntimeHint, Malformed> {
             format!("unknown runtime hint {hint}"),
         )),
     }
+}
+
+pub fn encode_isolation(isolation: Option<Isolation>) -> proto::Isolation {
+    match isolation.unwrap_or_default() {
+        Isolation::None => proto::Isolation::None,
+        Isolation::Process => proto::Isolation::Process,
+        Isolation::Sandbox => proto::Isolation::Sandbox,
+    }
+}
+
+pub fn decode_isolation(isolation: i32, at: &str) -> Result<Isolation, Malformed> {
+    match proto::Isolation::try_from(isolation) {
+        Ok(proto::Isolation::None) => Ok(Isolation::None),
+        Ok(proto::Isolation::Process) => Ok(Isolation::Process),
+        Ok(proto::Isolation::Sandbox) => Ok(Isolation::Sandbox),
+        Err(_) => Err(Malformed::new(at, format!("unknown isolation {isolation}"))),
+    }
+}
+
+/// The node a client asks a server to open: its manifest entry (what placement and isolation
+/// look at) and its spec (what its engine creates it from).
+pub fn decode_open(open: proto::OpenNode) -> Result<(NodeManifest, NodeSpec), Malformed> {
+    if open.node_type.is_empty() {
+        return Err(Malformed::new("open", "node_type is empty"));
+    }
+    let mut params = IndexMap::new();
+    for param in open.params {
+        let at = format!("open: param `{}`", param.name);
+        let value = param
+            .value
+            .ok_or_else(|| Malformed::new(at.clone(), "no value"))?;
+        let value = decode_value(value, &at)?;
+        params.insert(param.name, value);
+    }
+    let node = NodeManifest {
+        id: open.node_id.clone(),
+        node_type: open.node_type.clone(),
+        module: open.module.clone(),
+        params: Default::default(),
+        capabilities: decode_requirements(open.requirements)?,
+        host: None,
+        runtime_hint: Some(decode_hint(open.runtime_hint)?),
+        is_streaming: None,
+        placement: None,
+        isolation: Some(decode_isolation(open.isolation, "open.isolation")?),
+    };
+    let spec = NodeSpec {
+        id: open.node_id,
+        node_type: open.node_type,
+        module: open.module,
+        params,
+        capabilities: node.capabilities.clone(),
+    };
+    Ok((node, spec))
 }
 
 /// A node's failure on the wire.

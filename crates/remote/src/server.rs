@@ -14,7 +14,7 @@ use std::time::Duration;
 use remotemedia_core::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
 use remotemedia_core::engines::LocalEngines;
 use remotemedia_core::executor::Phase;
-use remotemedia_core::manifest::{Manifest, Metadata, NodeManifest};
+use remotemedia_core::manifest::{Isolation, Manifest, Metadata, NodeManifest};
 use remotemedia_core::placement::{
     self, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanOptions,
 };
@@ -24,7 +24,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::Token;
-use crate::convert::{self, Malformed};
+use crate::convert;
 use crate::proto::node_request::Kind as RequestKind;
 use crate::proto::node_response::Kind as ResponseKind;
 use crate::proto::remote_nodes_server::{RemoteNodes, RemoteNodesServer};
@@ -66,6 +66,9 @@ pub struct ServeConfig {
     /// process that started it is gone). A worker placed on a cluster for one run
     /// (`serve --one-run`) thus never outlives the run, however its client or its starter ended.
     pub one_run: bool,
+    /// The least isolation of every node (`process`, `sandbox`): a crash or memory blow-up then
+    /// ends that node's worker, not the server. A client can ask for more for its node.
+    pub isolation: Isolation,
 }
 
 /// How long a `one_run` server waits for its first node stream before it stops.
@@ -88,6 +91,7 @@ impl ServeConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_nodes: 256,
             one_run: false,
+            isolation: Isolation::None,
         }
     }
 }
@@ -316,6 +320,8 @@ struct Shared {
     /// Notified whenever a node stream ends.
     ended: tokio::sync::Notify,
     max_nodes: usize,
+    /// The least isolation of every node (`ServeConfig::isolation`).
+    isolation: Isolation,
     runtime: Handle,
     /// The threads node streams run on.
     workers: Workers,
@@ -351,6 +357,7 @@ impl NodeService {
             opened: AtomicUsize::new(0),
             ended: tokio::sync::Notify::new(),
             max_nodes: config.max_nodes,
+            isolation: config.isolation,
             runtime,
             workers: Workers::new("node stream"),
         };
@@ -394,8 +401,10 @@ impl Shared {
     }
 
     /// The engine for a node, chosen by this machine's placement; a node whose required
-    /// capabilities this machine lacks is refused.
-    fn engine_for(&self, node: &NodeManifest) -> Result<Arc<dyn Engine>, Status> {
+    /// capabilities this machine lacks is refused. A node isolated (by its client's wish or this
+    /// server's `--isolate`) gets an engine that creates it in a worker process; the isolation
+    /// applied is returned with it, for the client to check.
+    fn engine_for(&self, node: &NodeManifest) -> Result<(Arc<dyn Engine>, Isolation), Status> {
         let manifest = Manifest {
             version: "v1".to_owned(),
             metadata: Metadata {
@@ -409,7 +418,21 @@ impl Shared {
         let probe = self.rustpython.class_probe().unwrap_or(&NoClassProbe);
         let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, probe)
             .map_err(|error| Status::failed_precondition(format!("this host: {error}")))?;
-        self.engine(&plan.nodes[0].engine, &plan)
+        let kind = &plan.nodes[0].engine;
+        let isolation = node.isolation.unwrap_or_default().max(self.isolation);
+        if isolation == Isolation::None || !kind.is_local() {
+            return Ok((self.engine(kind, &plan)?, Isolation::None));
+        }
+        let engine = self
+            .local_engines
+            .start_isolated(kind, isolation)
+            .map_err(|error| {
+                Status::failed_precondition(format!(
+                    "this host: {}",
+                    crate::error_chain(error.as_ref())
+                ))
+            })?;
+        Ok((engine, isolation))
     }
 }
 
@@ -556,7 +579,9 @@ impl Session<'_> {
         tracing::info!(node = %node_id, node_type = %open.node_type, peer = %self.peer, "node stream opened");
         let window = open.window.clamp(1, MAX_WINDOW);
         let ending = match self.open_node(open) {
-            Ok((spec, engine)) => self.serve_node(&spec, engine.as_ref(), window),
+            Ok((spec, engine, isolation)) => {
+                self.serve_node(&spec, engine.as_ref(), isolation, window)
+            }
             Err(status) => Ending::Refused(status),
         };
         match ending {
@@ -572,43 +597,23 @@ impl Session<'_> {
     }
 
     /// The spec and the engine for the node a client asks for.
-    fn open_node(&self, open: proto::OpenNode) -> Result<(NodeSpec, Arc<dyn Engine>), Status> {
-        let invalid = |error: Malformed| Status::invalid_argument(error.to_string());
-        if open.node_type.is_empty() {
-            return Err(Status::invalid_argument("open: node_type is empty"));
-        }
-        let mut params = indexmap::IndexMap::new();
-        for param in open.params {
-            let at = format!("open: param `{}`", param.name);
-            let value = param
-                .value
-                .ok_or_else(|| invalid(Malformed::new(at.clone(), "no value")))?;
-            let value = convert::decode_value(value, &at).map_err(invalid)?;
-            params.insert(param.name, value);
-        }
-        let node = NodeManifest {
-            id: open.node_id.clone(),
-            node_type: open.node_type.clone(),
-            module: open.module.clone(),
-            params: Default::default(),
-            capabilities: convert::decode_requirements(open.requirements).map_err(invalid)?,
-            host: None,
-            runtime_hint: Some(convert::decode_hint(open.runtime_hint).map_err(invalid)?),
-            is_streaming: None,
-            placement: None,
-        };
-        let engine = self.shared.engine_for(&node)?;
-        let spec = NodeSpec {
-            id: open.node_id,
-            node_type: open.node_type,
-            module: open.module,
-            params,
-            capabilities: node.capabilities,
-        };
-        Ok((spec, engine))
+    fn open_node(
+        &self,
+        open: proto::OpenNode,
+    ) -> Result<(NodeSpec, Arc<dyn Engine>, Isolation), Status> {
+        let (node, spec) = convert::decode_open(open)
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let (engine, isolation) = self.shared.engine_for(&node)?;
+        Ok((spec, engine, isolation))
     }
 
-    fn serve_node(&mut self, spec: &NodeSpec, engine: &dyn Engine, window: u32) -> Ending {
+    fn serve_node(
+        &mut self,
+        spec: &NodeSpec,
+        engine: &dyn Engine,
+        isolation: Isolation,
+        window: u32,
+    ) -> Ending {
         let mut node = match engine.create(spec) {
             Ok(node) => node,
             Err(error) => {
@@ -622,6 +627,7 @@ impl Session<'_> {
         let created = ResponseKind::Created(proto::Created {
             engine: engine.name().to_owned(),
             window,
+            isolation: convert::encode_isolation(Some(isolation)).into(),
         });
         if let Err(gone) = self.reply(created) {
             return self.clean_up(node.as_mut(), gone);

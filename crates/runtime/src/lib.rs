@@ -67,8 +67,11 @@ pub mod engines {
     pub use remotemedia_rustpython as rustpython;
 }
 
+pub mod isolation;
 pub mod pipeline;
 
-pub use executor::{NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming};
+pub use executor::{
+    NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming, TimingSummary,
+};
 pub use pipeline::{Config, LoadError, Pipeline, StartError};
 pub use value::Value;

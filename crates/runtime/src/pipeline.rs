@@ -14,13 +14,16 @@ use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
 use remotemedia_core::graph::Graph;
 use remotemedia_core::hosts::HostConnector;
-use remotemedia_core::manifest::{Manifest, ManifestErrors, ValidManifest};
+use remotemedia_core::manifest::{Isolation, Manifest, ManifestErrors, ValidManifest};
 use remotemedia_core::placement::{
     self, ClassProbe, EngineKind, Engines, MachineCapabilities, NoClassProbe, Plan, PlanError,
     PlanOptions,
 };
 use remotemedia_cpython::{self as cpython, CPythonError, CPythonSettings};
+use remotemedia_isolate::Limits;
 use remotemedia_rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
+
+use crate::isolation;
 
 /// Choices made outside the manifest. `Config::default()` plans for this machine, with the
 /// environment's settings, and runs with small channels.
@@ -49,6 +52,11 @@ pub struct Config {
     /// nodes whose `placement` is `cluster`: checked when the pipeline is planned; each run places
     /// those nodes there before data flows. `None`: such nodes are unplaceable.
     pub cluster: Option<Arc<dyn ClusterConnector>>,
+    /// The isolation of every node that runs user code (`process` or `sandbox`; a node's own
+    /// stricter `isolation` is kept). Catalogue nodes follow their manifest only.
+    pub isolation: Isolation,
+    /// Memory and CPU limits of isolated nodes' worker processes (sandboxed ones get defaults).
+    pub limits: Limits,
 }
 
 /// An engine supplied by the embedding application.
@@ -196,7 +204,20 @@ impl Pipeline {
         // One engine of each kind per run, shared by its nodes (one interpreter for all of them).
         let mut engines: HashMap<&EngineKind, Arc<dyn Engine>> = HashMap::new();
         let mut nodes = Vec::with_capacity(self.specs.len());
-        for (spec, placed) in self.specs.iter().zip(&self.plan.nodes) {
+        for ((spec, placed), node) in self
+            .specs
+            .iter()
+            .zip(&self.plan.nodes)
+            .zip(&self.manifest.nodes)
+        {
+            let isolation = isolation::node_isolation(node, &self.config);
+            if isolation != Isolation::None && placed.engine.is_local() {
+                nodes.push(PlannedNode {
+                    spec: spec.clone(),
+                    engine: isolation::isolated_engine(&placed.engine, isolation, &self.config),
+                });
+                continue;
+            }
             let engine = match engines.get(&placed.engine) {
                 Some(engine) => Arc::clone(engine),
                 None => {
@@ -432,6 +453,14 @@ impl LocalEngines for DefaultEngines {
         nodes: &[String],
     ) -> Result<Arc<dyn Engine>, EngineStartError> {
         self.start_local(kind, nodes).map_err(Into::into)
+    }
+
+    fn start_isolated(
+        &self,
+        kind: &EngineKind,
+        isolation: Isolation,
+    ) -> Result<Arc<dyn Engine>, EngineStartError> {
+        Ok(isolation::isolated_engine(kind, isolation, &self.config))
     }
 }
 

@@ -15,11 +15,8 @@ use rustpython_vm::{
     AsObject, PyObject, PyObjectRef, PyPayload, TryFromBorrowedObject, VirtualMachine,
 };
 
-use remotemedia_core::value::{Array, Value};
-
-/// Nesting deeper than this is refused rather than risking the stack (a list containing itself
-/// would otherwise recurse forever).
-const MAX_DEPTH: usize = 256;
+use remotemedia_core::engine::NodeSpec;
+use remotemedia_core::value::{Array, MAX_DEPTH, Value};
 
 /// What every node may emit; quoted in errors.
 const SUPPORTED: &str = "None, bool, int, float, str, bytes, list, tuple, dict with str keys, array.array('h', 'i', 'q', 'f' or 'd')";
@@ -209,19 +206,10 @@ fn decode<T, const N: usize>(bytes: &[u8], from_bytes: fn([u8; N]) -> T) -> Arc<
         .collect()
 }
 
-/// Python keyword arguments from node params, plus `name` = the node id unless a param sets it:
-/// the SDK names nodes rebuilt from a manifest by their id too, so messages that quote
-/// `self.name` read the same in every engine.
-pub(super) fn to_kwargs(
-    vm: &VirtualMachine,
-    node_id: &str,
-    params: &IndexMap<String, Value>,
-) -> rustpython_vm::function::KwArgs {
-    let name = (!params.contains_key("name")).then(|| ("name", vm.ctx.new_str(node_id).into()));
-    params
-        .iter()
-        .map(|(param, value)| (param.as_str(), to_python(vm, value.clone())))
-        .chain(name)
+/// The node's constructor keyword arguments ([`NodeSpec::constructor_args`]) as Python objects.
+pub(super) fn to_kwargs(vm: &VirtualMachine, spec: &NodeSpec) -> rustpython_vm::function::KwArgs {
+    spec.constructor_args()
+        .map(|(param, value)| (param, to_python(vm, value)))
         .collect()
 }
 

@@ -17,9 +17,10 @@
 use rustpython_vm::InterpreterBuilder;
 use rustpython_vm::frozen::{FrozenLib, FrozenModule};
 
-/// `py_freeze!` of the modules `build.rs` copied out of RustPython's `Lib/`.
+/// `py_freeze!` of the modules `build.rs` copied out of RustPython's `Lib/`, and of the SDK
+/// (`remotemedia-python-sdk`), which it wrote out.
 static STDLIB: &FrozenLib = include!(concat!(env!("OUT_DIR"), "/frozen_stdlib.rs"));
-static SDK: &FrozenLib = rustpython_vm::py_freeze!(dir = "../../../python");
+static SDK: &FrozenLib = include!(concat!(env!("OUT_DIR"), "/frozen_sdk.rs"));
 static SHIMS: &FrozenLib = rustpython_vm::py_freeze!(dir = "../stdlib-shim");
 static EMBEDDED: &FrozenLib = rustpython_vm::py_freeze!(
     file = "../embedded/_remotemedia_embedded.py",

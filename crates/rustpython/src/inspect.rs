@@ -1,12 +1,11 @@
-//! Placement's question to RustPython: what does a node's class need? (see
-//! [`ClassProbe`](remotemedia_core::placement::ClassProbe)). Answered by the SDK's
-//! `remotemedia.core.placement.class_engine`, in this very interpreter, so the modules it imports
-//! are already loaded when the run creates the node.
+//! Placement's question to RustPython: what does a node's class need? (see [`ClassProbe`]).
+//! Answered by the SDK contract's `class_engine`, in this very interpreter, so the modules it
+//! imports are already loaded when the run creates the node.
 
 use rustpython_vm::PyResult;
 use rustpython_vm::builtins::PyTuple;
 
-use super::{RustPythonEngine, exception, import_module};
+use super::{RustPythonEngine, exception};
 use remotemedia_core::engine::{ClassFinding, ClassProbe};
 use remotemedia_core::manifest::NodeManifest;
 use remotemedia_core::manifest::RuntimeHint;
@@ -26,16 +25,14 @@ impl ClassProbe for RustPythonEngine {
         let _setting_up = super::setting_up();
         let answer = interpreter.thread_handle().run(|vm| {
             let ask = || -> PyResult<(String, String)> {
-                let placement = import_module(vm, "remotemedia.core.placement")?;
                 let module = match &node.module {
                     Some(module) => vm.ctx.new_str(module.as_str()).into(),
                     None => vm.ctx.none(),
                 };
-                let answer = vm.call_method(
-                    &placement,
-                    "class_engine",
-                    (vm.ctx.new_str(node.node_type.as_str()), module),
-                )?;
+                let answer = interpreter
+                    .sdk()
+                    .class_engine
+                    .call((vm.ctx.new_str(node.node_type.as_str()), module), vm)?;
                 let answer = answer
                     .downcast::<PyTuple>()
                     .map_err(|_| vm.new_type_error("class_engine() must return a tuple"))?;

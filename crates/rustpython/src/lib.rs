@@ -14,8 +14,9 @@
 //! different interpreters see different module objects: a module-level global one node changes is
 //! not seen by a node in another interpreter.
 //!
-//! Nodes are found and driven by the SDK itself — `remotemedia.nodes.load_node_class` and
-//! `remotemedia.core.driver.NodeDriver` — so what counts as a node and as an output is decided in
+//! Nodes are found and driven by the SDK itself, through its one contract with the engines
+//! (`remotemedia.engine_api`: `load_node_class`, `NodeDriver`, see
+//! `remotemedia_core::python_contract`) — so what counts as a node and as an output is decided in
 //! the same Python code as in CPython. Values cross directly between [`Value`](remotemedia_core::value::Value)
 //! and Python objects (module `convert`); a Python exception becomes a
 //! [`NodeError`] with its type and traceback; `print` and `logging` reach stderr labelled with the
@@ -40,6 +41,7 @@ use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine
 
 use remotemedia_core::engine::{Engine, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::placement::ClassProbe;
+use remotemedia_core::python_contract;
 
 /// What the engine needs to know beyond the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,12 +109,16 @@ pub enum EngineError {
     Startup(NodeError),
 }
 
-/// The SDK functions every node is created through; kept so `create` looks nothing up.
+/// The SDK contract's functions ([`python_contract`]), looked up once per interpreter so `create`
+/// looks nothing up, and the embedded set-up's `private_method`.
 #[derive(Debug)]
 struct SdkEntryPoints {
     load_node_class: PyObjectRef,
     node_driver: PyObjectRef,
     catalogue: PyObjectRef,
+    class_engine: PyObjectRef,
+    set_node_label: PyObjectRef,
+    flush_output: PyObjectRef,
     private_method: PyObjectRef,
 }
 
@@ -310,8 +316,6 @@ impl Engine for RustPythonEngine {
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         let interpreter = if self.sharing.own_interpreter(spec) {
             let owner: Arc<str> = Arc::from(spec.id.as_str());
-            // Start-up output (a user module's top-level `print`) is labelled with the node too.
-            stdio::set_label(&owner);
             Arc::new(
                 PythonInterpreter::start(&self.python_path, Some(owner))
                     .map_err(startup_failure)?,
@@ -378,27 +382,31 @@ fn checked_python_path(config: &RustPythonConfig) -> Result<Vec<String>, EngineE
         .collect()
 }
 
-/// Routes stdout/stderr, sets the import path and imports what every node needs.
+/// Sets the import path, routes stdout/stderr to the runtime's stderr and looks up the SDK
+/// contract every node is driven through.
 fn prepare(vm: &VirtualMachine, python_path: &[String]) -> PyResult<SdkEntryPoints> {
-    let write = vm.new_function("write", |text: PyStrRef| {
-        stdio::write(&text.to_string_lossy())
-    });
-    let flush = vm.new_function("flush", stdio::flush);
     let path: Vec<PyObjectRef> = python_path
         .iter()
         .map(|dir| vm.ctx.new_str(dir.as_str()).into())
         .collect();
     let embedded = import_module(vm, "_remotemedia_embedded")?;
-    vm.call_method(&embedded, "install", (write, flush, vm.ctx.new_list(path)))?;
+    vm.call_method(&embedded, "install", (vm.ctx.new_list(path),))?;
     // Registers `array.array`'s type, which typed arrays are converted into.
     import_module(vm, "array")?;
-    let nodes = import_module(vm, "remotemedia.nodes")?;
-    let driver = import_module(vm, "remotemedia.core.driver")?;
+    let contract = import_module(vm, python_contract::MODULE)?;
+    let write = vm.new_function("write", |lines: PyStrRef| {
+        stdio::write_stderr(&lines.to_string_lossy())
+    });
+    vm.call_method(&contract, python_contract::CAPTURE_OUTPUT, (write,))?;
+    let function = |name: &'static str| contract.get_attr(name, vm);
     Ok(SdkEntryPoints {
         private_method: embedded.get_attr("private_method", vm)?,
-        load_node_class: nodes.get_attr("load_node_class", vm)?,
-        catalogue: nodes.get_attr("catalogue", vm)?,
-        node_driver: driver.get_attr("NodeDriver", vm)?,
+        load_node_class: function(python_contract::LOAD_NODE_CLASS)?,
+        catalogue: function(python_contract::CATALOGUE)?,
+        class_engine: function(python_contract::CLASS_ENGINE)?,
+        node_driver: function(python_contract::NODE_DRIVER)?,
+        set_node_label: function(python_contract::SET_NODE_LABEL)?,
+        flush_output: function(python_contract::FLUSH_OUTPUT)?,
     })
 }
 

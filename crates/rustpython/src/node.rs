@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
-use rustpython_vm::builtins::PyBaseExceptionRef;
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyFloat, PyListRef, PyStr, PyTuple};
 use rustpython_vm::function::FuncArgs;
 use rustpython_vm::protocol::{PyIter, PyIterReturn};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{PyObject, PyObjectRef, PyResult, VirtualMachine};
 
-use super::{PythonInterpreter, convert, exception, stdio};
+use super::{PythonInterpreter, convert, exception};
 use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
 
 /// A node running in the embedded interpreter, entered from its own OS thread — RustPython has no
@@ -40,11 +41,16 @@ struct NodeObjects {
     /// (generators, coroutines, async generators) go through the driver, which is where their
     /// semantics live.
     process: Option<PyObjectRef>,
-    /// `driver._outputs(result)`: the driver's one place that turns a lazy result into outputs.
+    /// `driver.outputs(result)`: the driver's one place that turns a lazy result into outputs.
     outputs: PyObjectRef,
+    /// The contract's `flush_output`, called after `cleanup`.
+    flush_output: PyObjectRef,
     initialize: PyObjectRef,
     flush: PyObjectRef,
     cleanup: PyObjectRef,
+    /// `driver.timings`: the `(name, seconds)` samples the node recorded (`Node.record_timing`),
+    /// taken out after each call.
+    timings: PyListRef,
 }
 
 impl NodeObjects {
@@ -70,12 +76,15 @@ impl RustPythonNode {
         spec: &NodeSpec,
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
-        stdio::set_label(&id);
         let setting_up = super::setting_up();
         let thread = interpreter.thread_handle();
         let sdk = interpreter.sdk();
         let objects = thread.run(|vm| {
             let build = || -> PyResult<NodeObjects> {
+                // Every call of this node is made on this thread: its output is labelled from now
+                // on, a user module's top-level `print` included.
+                sdk.set_node_label
+                    .call((vm.ctx.new_str(spec.id.as_str()),), vm)?;
                 let module = match &spec.module {
                     Some(module) => vm.ctx.new_str(module.as_str()).into(),
                     None => vm.ctx.none(),
@@ -83,17 +92,19 @@ impl RustPythonNode {
                 let class = sdk
                     .load_node_class
                     .call((vm.ctx.new_str(spec.node_type.as_str()), module), vm)?;
-                let kwargs = convert::to_kwargs(vm, &spec.id, &spec.params);
+                let kwargs = convert::to_kwargs(vm, spec);
                 let node = class.call_with_args(FuncArgs::new(Vec::new(), kwargs), vm)?;
                 let driver = sdk.node_driver.call((node.clone(),), vm)?;
                 Ok(NodeObjects {
                     node,
                     private_method: sdk.private_method.clone(),
                     process: None,
-                    outputs: driver.get_attr("_outputs", vm)?,
+                    outputs: driver.get_attr("outputs", vm)?,
+                    flush_output: sdk.flush_output.clone(),
                     initialize: driver.get_attr("initialize", vm)?,
                     flush: driver.get_attr("flush", vm)?,
                     cleanup: driver.get_attr("cleanup", vm)?,
+                    timings: driver.get_attr("timings", vm)?.try_into_value(vm)?,
                 })
             };
             build().map_err(|exc| exception::node_error(vm, &exc))
@@ -116,7 +127,6 @@ impl RustPythonNode {
 
 impl NodeInstance for RustPythonNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
-        stdio::set_label(&self.id);
         let _setting_up = super::setting_up();
         let objects = self
             .objects
@@ -133,42 +143,24 @@ impl NodeInstance for RustPythonNode {
     }
 
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        stdio::set_label(&self.id);
         let objects = self
             .objects
             .as_mut()
             .expect("node objects live until the node is dropped");
         let id = &self.id;
         self.thread.run(|vm| {
-            let process = match &objects.process {
-                Some(process) => process,
+            if objects.process.is_none() {
                 // `initialize` comes first in the executor's lifecycle; this is for other callers.
-                None => objects.process.insert(
-                    objects
-                        .process_method(vm)
-                        .map_err(|exc| exception::node_error(vm, &exc))?,
-                ),
-            };
-            let input = convert::to_python(vm, item);
-            let result = process
-                .call((input,), vm)
-                .map_err(|exc| exception::node_error(vm, &exc))?;
-            if vm.is_none(&result) {
-                return Ok(());
+                let process = objects
+                    .process_method(vm)
+                    .map_err(|exc| exception::node_error(vm, &exc))?;
+                objects.process = Some(process);
             }
-            if !convert::is_lazy_result(&result) {
-                return emit(vm, id, &result, out);
-            }
-            let outputs = objects
-                .outputs
-                .call((result,), vm)
-                .map_err(|exc| exception::node_error(vm, &exc))?;
-            drain(vm, id, outputs, out)
+            python_contract::process_item(&mut Calls { vm, id, objects }, item, out)
         })
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        stdio::set_label(&self.id);
         let objects = self.objects();
         let id = &self.id;
         self.thread.run(|vm| {
@@ -176,22 +168,20 @@ impl NodeInstance for RustPythonNode {
                 .flush
                 .call((), vm)
                 .map_err(|exc| exception::node_error(vm, &exc))?;
-            drain(vm, id, outputs, out)
+            python_contract::flush_outputs(&mut Calls { vm, id, objects }, &outputs, out)
         })
     }
 
     fn cleanup(&mut self) -> Result<(), NodeError> {
-        stdio::set_label(&self.id);
         let objects = self.objects();
-        let result = self.thread.run(|vm| {
-            objects
-                .cleanup
-                .call((), vm)
-                .map(drop)
+        self.thread.run(|vm| {
+            let cleaned = objects.cleanup.call((), vm).map(drop);
+            // Whatever the node left unfinished on its last line, before its thread moves on.
+            let flushed = objects.flush_output.call((), vm).map(drop);
+            cleaned
+                .and(flushed)
                 .map_err(|exc| exception::node_error(vm, &exc))
-        });
-        stdio::flush();
-        result
+        })
     }
 }
 
@@ -204,26 +194,92 @@ impl Drop for RustPythonNode {
     }
 }
 
-/// Emits every item of a Python iterator as it is produced. If the run stops meanwhile, the
-/// iterator is closed so the node's `finally` blocks run.
-fn drain(
-    vm: &VirtualMachine,
-    id: &str,
-    outputs: PyObjectRef,
-    out: &mut dyn Emitter,
-) -> Result<(), NodeError> {
-    let iterator = PyIter::new(outputs.clone());
-    loop {
-        match iterator.next(vm) {
-            Ok(PyIterReturn::Return(item)) => {
-                if let Err(err) = emit(vm, id, &item, out) {
-                    close(vm, &outputs);
-                    return Err(err);
-                }
-            }
-            Ok(PyIterReturn::StopIteration(_)) => return Ok(()),
-            Err(exc) => return Err(exception::node_error(vm, &exc)),
+/// This node's calls into the interpreter, for the per-item protocol both Python engines share.
+struct Calls<'a> {
+    vm: &'a VirtualMachine,
+    id: &'a str,
+    objects: &'a NodeObjects,
+}
+
+impl python_contract::NodeCalls for Calls<'_> {
+    type Object = PyObjectRef;
+
+    fn process(&mut self, item: Value) -> Result<PyObjectRef, NodeError> {
+        let process = self
+            .objects
+            .process
+            .as_ref()
+            .expect("process is looked up before items flow");
+        process
+            .call((convert::to_python(self.vm, item),), self.vm)
+            .map_err(|exc| exception::node_error(self.vm, &exc))
+    }
+
+    fn is_none(&self, result: &PyObjectRef) -> bool {
+        self.vm.is_none(result)
+    }
+
+    fn is_lazy(&self, result: &PyObjectRef) -> Result<bool, NodeError> {
+        Ok(convert::is_lazy_result(result))
+    }
+
+    fn outputs(&mut self, result: PyObjectRef) -> Result<PyObjectRef, NodeError> {
+        self.objects
+            .outputs
+            .call((result,), self.vm)
+            .map_err(|exc| exception::node_error(self.vm, &exc))
+    }
+
+    fn next(&mut self, outputs: &PyObjectRef) -> Result<Option<PyObjectRef>, NodeError> {
+        match PyIter::new(outputs.clone()).next(self.vm) {
+            Ok(PyIterReturn::Return(item)) => Ok(Some(item)),
+            Ok(PyIterReturn::StopIteration(_)) => Ok(None),
+            Err(exc) => Err(exception::node_error(self.vm, &exc)),
         }
+    }
+
+    fn close(&mut self, outputs: &PyObjectRef) {
+        if let Ok(close) = outputs.get_attr("close", self.vm) {
+            let _: Result<_, PyBaseExceptionRef> = close.call((), self.vm);
+        }
+    }
+
+    fn emit(&mut self, output: &PyObjectRef, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        emit(self.vm, self.id, output, out)
+    }
+
+    fn take_timings(&mut self) -> Result<Vec<(String, f64)>, NodeError> {
+        let timings = &self.objects.timings;
+        if timings.borrow_vec().is_empty() {
+            return Ok(Vec::new());
+        }
+        let samples = std::mem::take(&mut *timings.borrow_vec_mut());
+        samples
+            .iter()
+            .map(|sample| {
+                let parts = sample
+                    .downcast_ref::<PyTuple>()
+                    .map(|tuple| tuple.as_slice());
+                let name = parts.and_then(|p| p.first()?.downcast_ref::<PyStr>()?.to_str());
+                let seconds =
+                    parts.and_then(|p| Some(p.get(1)?.downcast_ref::<PyFloat>()?.to_f64()));
+                name.zip(seconds)
+                    .map(|(name, seconds)| (name.to_owned(), seconds))
+                    .ok_or_else(|| {
+                        NodeError::exception(
+                            "TypeError",
+                            format!(
+                                "node `{}` recorded a timing that is not a (name, seconds) pair",
+                                self.id
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn node_id(&self) -> &str {
+        self.id
     }
 }
 
@@ -243,11 +299,4 @@ fn emit(
     })?;
     vm.allow_threads(|| out.emit(value))
         .map_err(NodeError::from)
-}
-
-fn close(vm: &VirtualMachine, iterator: &PyObject) {
-    if let Ok(close) = iterator.get_attr("close", vm) {
-        // The run is already stopping; an error while closing has nobody left to tell.
-        let _: Result<_, PyBaseExceptionRef> = close.call((), vm);
-    }
 }

@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-from remotemedia.core.node import Node
+from remotemedia.core.node import Node, timing_samples
 
 
 class NodeDriver:
@@ -28,6 +28,9 @@ class NodeDriver:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.timings = timing_samples(node)
+        """`(name, seconds)` samples the node recorded with `Node.record_timing`; an engine that
+        reports them takes them out of this very list after each call (a length check when empty)."""
         self._loop: Any = None
 
     def initialize(self) -> None:
@@ -40,14 +43,14 @@ class NodeDriver:
         An engine that stops iterating early must `close()` the iterator, so that the node's
         `finally` blocks run (on the driver's loop, for an async generator).
         """
-        return self._outputs(self.node.process(item))
+        return self.outputs(self.node.process(item))
 
     def flush(self) -> Iterator[Any]:
         """Call the node's optional `flush()`; a node without one emits nothing at end of stream."""
         flush = getattr(self.node, "flush", None)
         if flush is None:
             return iter(())
-        return self._outputs(flush())
+        return self.outputs(flush())
 
     def cleanup(self) -> None:
         """Run the node's `cleanup`, sync or async, then close this driver's event loop if any."""
@@ -65,7 +68,9 @@ class NodeDriver:
             return self._event_loop().run_until_complete(result)
         return result
 
-    def _outputs(self, result: Any) -> Iterator[Any]:
+    def outputs(self, result: Any) -> Iterator[Any]:
+        """The outputs of a value `process` or `flush` returned. Engines that call `process`
+        themselves (to skip this call for plain values) hand lazy results here."""
         if isinstance(result, types.GeneratorType):
             return result
         if isinstance(result, types.AsyncGeneratorType):

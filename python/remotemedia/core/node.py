@@ -72,6 +72,10 @@ class Node:
     placement: ClassVar[str | None] = None
     """Where placement may put the node: "cluster" sends it to the run's cluster whatever the local
     machine offers (docs/cluster.md); None is the default, local first."""
+    isolation: str | None = None
+    """Where the node's code runs: None (in the runtime's process), "process" (a worker process of
+    its own, so a crash ends only this node) or "sandbox" (a sandboxed worker: docs/isolation.md).
+    Set on the class, or on one node object (`node.isolation = "sandbox"`)."""
 
     logger: logging.Logger = _ClassLogger()  # type: ignore[assignment]
     """A logger named after the node's class (as in the upstream SDK), created on first use."""
@@ -132,6 +136,20 @@ class Node:
         """
         return None
 
+    def record_timing(self, name: str, seconds: float) -> None:
+        """Report one timing sample under `name`, e.g. the latency of one speech segment.
+
+        The runtime gathers each node's samples by name: `remotemedia run --metrics` shows their
+        count, median, 90th percentile and maximum. Meant for events (a segment, a request), which
+        a node's overall process time cannot show. The runtime's engines take the samples after
+        each call; the pure-CPython local run (`engine="python"`) leaves them on the node.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a timing sample needs a name, got {name!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+            raise ValueError(f"timing {name!r}: seconds must be a finite number >= 0, got {seconds!r}")
+        timing_samples(self).append((name, float(seconds)))
+
     def to_manifest(self, include_capabilities: bool = True) -> dict[str, Any]:
         """This node's manifest entry, with its name as `id`.
 
@@ -152,6 +170,8 @@ class Node:
             entry["runtime_hint"] = cls.runtime_hint
         if cls.placement is not None:
             entry["placement"] = cls.placement
+        if self.isolation is not None:
+            entry["isolation"] = self.isolation
         return entry
 
     def _manifest_params(self) -> dict[str, Any]:
@@ -169,6 +189,11 @@ class Node:
                     f"node '{self.name}' ({type(self).__name__}): parameter '{key}' cannot be serialized to JSON: {exc}"
                 ) from exc
         return params
+
+
+def timing_samples(node: Node) -> list[tuple[str, float]]:
+    """The node's recorded timing samples, not yet collected: the engines take them from this list."""
+    return node.__dict__.setdefault("_timing_samples", [])
 
 
 def __getattr__(name: str) -> Any:
@@ -217,10 +242,10 @@ def _checked_name(name: Any) -> str:
 
 def _module_for_manifest(node: Node) -> str | None:
     """The module the runtime must import for this node, or None for catalogue nodes."""
-    from remotemedia.nodes import catalogue
+    from remotemedia.catalogue import CATALOGUE
 
     cls = type(node)
-    if catalogue().get(cls.__name__) == cls.__module__:
+    if CATALOGUE.get(cls.__name__) == cls.__module__:
         return None
     if cls.__module__ == "__main__":
         raise SerializationError(

@@ -3,7 +3,7 @@
 Nodes are chained in the order they are added, unless `connect()` is used: then the graph is
 exactly the connections given, which allows fan-out (one node feeding several) and fan-in
 (several feeding one). The local run is the reference behaviour every engine reproduces; its
-rules are in `remotemedia.core.local_run`.
+rules are in `remotemedia.local.run`.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class Pipeline:
         """
         from remotemedia.core.values import from_jsonable
         from remotemedia.manifest import require_valid
-        from remotemedia.nodes import load_node_class
+        from remotemedia.engine_api import load_node_class
 
         checked = require_valid(manifest)
         pipeline = cls(name=checked["metadata"]["name"])
@@ -183,14 +183,14 @@ class Pipeline:
     def process(self, inputs: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
         """Run the pipeline on `inputs` (sync or async iterable): `async for` over the sinks'
         outputs as they are produced. Leaving the loop early stops the run and cleans up."""
-        from remotemedia.core.local_run import LocalRun
+        from remotemedia.local.run import LocalRun
 
         return LocalRun(self).outputs(inputs)
 
     def run(self, inputs: Iterable[Any], engine: str | None = None, cluster: str | None = None) -> list[Any]:
         """Run the pipeline to completion and return the sinks' outputs in production order.
 
-        `engine` chooses what runs it (`remotemedia.core.engines`): "runtime" — the Rust runtime
+        `engine` chooses what runs it (`remotemedia.runtime`): "runtime" — the Rust runtime
         in this process, nodes that need C extensions in this interpreter, pure nodes where
         placement puts them — or "python", the pure-CPython local run. The default is
         $REMOTEMEDIA_ENGINE, else "runtime", which needs the package's native module: without
@@ -199,11 +199,9 @@ class Pipeline:
         `cluster` (`ray://HOST:PORT`, else $RAY_ADDRESS) is a Ray cluster for the nodes this
         machine cannot run (docs/cluster.md); only the runtime engine places nodes there.
         """
-        from remotemedia.core.engines import PYTHON, choose_engine
+        from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
-            from remotemedia.core.native_run import run_on_runtime
-
             return run_on_runtime(self, inputs, cluster=cluster)
         if cluster is not None:
             raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places "
@@ -219,12 +217,10 @@ class Pipeline:
 
     async def run_async(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
         """`run` for async code: the event loop keeps running while the pipeline does."""
-        from remotemedia.core.engines import PYTHON, choose_engine
+        from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
             import asyncio
-
-            from remotemedia.core.native_run import run_on_runtime
 
             return await asyncio.to_thread(run_on_runtime, self, inputs)
         return await self._collect(inputs)

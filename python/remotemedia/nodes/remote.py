@@ -120,7 +120,7 @@ def _node_by_class_name(node_type: str, node_config: Mapping[str, Any] | None, n
     """The node `node_type(**node_config)`: built here when its class resolves here (so its params are
     checked now, and its manifest entry is exactly what wrapping the object would give), otherwise
     kept by name for the remote host to build."""
-    from remotemedia.nodes import load_node_class
+    from remotemedia.engine_api import load_node_class
 
     if node_config is None:
         node_config = {}

@@ -6,6 +6,7 @@ mod plan;
 mod run;
 mod serve;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Run nodes on behalf of other remotemedia instances (gRPC).
     Serve(serve::Args),
+    /// Serve one isolated node to the remotemedia process that started this one (internal).
+    #[command(name = remotemedia_runtime::isolation::WORKER_SUBCOMMAND, hide = true)]
+    IsolatedWorker(worker::Args),
 }
 
 impl Command {
@@ -34,6 +38,7 @@ impl Command {
             Command::Graph(args) => graph::execute(args),
             Command::Nodes(args) => nodes::execute(args),
             Command::Serve(args) => serve::execute(args),
+            Command::IsolatedWorker(args) => worker::execute(args),
         }
     }
 }

@@ -26,10 +26,10 @@ use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
-use remotemedia_runtime::value::Value;
+use remotemedia_runtime::value::{Value, parse_json_line};
 use serde::Serialize;
 
-use crate::common::{ClusterArgs, MachineArgs, PythonPathArgs, RemoteArgs};
+use crate::common::{ClusterArgs, IsolationArgs, MachineArgs, PythonPathArgs, RemoteArgs};
 use crate::exit::{EXIT_INTERRUPTED, InvalidInput};
 
 /// SIGINT/SIGTERM received so far.
@@ -86,6 +86,8 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = Interpreters::Auto)]
     interpreters: Interpreters,
     #[command(flatten)]
+    isolation: IsolationArgs,
+    #[command(flatten)]
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
@@ -101,6 +103,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     config.run.channel_capacity = channel_capacity;
     config.python_path = args.python_path.directories()?;
     config.interpreters = args.interpreters.into();
+    config.isolation = args.isolation.isolation();
+    config.limits = args.isolation.limits();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);
     config.cluster = args.cluster.connector()?;
@@ -246,7 +250,7 @@ fn open_inputs(args: &Args) -> anyhow::Result<Inputs> {
         .iter()
         .enumerate()
         .map(|(index, text)| {
-            parse_json(text).map_err(|reason| {
+            parse_json_line(text).map_err(|reason| {
                 InvalidInput(anyhow::anyhow!(
                     "--input #{} is not valid: {reason}",
                     index + 1
@@ -277,24 +281,13 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
         let number = index + 1;
         match line {
             Ok(line) if line.trim().is_empty() => None,
-            Ok(line) => {
-                Some(parse_json(&line).map_err(|reason| format!("{name} line {number}: {reason}")))
-            }
+            Ok(line) => Some(
+                parse_json_line(&line).map_err(|reason| format!("{name} line {number}: {reason}")),
+            ),
             Err(err) => Some(Err(format!("{name} line {number}: cannot read: {err}"))),
         }
     });
     Ok(Inputs::fallible(lines))
-}
-
-fn parse_json(text: &str) -> Result<Value, String> {
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
-        // One value per line: the column is the useful part of serde's "at line 1 column N".
-        let message = err.to_string();
-        let position = format!(" at line {} column {}", err.line(), err.column());
-        let reason = message.strip_suffix(&position).unwrap_or(&message);
-        format!("invalid JSON at column {}: {reason}", err.column())
-    })?;
-    Value::from_json(json).map_err(|err| err.to_string())
 }
 
 /// Where outputs go, and how each line looks.
@@ -414,6 +407,17 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
         items_out: u64,
         process_seconds: f64,
         blocked_seconds: f64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        timings: Vec<Timing<'a>>,
+    }
+    /// A node's own timing samples under one name (`Emitter::record_timing`), summarised.
+    #[derive(Serialize)]
+    struct Timing<'a> {
+        name: &'a str,
+        count: usize,
+        median_seconds: f64,
+        p90_seconds: f64,
+        max_seconds: f64,
     }
     let millis = |seconds: f64| seconds * 1e3;
     let rows: Vec<Row> = metrics
@@ -424,6 +428,17 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
             items_out: m.items_out,
             process_seconds: m.process_time.as_secs_f64(),
             blocked_seconds: m.blocked_time.as_secs_f64(),
+            timings: m
+                .timings
+                .iter()
+                .map(|t| Timing {
+                    name: &t.name,
+                    count: t.count,
+                    median_seconds: t.median.as_secs_f64(),
+                    p90_seconds: t.p90.as_secs_f64(),
+                    max_seconds: t.max.as_secs_f64(),
+                })
+                .collect(),
         })
         .collect();
     let mut stderr = io::stderr().lock();
@@ -451,7 +466,7 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
         "NODE", "ITEMS IN", "ITEMS OUT", "PROCESS ms", "BLOCKED ms"
     )
     .context("writing metrics")?;
-    for row in rows {
+    for row in &rows {
         writeln!(
             stderr,
             "{:<width$}  {:>10}  {:>10}  {:>12.3}  {:>12.3}",
@@ -461,6 +476,20 @@ fn print_metrics(metrics: &[NodeMetrics], timing: RunTiming, json: bool) -> anyh
             millis(row.process_seconds),
             millis(row.blocked_seconds)
         )?;
+    }
+    for row in &rows {
+        for t in &row.timings {
+            writeln!(
+                stderr,
+                "{} {}: {} samples, median {:.3} ms, p90 {:.3} ms, max {:.3} ms",
+                row.node,
+                t.name,
+                t.count,
+                millis(t.median_seconds),
+                millis(t.p90_seconds),
+                millis(t.max_seconds)
+            )?;
+        }
     }
     let phase = |seconds: Option<f64>| {
         seconds.map_or_else(

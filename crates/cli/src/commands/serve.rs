@@ -10,7 +10,7 @@ use remotemedia_remote::{ServeConfig, TlsIdentity, Token};
 use remotemedia_runtime::engines::rustpython::InterpreterSharing;
 use remotemedia_runtime::pipeline::{Config, DefaultEngines};
 
-use crate::common::{MachineArgs, PythonPathArgs, read_file};
+use crate::common::{IsolationArgs, MachineArgs, PythonPathArgs, read_file};
 use crate::exit::InvalidInput;
 
 #[derive(Debug, clap::Args)]
@@ -55,6 +55,8 @@ pub struct Args {
     /// a worker placed on a cluster for one run is started (docs/cluster.md).
     #[arg(long)]
     one_run: bool,
+    #[command(flatten)]
+    isolation: IsolationArgs,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -94,6 +96,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         python_path,
         // One interpreter for every node stream, for the server's life (see ServeConfig::engines).
         interpreters: InterpreterSharing::Shared,
+        limits: args.isolation.limits(),
         ..Config::default()
     });
     let config = ServeConfig {
@@ -102,6 +105,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         max_message_bytes: args.max_message_mib.saturating_mul(1024 * 1024),
         max_nodes: args.max_nodes,
         one_run: args.one_run,
+        isolation: args.isolation.isolation(),
         ..ServeConfig::new(listen, machine, Arc::new(engines))
     };
     let secured = match (config.token.is_some(), config.tls.is_some()) {

@@ -1,7 +1,8 @@
 //! Per-node counters, updated live by the stage threads and read at any time, and the run's phases.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// What one node did during a run.
@@ -17,6 +18,46 @@ pub struct NodeMetrics {
     pub process_time: Duration,
     /// Time the node spent blocked in `emit` because a successor (or the run's reader) was full.
     pub blocked_time: Duration,
+    /// The timing samples the node reported itself (`Emitter::record_timing`), by name.
+    pub timings: Vec<TimingSummary>,
+}
+
+/// The samples a node reported under one name, summarised (nearest-rank percentiles).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimingSummary {
+    /// The name the node gave them, e.g. `segment_latency`.
+    pub name: String,
+    /// How many samples.
+    pub count: usize,
+    /// The median (the lower of the two middle samples for an even count).
+    pub median: Duration,
+    /// The 90th percentile: 90 % of the samples are at most this.
+    pub p90: Duration,
+    /// The largest sample.
+    pub max: Duration,
+}
+
+impl TimingSummary {
+    /// Summarises `samples`; None when there are none.
+    pub fn of(name: &str, samples: &[Duration]) -> Option<TimingSummary> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let rank = |fraction: f64| {
+            // Nearest rank: the smallest sample with at least `fraction` of all at or below it.
+            let rank = (fraction * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        };
+        Some(TimingSummary {
+            name: name.to_owned(),
+            count: sorted.len(),
+            median: rank(0.5),
+            p90: rank(0.9),
+            max: sorted[sorted.len() - 1],
+        })
+    }
 }
 
 /// The live counters of one node; relaxed atomics are enough, as they are only summed and read.
@@ -26,6 +67,8 @@ pub(crate) struct NodeCounters {
     items_out: AtomicU64,
     process_nanos: AtomicU64,
     blocked_nanos: AtomicU64,
+    /// Reported per event, not per item, so a lock is cheap enough.
+    timings: Mutex<BTreeMap<String, Vec<Duration>>>,
 }
 
 impl NodeCounters {
@@ -46,13 +89,31 @@ impl NodeCounters {
             .fetch_add(nanos(blocked), Ordering::Relaxed);
     }
 
+    pub(crate) fn record_timing(&self, name: &str, sample: Duration) {
+        let mut timings = self.timings.lock().unwrap_or_else(PoisonError::into_inner);
+        match timings.get_mut(name) {
+            Some(samples) => samples.push(sample),
+            None => {
+                timings.insert(name.to_owned(), vec![sample]);
+            }
+        }
+    }
+
     pub(crate) fn snapshot(&self, node: &str) -> NodeMetrics {
+        let timings = self
+            .timings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(|(name, samples)| TimingSummary::of(name, samples))
+            .collect();
         NodeMetrics {
             node: node.to_owned(),
             items_in: self.items_in.load(Ordering::Relaxed),
             items_out: self.items_out.load(Ordering::Relaxed),
             process_time: Duration::from_nanos(self.process_nanos.load(Ordering::Relaxed)),
             blocked_time: Duration::from_nanos(self.blocked_nanos.load(Ordering::Relaxed)),
+            timings,
         }
     }
 }
@@ -113,5 +174,56 @@ impl PhaseClock {
                 .zip(self.streaming_until.get())
                 .map(|(from, until)| until.duration_since(*from)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn millis(values: &[u64]) -> Vec<Duration> {
+        values.iter().copied().map(Duration::from_millis).collect()
+    }
+
+    #[test]
+    fn summary_percentiles_are_nearest_rank() {
+        let samples = millis(&[50, 10, 40, 20, 30, 60, 70, 80, 90, 100]);
+        let summary = TimingSummary::of("latency", &samples).expect("samples");
+        assert_eq!(summary.count, 10);
+        assert_eq!(summary.median, Duration::from_millis(50));
+        assert_eq!(summary.p90, Duration::from_millis(90));
+        assert_eq!(summary.max, Duration::from_millis(100));
+        let one = TimingSummary::of("latency", &millis(&[7])).expect("one sample");
+        assert_eq!(
+            (one.median, one.p90, one.max),
+            (
+                Duration::from_millis(7),
+                Duration::from_millis(7),
+                Duration::from_millis(7)
+            )
+        );
+        assert_eq!(TimingSummary::of("latency", &[]), None);
+    }
+
+    #[test]
+    fn counters_keep_samples_by_name() {
+        let counters = NodeCounters::default();
+        for sample in millis(&[3, 1, 2]) {
+            counters.record_timing("b", sample);
+        }
+        counters.record_timing("a", Duration::from_millis(9));
+        let names: Vec<_> = counters
+            .snapshot("node")
+            .timings
+            .into_iter()
+            .map(|t| (t.name, t.count, t.median))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a".to_owned(), 1, Duration::from_millis(9)),
+                ("b".to_owned(), 3, Duration::from_millis(2))
+            ]
+        );
     }
 }

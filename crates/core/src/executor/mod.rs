@@ -42,7 +42,7 @@ use crate::graph::Graph;
 use crate::value::Value;
 
 use handoff::{Batching, Outbox};
-pub use metrics::{NodeMetrics, RunTiming};
+pub use metrics::{NodeMetrics, RunTiming, TimingSummary};
 use stage::{Stage, Targets};
 use state::RunState;
 

@@ -291,6 +291,10 @@ impl Emitter for StageEmitter<'_> {
     fn more_input(&self) -> bool {
         self.backlog.is_some()
     }
+
+    fn record_timing(&mut self, name: &str, sample: Duration) {
+        self.state.counters(self.index).record_timing(name, sample);
+    }
 }
 
 /// Sends every run input to every root, once all nodes are initialized.

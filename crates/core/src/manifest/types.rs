@@ -51,6 +51,9 @@ pub struct NodeManifest {
     /// Where placement may put the node; by default local first (see [`Placement`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// Whether the node runs in a worker process of its own (see [`Isolation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
 }
 
 /// Where a node may run.
@@ -148,6 +151,35 @@ pub enum RuntimeHint {
     Auto,
     Rustpython,
     Cpython,
+}
+
+/// Where a node's code runs, from the runtime's point of view: a node in a worker process of its
+/// own cannot take the run down when it crashes; a sandboxed one cannot reach the machine either.
+///
+/// Ordered from the loosest to the strictest, so a run-wide switch can take the stricter of its
+/// own choice and a node's (`max`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// In the runtime's process (the default).
+    #[default]
+    None,
+    /// In a worker process of its own.
+    Process,
+    /// In a sandboxed worker process of its own.
+    Sandbox,
+}
+
+impl std::fmt::Display for Isolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Isolation::None => "none",
+            Isolation::Process => "process",
+            Isolation::Sandbox => "sandbox",
+        })
+    }
 }
 
 /// A directed edge: every output of `from` is an input of `to`.

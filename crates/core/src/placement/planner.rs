@@ -192,7 +192,10 @@ pub(super) fn place(
     }
     if options.cluster && unmet.iter().any(|shortfall| shortfall.required) {
         let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
-        return Ok(on_cluster(format!("not locally: {}", why.join("; ")), unmet));
+        return Ok(on_cluster(
+            format!("not locally: {}", why.join("; ")),
+            unmet,
+        ));
     }
     if unmet.iter().any(|shortfall| shortfall.required) {
         return Err(unmet

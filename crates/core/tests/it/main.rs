@@ -1,5 +1,6 @@
 //! Integration tests of the core library: one binary, one module per topic.
 
+mod embedding;
 mod executor;
 mod manifest;
 mod placement;

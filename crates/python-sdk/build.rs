@@ -1,6 +1,5 @@
-//! Embeds the Python SDK's sources (`python/remotemedia`), so the executable's CPython engine runs
-//! the SDK it was built with — the same code its RustPython engine runs — whatever is installed in
-//! the interpreter it loads.
+//! Lists the Python SDK's sources (`python/remotemedia`) as a table of `include_str!`s, and makes
+//! any edited, added or removed `.py` file rebuild the crates that embed it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -13,9 +13,9 @@ import threading
 from collections.abc import AsyncIterable, Iterator
 from typing import Any
 
-from remotemedia.core.channel import Channel, ChannelClosed
+from remotemedia.local.channel import Channel, ChannelClosed
 from remotemedia.core.exceptions import PipelineError
-from remotemedia.core.node_thread import END, RunControl
+from remotemedia.local.node_thread import END, RunControl
 
 
 def input_source(inputs: Any) -> Iterator[Any] | AsyncIterable[Any]:

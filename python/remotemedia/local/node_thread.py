@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from remotemedia.core.channel import Channel, ChannelClosed
+from remotemedia.local.channel import Channel, ChannelClosed
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import NodeError, RemoteMediaError
 

@@ -15,7 +15,7 @@
 - A sync input iterator is read on a thread of its own, so a blocking one never blocks the event
   loop; an async one is iterated on the event loop.
 
-How: each node lives on a dedicated thread (`remotemedia.core.node_thread`), always the same
+How: each node lives on a dedicated thread (`remotemedia.local.node_thread`), always the same
 one, so thread-bound resources work; bounded `Channel`s between threads give backpressure, and an
 item crosses a node boundary with one put and no event-loop round trip. The event loop only feeds
 async inputs and hands the sinks' outputs to the consumer. Stopping closes every channel, which
@@ -28,11 +28,11 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from remotemedia.core.channel import Channel, ChannelClosed
+from remotemedia.local.channel import Channel, ChannelClosed
 from remotemedia.core.driver import NodeDriver
 from remotemedia.core.exceptions import PipelineError
-from remotemedia.core.node_thread import END, NodeThread, RunControl
-from remotemedia.core.run_inputs import input_source, start_feeding
+from remotemedia.local.node_thread import END, NodeThread, RunControl
+from remotemedia.local.inputs import input_source, start_feeding
 
 if TYPE_CHECKING:
     from remotemedia.core.pipeline import Pipeline

@@ -1,0 +1,276 @@
+//! The parent's side: [`IsolatedEngine`] creates each node in a worker process of its own, and
+//! [`IsolatedNode`] forwards the node's lifecycle calls to it.
+
+use std::io::{BufReader, BufWriter};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::manifest::Isolation;
+use remotemedia_core::value::Value;
+
+use crate::shm::{ArenaReader, ArenaWriter};
+use crate::spawn::{self, WorkerProcess};
+use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
+use crate::{Limits, NodeSetup, WorkerConfig, sandbox};
+
+/// How long a worker may take to exit after its channel is closed before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long a worker whose channel broke may take to be seen dead.
+const CRASH_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs every node it creates in a worker process of its own — the same executable, started for
+/// that one node, building the engine `engine` names for it — optionally sandboxed.
+#[derive(Debug, Clone)]
+pub struct IsolatedEngine {
+    engine: String,
+    label: String,
+    python_path: Vec<PathBuf>,
+    isolation: Isolation,
+    limits: Limits,
+}
+
+impl IsolatedEngine {
+    /// Nodes of the local engine named `engine` (`rustpython`, `cpython`), each in a process of
+    /// its own; `python_path` is the run's. `isolation` must be `process` or `sandbox`.
+    pub fn new(
+        engine: &str,
+        python_path: Vec<PathBuf>,
+        isolation: Isolation,
+        limits: Limits,
+    ) -> Self {
+        let how = match isolation {
+            Isolation::Sandbox => "sandboxed",
+            _ => "isolated",
+        };
+        IsolatedEngine {
+            engine: engine.to_owned(),
+            label: format!("{engine}, {how}"),
+            python_path,
+            isolation,
+            limits: limits.or_defaults(isolation),
+        }
+    }
+}
+
+impl Engine for IsolatedEngine {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
+        let sandboxed = self.isolation == Isolation::Sandbox;
+        if sandboxed {
+            sandbox::check_available().map_err(|err| NodeError::new(err.to_string()))?;
+        }
+        let command = spawn::worker_command().map_err(|err| {
+            NodeError::new(format!(
+                "cannot find this executable to start its worker: {err}"
+            ))
+        })?;
+        let env = sandboxed.then(sandbox::worker_env);
+        let spawned = spawn::spawn(&command, env, &spec.id).map_err(|err| {
+            NodeError::new(format!(
+                "cannot start a worker process ({}): {err}",
+                command.program.display()
+            ))
+        })?;
+        let reader = spawned
+            .channel
+            .try_clone()
+            .map_err(|err| NodeError::new(format!("cannot use the worker's channel: {err}")))?;
+        let mut node = IsolatedNode {
+            pid: spawned.process.id(),
+            sender: Sender::new(
+                BufWriter::new(spawned.channel),
+                ArenaWriter::new(spawned.arena_to_worker),
+            ),
+            receiver: Receiver::new(
+                BufReader::new(reader),
+                ArenaReader::new(spawned.arena_from_worker),
+            ),
+            process: spawned.process,
+            limits: self.limits,
+            failed: None,
+        };
+        let config = WorkerConfig {
+            engine: self.engine.clone(),
+            python_path: self.python_path.clone(),
+            sandbox: sandboxed,
+            limits: self.limits,
+            node: NodeSetup {
+                id: spec.id.clone(),
+                node_type: spec.node_type.clone(),
+                module: spec.module.clone(),
+                capabilities: spec.capabilities.clone(),
+            },
+        };
+        let config = serde_json::to_string(&config).expect("the worker's configuration is JSON");
+        let start = ToWorker::Start {
+            config,
+            params: Value::Map(spec.params.clone()),
+        };
+        node.send(&start)?;
+        match node.receive()? {
+            FromWorker::Ready(Ok(())) => {
+                tracing::debug!(node = spec.id, pid = node.pid, "worker ready");
+                Ok(Box::new(node))
+            }
+            FromWorker::Ready(Err(error)) => {
+                node.close();
+                Err(error)
+            }
+            other => Err(node.protocol_error(&other)),
+        }
+    }
+}
+
+/// A node living in a worker process.
+#[derive(Debug)]
+pub struct IsolatedNode {
+    pid: u32,
+    sender: Sender<BufWriter<UnixStream>>,
+    receiver: Receiver<BufReader<UnixStream>>,
+    process: WorkerProcess,
+    limits: Limits,
+    /// Set once the worker is gone: every later call gets the same error.
+    failed: Option<NodeError>,
+}
+
+impl IsolatedNode {
+    fn send(&mut self, message: &ToWorker) -> Result<(), NodeError> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        match self.sender.send_to_worker(message) {
+            Ok(()) => Ok(()),
+            // A value the channel cannot carry is the node's input problem, not a crash.
+            Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => Err(NodeError::new(
+                format!("cannot pass the value to the worker: {err}"),
+            )),
+            Err(_) => Err(self.worker_gone()),
+        }
+    }
+
+    fn receive(&mut self) -> Result<FromWorker, NodeError> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        match self.receiver.recv_from_worker() {
+            Ok(message) => Ok(message),
+            Err(WireError::Closed | WireError::Io(_)) => Err(self.worker_gone()),
+            Err(err) => {
+                let error = NodeError::new(format!(
+                    "its worker process (pid {}) sent a message that cannot be read ({err}); it was stopped",
+                    self.pid
+                ));
+                self.process.end(Duration::ZERO);
+                self.failed = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs one lifecycle step in the worker, passing its outputs to `out`.
+    fn step(
+        &mut self,
+        message: &ToWorker,
+        mut out: Option<&mut dyn Emitter>,
+    ) -> Result<(), NodeError> {
+        self.send(message)?;
+        loop {
+            match self.receive()? {
+                FromWorker::Emit(value) => {
+                    let Some(out) = out.as_deref_mut() else {
+                        return Err(self.protocol_error(&FromWorker::Emit(value)));
+                    };
+                    let stopped = out.emit(value).is_err();
+                    self.send(&ToWorker::Emitted { stopped })?;
+                }
+                FromWorker::Done(result) => return result,
+                other => return Err(self.protocol_error(&other)),
+            }
+        }
+    }
+
+    /// The error for a worker whose channel broke: how it ended, and the last of its stderr.
+    fn worker_gone(&mut self) -> NodeError {
+        let status = self.process.end(CRASH_GRACE);
+        let mut message = format!(
+            "its isolated worker process (pid {}) {}",
+            self.pid,
+            spawn::describe(status)
+        );
+        if let Some(limit) = self.limits.cpu_seconds.filter(|_| {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal() == Some(libc::SIGXCPU)
+        }) {
+            message.push_str(&format!(" (limit: {limit} s)"));
+        }
+        let tail = self.process.stderr_tail();
+        let mut error = NodeError::new(message);
+        if !tail.is_empty() {
+            error = error.with_traceback(format!(
+                "last lines of the worker's stderr:\n{}",
+                tail.iter()
+                    .map(|line| format!("  {line}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        self.failed = Some(error.clone());
+        error
+    }
+
+    fn protocol_error(&mut self, message: &FromWorker) -> NodeError {
+        let error = NodeError::new(format!(
+            "its worker process (pid {}) answered out of turn ({message:?}); it was stopped",
+            self.pid
+        ));
+        self.process.end(Duration::ZERO);
+        self.failed = Some(error.clone());
+        error
+    }
+
+    /// Closes the channel, so the worker exits, and waits for it.
+    fn close(&mut self) {
+        let _ = self.sender_stream().shutdown(std::net::Shutdown::Both);
+        self.process.end(EXIT_GRACE);
+    }
+
+    fn sender_stream(&self) -> &UnixStream {
+        self.sender.get_ref().get_ref()
+    }
+}
+
+impl NodeInstance for IsolatedNode {
+    fn initialize(&mut self) -> Result<(), NodeError> {
+        self.step(&ToWorker::Initialize, None)
+    }
+
+    fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        self.step(&ToWorker::Process(item), Some(out))
+    }
+
+    fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        self.step(&ToWorker::Flush, Some(out))
+    }
+
+    fn cleanup(&mut self) -> Result<(), NodeError> {
+        if self.failed.is_some() {
+            // The worker is gone and its end was reported as the node's failure: there is
+            // nothing left to clean up, and nothing new to say.
+            return Ok(());
+        }
+        let result = self.step(&ToWorker::Cleanup, None);
+        self.close();
+        result
+    }
+}
+
+impl Drop for IsolatedNode {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

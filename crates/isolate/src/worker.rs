@@ -1,0 +1,235 @@
+//! The worker's side: serve one node to the parent until the channel closes.
+
+use std::io::{BufReader, BufWriter};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
+use remotemedia_core::value::Value;
+
+use crate::shm::{ArenaReader, ArenaWriter};
+use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD};
+use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
+use crate::{WorkerConfig, sandbox};
+
+/// The engine a worker serves its node with, as the executable builds it.
+pub struct WorkerEngine {
+    pub engine: Arc<dyn Engine>,
+    /// Directories the node may read in the sandbox besides the Python path: the interpreter's
+    /// standard library and site-packages.
+    pub readable: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for WorkerEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerEngine")
+            .field("engine", &self.engine.name())
+            .field("readable", &self.readable)
+            .finish()
+    }
+}
+
+/// Why a worker stopped without serving its node to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(
+        "this command is started by remotemedia itself for an isolated node, with its channel on file descriptor {CHANNEL_FD}"
+    )]
+    NotAWorker,
+    #[error("the channel to the parent failed: {0}")]
+    Channel(#[from] WireError),
+    #[error("writing to the parent failed: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("the parent sent an invalid configuration: {0}")]
+    Config(#[from] serde_json::Error),
+    #[error("the parent sent {0} out of turn")]
+    OutOfTurn(String),
+}
+
+type Out = Sender<BufWriter<UnixStream>>;
+type In = Receiver<BufReader<UnixStream>>;
+
+/// Serves one node: reads its configuration, applies the limits, builds the engine with `build`,
+/// enters the sandbox when asked, creates the node and runs each step the parent asks for. Returns
+/// when the parent closes the channel (after cleanup, or when the parent is gone).
+pub fn run(
+    build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
+) -> Result<(), WorkerError> {
+    let (channel, arena_in, arena_out) = inherited()?;
+    let reader = channel.try_clone()?;
+    let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
+    let mut input = Receiver::new(BufReader::new(reader), ArenaReader::new(arena_in.into()));
+
+    let (config, params) = match input.recv_from_parent()? {
+        ToWorker::Start { config, params } => {
+            (serde_json::from_str::<WorkerConfig>(&config)?, params)
+        }
+        other => return Err(WorkerError::OutOfTurn(format!("{other:?}"))),
+    };
+    let node = match create(&config, params, build) {
+        Ok(node) => {
+            out.send_to_parent(&FromWorker::Ready(Ok(())))?;
+            node
+        }
+        Err(error) => {
+            out.send_to_parent(&FromWorker::Ready(Err(error)))?;
+            // The parent closes the channel; nothing else is asked of this worker.
+            return match input.recv_from_parent() {
+                Err(WireError::Closed) => Ok(()),
+                Err(err) => Err(err.into()),
+                Ok(other) => Err(WorkerError::OutOfTurn(format!("{other:?}"))),
+            };
+        }
+    };
+    serve(node, &mut input, &mut out)
+}
+
+/// The channel and the two arenas the parent put on file descriptors 3, 4 and 5.
+fn inherited() -> Result<(UnixStream, OwnedFd, OwnedFd), WorkerError> {
+    let open = |fd| {
+        // SAFETY: F_GETFD only reads the descriptor's flags; -1 means it is not open.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    };
+    if ![CHANNEL_FD, ARENA_IN_FD, ARENA_OUT_FD]
+        .into_iter()
+        .all(open)
+    {
+        return Err(WorkerError::NotAWorker);
+    }
+    // SAFETY: the descriptors are open (checked above), were put there for this process by its
+    // parent, and nothing else in this process owns them.
+    let (channel, arena_in, arena_out) = unsafe {
+        (
+            OwnedFd::from_raw_fd(CHANNEL_FD),
+            OwnedFd::from_raw_fd(ARENA_IN_FD),
+            OwnedFd::from_raw_fd(ARENA_OUT_FD),
+        )
+    };
+    for fd in [&channel, &arena_in, &arena_out] {
+        // Not passed on to anything this worker might start.
+        let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
+    }
+    Ok((UnixStream::from(channel), arena_in, arena_out))
+}
+
+/// Limits, engine, sandbox, node: in that order, so the sandbox is entered after the engine has
+/// loaded what it needs and before any user code is imported.
+fn create(
+    config: &WorkerConfig,
+    params: Value,
+    build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
+) -> Result<Box<dyn NodeInstance>, NodeError> {
+    sandbox::apply_limits(&config.limits)
+        .map_err(|err| NodeError::new(format!("cannot set the worker's limits: {err}")))?;
+    let built = build(config).map_err(NodeError::new)?;
+    built.engine.warm_up()?;
+    if config.sandbox {
+        let mut readable = config.python_path.clone();
+        readable.extend(built.readable.iter().cloned());
+        let report = sandbox::enter(&readable)
+            .map_err(|err| NodeError::new(format!("cannot enter the sandbox: {err}")))?;
+        tracing::debug!(node = config.node.id, "{report}");
+    }
+    let Value::Map(params) = params else {
+        return Err(NodeError::new("the parent sent params that are not a map"));
+    };
+    let spec = NodeSpec {
+        id: config.node.id.clone(),
+        node_type: config.node.node_type.clone(),
+        module: config.node.module.clone(),
+        params,
+        capabilities: config.node.capabilities.clone(),
+    };
+    guarded(|| built.engine.create(&spec))
+}
+
+fn serve(
+    mut node: Box<dyn NodeInstance>,
+    input: &mut In,
+    out: &mut Out,
+) -> Result<(), WorkerError> {
+    loop {
+        let message = match input.recv_from_parent() {
+            Ok(message) => message,
+            Err(WireError::Closed) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        let result = match message {
+            ToWorker::Initialize => guarded(|| node.initialize()),
+            ToWorker::Process(item) => {
+                let mut emitter = WorkerEmitter {
+                    input,
+                    out,
+                    failed: None,
+                };
+                let result = guarded(|| node.process(item, &mut emitter));
+                if let Some(error) = emitter.failed {
+                    return Err(error);
+                }
+                result
+            }
+            ToWorker::Flush => {
+                let mut emitter = WorkerEmitter {
+                    input,
+                    out,
+                    failed: None,
+                };
+                let result = guarded(|| node.flush(&mut emitter));
+                if let Some(error) = emitter.failed {
+                    return Err(error);
+                }
+                result
+            }
+            ToWorker::Cleanup => guarded(|| node.cleanup()),
+            other => return Err(WorkerError::OutOfTurn(format!("{other:?}"))),
+        };
+        out.send_to_parent(&FromWorker::Done(result))?;
+    }
+}
+
+/// Sends each output to the parent and waits for its answer (which is the backpressure).
+struct WorkerEmitter<'a> {
+    input: &'a mut In,
+    out: &'a mut Out,
+    /// The channel broke: the node is told the run is stopping, the worker then exits.
+    failed: Option<WorkerError>,
+}
+
+impl Emitter for WorkerEmitter<'_> {
+    fn emit(&mut self, item: Value) -> Result<(), Stopped> {
+        if self.failed.is_some() {
+            return Err(Stopped);
+        }
+        if let Err(err) = self.out.send_to_parent(&FromWorker::Emit(item)) {
+            self.failed = Some(err.into());
+            return Err(Stopped);
+        }
+        match self.input.recv_from_parent() {
+            Ok(ToWorker::Emitted { stopped: false }) => Ok(()),
+            Ok(ToWorker::Emitted { stopped: true }) => Err(Stopped),
+            Ok(other) => {
+                self.failed = Some(WorkerError::OutOfTurn(format!("{other:?}")));
+                Err(Stopped)
+            }
+            Err(err) => {
+                self.failed = Some(err.into());
+                Err(Stopped)
+            }
+        }
+    }
+}
+
+/// Runs node code, turning a panic in an engine into the node's error.
+fn guarded<T>(step: impl FnOnce() -> Result<T, NodeError>) -> Result<T, NodeError> {
+    catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(NodeError::new(format!("the engine panicked: {message}")))
+    })
+}

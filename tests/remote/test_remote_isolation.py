@@ -1,0 +1,112 @@
+"""Isolation on `serve`: a remote node that crashes ends its worker process, not the server, which
+keeps serving; a client can ask for its node to be isolated, or the server isolates every node."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+CRASH_MODULE = textwrap.dedent(
+    '''
+    import os
+    import sys
+
+    from remotemedia.core.node import Node
+
+
+    class CrashOn(Node):
+        """Doubles items; aborts its process on the item `crash_on`."""
+
+        def __init__(self, crash_on: int = -1, **kwargs):
+            super().__init__(**kwargs)
+            self.crash_on = crash_on
+
+        def process(self, item):
+            if item == self.crash_on:
+                print("crashing now", file=sys.stderr, flush=True)
+                os.abort()
+            return [item * 2, os.getpid()]
+    '''
+)
+
+CUDA = {"gpu": {"type": "cuda"}}
+
+
+@pytest.fixture
+def crash_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "server_nodes"
+    directory.mkdir()
+    (directory / "crash_nodes.py").write_text(CRASH_MODULE)
+    return directory
+
+
+def manifest(host: str, crash_on: int, isolation: str | None = None) -> dict:
+    remote = {
+        "id": "remote_crash", "node_type": "CrashOn", "module": "crash_nodes", "host": host,
+        "capabilities": CUDA, "params": {"crash_on": crash_on},
+    }
+    if isolation:
+        remote["isolation"] = isolation
+    return {
+        "version": "v1",
+        "metadata": {"name": "remote-isolation"},
+        "nodes": [{"id": "source", "node_type": "PassThroughNode"}, remote, {"id": "sink", "node_type": "PassThroughNode"}],
+        "connections": [{"from": "source", "to": "remote_crash"}, {"from": "remote_crash", "to": "sink"}],
+    }
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["server flag", "client asks"])
+def test_a_crashing_remote_node_ends_its_worker_not_the_server(
+    how, serve, remotemedia, profile, write_manifest, crash_dir
+) -> None:
+    server_args = ["--capabilities", profile("cuda-8gb"), "--python-path", crash_dir]
+    server = serve(*server_args, "--isolate") if how == "server flag" else serve(*server_args)
+    isolation = "process" if how == "client asks" else None
+    client = ["--capabilities", profile("no-gpu"), "--channel-capacity", "1"]
+
+    crashing = remotemedia(
+        "run", write_manifest(manifest(server.address, 3, isolation), "crash"), *client,
+        "--input", "1", "--input", "2", "--input", "3", "--input", "4",
+    )
+    assert crashing.returncode == 1, crashing.stderr
+    assert "node `remote_crash` failed" in crashing.stderr
+    assert "SIGABRT" in crashing.stderr and "crashing now" in crashing.stderr
+    # The outputs before the crash were written, each from a worker that is not the server.
+    outputs = [json.loads(line) for line in crashing.stdout.splitlines()]
+    assert [value for value, _ in outputs] == [2, 4]
+    assert {pid for _, pid in outputs}.isdisjoint({server.process.pid})
+    worker_pids = {int(pid) for pid in re.findall(r"\(pid (\d+)\)", crashing.stderr)}
+    assert worker_pids and not any(alive(pid) for pid in worker_pids)
+
+    # The server is still there, and serves the next client.
+    assert server.process.poll() is None, server.log()
+    healthy = remotemedia(
+        "run", write_manifest(manifest(server.address, -1, isolation), "healthy"), *client, "--input", "5",
+    )
+    assert healthy.returncode == 0, healthy.stderr + server.log()
+    [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
+    assert value == 10 and pid != server.process.pid
+
+
+def test_a_server_that_does_not_isolate_runs_the_node_in_itself(
+    serve, remotemedia, profile, write_manifest, crash_dir
+) -> None:
+    """The contrast: without isolation the node runs in the server's own process."""
+    server = serve("--capabilities", profile("cuda-8gb"), "--python-path", crash_dir)
+    healthy = remotemedia(
+        "run", write_manifest(manifest(server.address, -1), "plain"), "--capabilities", profile("no-gpu"), "--input", "5",
+    )
+    assert healthy.returncode == 0, healthy.stderr
+    [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
+    assert value == 10 and pid == server.process.pid
