@@ -1,7 +1,8 @@
 """Validating pipeline manifests in Python, with the same rules as the runtime.
 
 First the JSON Schema (schemas/manifest.v1.json, shipped inside this package), then the checks a
-schema cannot express: unique node ids, connections between existing nodes, no self-loop, no
+schema cannot express: nodes in the upstream SDK's remote form that cannot be rewritten
+(`remotemedia.upstream`), unique node ids, connections between existing nodes, no self-loop, no
 cycle, host ports in 1-65535. All problems are reported at once, each with the JSON pointer
 (RFC 6901) of where it is, so a user fixes a manifest in one pass.
 """
@@ -52,12 +53,18 @@ def validate(manifest: dict[str, Any] | str | bytes) -> list[ValidationError]:
 
 
 def require_valid(manifest: dict[str, Any] | str | bytes) -> dict[str, Any]:
-    """The parsed manifest, or InvalidManifestError listing every problem."""
+    """The parsed manifest, or InvalidManifestError listing every problem.
+
+    As the runtime loads it: a node in the upstream SDK's remote form is the node it runs
+    (`remotemedia.upstream`).
+    """
+    from remotemedia import upstream
+
     document, errors = _parse(manifest)
     errors = errors or _check(document)
     if errors:
         raise InvalidManifestError(errors)
-    return document
+    return upstream.rewritten(document)
 
 
 def _check(document: Any) -> list[ValidationError]:
@@ -160,8 +167,16 @@ def _explain(error: Any) -> Iterator[ValidationError]:
 
 
 def _semantic_errors(document: dict[str, Any]) -> list[ValidationError]:
-    """Checks a schema cannot express, on a document the schema accepted (so its shape is known)."""
-    errors: list[ValidationError] = []
+    """Checks a schema cannot express, on a document the schema accepted (so its shape is known):
+    nodes in the upstream SDK's remote form that cannot be rewritten first, then the graph rules."""
+    from remotemedia import upstream
+
+    errors: list[ValidationError] = [
+        error
+        for index, node in enumerate(document["nodes"])
+        if upstream.is_upstream_remote(node)
+        for error in upstream.errors(index, node)
+    ]
     first_seen: dict[str, int] = {}
     for index, node in enumerate(document["nodes"]):
         node_id = node["id"]

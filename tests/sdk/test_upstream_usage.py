@@ -253,6 +253,40 @@ def test_the_auth_token_never_reaches_the_manifest():
     assert "s3cret-token" not in manifest
 
 
+def test_a_manifest_in_the_upstream_remote_form_loads_as_the_node_it_runs(repo_root):
+    from remotemedia import Pipeline
+    from remotemedia.nodes import CalculatorNode, RemoteExecutionNode
+
+    manifest = json.loads((repo_root / "tests/manifests/valid/upstream_remote_node.json").read_text())
+    assert validate(manifest) == []
+    pipeline = Pipeline.from_manifest(manifest)
+    remote = pipeline.nodes[1]
+    assert isinstance(remote, RemoteExecutionNode) and isinstance(remote.node, CalculatorNode)
+    assert (remote.node.operation, remote.node.operand, remote.remote.address) == ("add", 5, "gpu-server:50051")
+    rewritten = json.loads(pipeline.serialize())
+    assert rewritten["nodes"][1] == {
+        "id": "remote_calc_1_1",  # named by its manifest id, then given its position
+        "node_type": "CalculatorNode",
+        "params": {"operation": "add", "operand": 5},
+        "host": "gpu-server:50051",
+    }
+    assert rewritten["nodes"][2]["node_type"] == "PassThroughNode"
+
+
+def test_the_remote_form_upstream_sdk_writes_is_refused_saying_how_to_write_it():
+    """Upstream's SDK writes its remote nodes with empty params: the node to run is lost."""
+    manifest = {
+        "version": "v1",
+        "metadata": {"name": "remote"},
+        "nodes": [{"id": "r_0", "node_type": "RemoteExecutionNode", "params": {}, "is_streaming": True,
+                   "host": "gpu-server:50051"}],
+    }
+    (error,) = validate(manifest)
+    assert error.pointer == "/nodes/0"
+    assert "needs params.node_to_execute" in error.message
+    assert '{"node_type": "CalculatorNode", "params": {...}, "host": "host:port"}' in error.message
+
+
 # --- serialize, to_manifest, ids --------------------------------------------------------------------
 
 

@@ -158,6 +158,27 @@ pub trait Emitter {
         false
     }
 
+    /// The item this call is about. A node that keeps items in flight (see
+    /// [`NodeInstance::arrivals`]) keeps the tag with the item, to hand back what belongs to it
+    /// later: its outputs ([`emit_for`](Emitter::emit_for)) and its failure
+    /// ([`failing_on`](Emitter::failing_on)). So a failure cuts the run at the right input.
+    fn item(&self) -> ItemTag {
+        ItemTag::default()
+    }
+
+    /// Emits an output of the item tagged `tag`, which may be an earlier one than this call's. An
+    /// output the run no longer wants (of an input at or after a failure) is dropped, `Ok`; `Err`
+    /// means the run is stopping, as for [`emit`](Emitter::emit).
+    fn emit_for(&mut self, tag: ItemTag, item: Value) -> Result<(), Stopped> {
+        let _ = tag;
+        self.emit(item)
+    }
+
+    /// The error the node is about to return is about the item tagged `tag`, not this call's.
+    fn failing_on(&mut self, tag: ItemTag) {
+        let _ = tag;
+    }
+
     /// Reports one timing sample the node measured itself under `name` — the latency of one
     /// speech segment, say, which the node's overall process time cannot show. The executor
     /// gathers the samples per node and name (see `NodeMetrics::timings`); an emitter that keeps
@@ -166,6 +187,10 @@ pub trait Emitter {
         let _ = (name, sample);
     }
 }
+
+/// Which item an output or a failure belongs to: the run input it descends from, opaque to nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemTag(pub(crate) u64);
 
 /// The run is stopping; no more outputs are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::hosts::{HostConnector, HostError};
 use remotemedia_core::manifest::{Capabilities, Isolation, Manifest, RuntimeHint};
 use remotemedia_core::placement::MachineCapabilities;
@@ -407,8 +407,9 @@ struct Window {
     items: usize,
     /// The most encoded bytes in flight; one item is always allowed, whatever its size.
     bytes: usize,
-    /// The encoded size of each item in flight, oldest first.
-    in_flight: VecDeque<usize>,
+    /// The encoded size and the tag of each item in flight, oldest first: the host answers in
+    /// order, so what arrives belongs to the oldest.
+    in_flight: VecDeque<(usize, ItemTag)>,
     bytes_in_flight: usize,
 }
 
@@ -418,15 +419,15 @@ impl Window {
             || (self.in_flight.len() < self.items && self.bytes_in_flight + size <= self.bytes)
     }
 
-    fn sent(&mut self, size: usize) {
-        self.in_flight.push_back(size);
+    fn sent(&mut self, size: usize, tag: ItemTag) {
+        self.in_flight.push_back((size, tag));
         self.bytes_in_flight += size;
     }
 
     /// The oldest item was answered; false if none was in flight.
     fn answered(&mut self) -> bool {
         match self.in_flight.pop_front() {
-            Some(size) => {
+            Some((size, _)) => {
                 self.bytes_in_flight -= size;
                 true
             }
@@ -599,7 +600,13 @@ impl RemoteNode {
             ResponseKind::Output(value) => {
                 let value = convert::decode_value(value, "output")
                     .map_err(|error| self.broken(doing, format!("the host sent {error}")))?;
-                out.emit(value)?;
+                // Outputs belong to the oldest item in flight (the host answers in order).
+                let tag = self
+                    .window
+                    .in_flight
+                    .front()
+                    .map_or_else(|| out.item(), |&(_, tag)| tag);
+                out.emit_for(tag, value)?;
                 Ok(None)
             }
             ResponseKind::ItemDone(_) if self.window.answered() => Ok(None),
@@ -622,6 +629,61 @@ impl RemoteNode {
             }
         }
         Ok(())
+    }
+
+    /// Sends `item` (or holds it, to leave with the next), first waiting for room in the window;
+    /// then emits what has arrived.
+    fn send_item(
+        &mut self,
+        item: remotemedia_core::value::Value,
+        out: &mut dyn Emitter,
+    ) -> Result<(), NodeError> {
+        const DOING: &str = "processing an item";
+        let item = convert::encode_value(&item);
+        let size = prost::Message::encoded_len(&item);
+        if !self.window.has_room(size) {
+            self.send_outgoing(DOING)?;
+            self.answers_until(out, DOING, |window| window.has_room(size))?;
+        }
+        self.outgoing.push(NodeRequest {
+            kind: Some(RequestKind::Item(item)),
+        });
+        self.window.sent(size, out.item());
+        // With more input waiting the next call comes at once: its item may leave with this one.
+        if !out.more_input() || self.outgoing.len() >= SEND_BATCH {
+            self.send_outgoing(DOING)?;
+        }
+        self.take_arrived(out)
+    }
+
+    /// Emits what the host has said since the last look, without waiting.
+    fn take_arrived(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        const DOING: &str = "processing an item";
+        if self.arrivals.is_none() {
+            // Closed or broken: already reported by the step that found it.
+            return Ok(());
+        }
+        while let Some(kind) = self.try_next(DOING)? {
+            if let Some(other) = self.answer(kind, out, DOING)? {
+                return Err(self.unexpected(&other, DOING));
+            }
+        }
+        Ok(())
+    }
+
+    /// A failure met while items are in flight is about the oldest of them: the host answers
+    /// in order, and stops at the first item that fails.
+    fn attributed(
+        &self,
+        result: Result<(), NodeError>,
+        out: &mut dyn Emitter,
+    ) -> Result<(), NodeError> {
+        if result.is_err()
+            && let Some(&(_, tag)) = self.window.in_flight.front()
+        {
+            out.failing_on(tag);
+        }
+        result
     }
 
     fn host_says(&self, failure: proto::NodeFailure) -> NodeError {
@@ -690,22 +752,8 @@ impl NodeInstance for RemoteNode {
         item: remotemedia_core::value::Value,
         out: &mut dyn Emitter,
     ) -> Result<(), NodeError> {
-        const DOING: &str = "processing an item";
-        let item = convert::encode_value(&item);
-        let size = prost::Message::encoded_len(&item);
-        if !self.window.has_room(size) {
-            self.send_outgoing(DOING)?;
-            self.answers_until(out, DOING, |window| window.has_room(size))?;
-        }
-        self.outgoing.push(NodeRequest {
-            kind: Some(RequestKind::Item(item)),
-        });
-        self.window.sent(size);
-        // With more input waiting the next call comes at once: its item may leave with this one.
-        if !out.more_input() || self.outgoing.len() >= SEND_BATCH {
-            self.send_outgoing(DOING)?;
-        }
-        self.deliver(out)
+        let sent = self.send_item(item, out);
+        self.attributed(sent, out)
     }
 
     fn arrivals(&self) -> Option<crossbeam_channel::Receiver<()>> {
@@ -713,23 +761,16 @@ impl NodeInstance for RemoteNode {
     }
 
     fn deliver(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        const DOING: &str = "processing an item";
-        if self.arrivals.is_none() {
-            // Closed or broken: already reported by the step that found it.
-            return Ok(());
-        }
-        while let Some(kind) = self.try_next(DOING)? {
-            if let Some(other) = self.answer(kind, out, DOING)? {
-                return Err(self.unexpected(&other, DOING));
-            }
-        }
-        Ok(())
+        let delivered = self.take_arrived(out);
+        self.attributed(delivered, out)
     }
 
     fn settle(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         const DOING: &str = "processing an item";
-        self.send_outgoing(DOING)?;
-        self.answers_until(out, DOING, |window| window.in_flight.is_empty())
+        let settled = self
+            .send_outgoing(DOING)
+            .and_then(|()| self.answers_until(out, DOING, |window| window.in_flight.is_empty()));
+        self.attributed(settled, out)
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {

@@ -45,9 +45,14 @@ impl Batching {
     }
 }
 
-/// The run is stopping (or the receiver is gone): the send was abandoned.
-#[derive(Debug)]
-pub(crate) struct Abandoned;
+/// Why items were not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unsent {
+    /// The run is stopping: the send was abandoned.
+    Stopped,
+    /// The receiver has ended (a node that failed or stopped): nothing more goes to it.
+    Gone,
+}
 
 /// The sending end of one channel with the batch being gathered for it.
 #[derive(Debug)]
@@ -57,15 +62,36 @@ pub(crate) struct Outbox<T> {
     batching: Batching,
     /// When the call that produced the oldest pending item started.
     oldest_call: Option<Instant>,
+    /// Abandons a send waiting for room when it is ready (the run is stopping); `None` for the
+    /// run's outputs, which its reader always drains to the end, so nothing a sink emitted is
+    /// ever dropped after being counted.
+    stop: Option<Receiver<()>>,
+    /// The receiver has ended.
+    gone: bool,
 }
 
 impl<T> Outbox<T> {
-    pub(crate) fn new(sender: Sender<Vec<T>>, batching: Batching) -> Outbox<T> {
+    /// An outbox whose sends are abandoned once `stop` is ready.
+    pub(crate) fn new(
+        sender: Sender<Vec<T>>,
+        batching: Batching,
+        stop: &Receiver<()>,
+    ) -> Outbox<T> {
+        Outbox {
+            stop: Some(stop.clone()),
+            ..Outbox::delivering(sender, batching)
+        }
+    }
+
+    /// An outbox whose sends always complete while the receiver lives.
+    pub(crate) fn delivering(sender: Sender<Vec<T>>, batching: Batching) -> Outbox<T> {
         Outbox {
             sender,
             pending: Vec::new(),
             batching,
             oldest_call: None,
+            stop: None,
+            gone: false,
         }
     }
 
@@ -76,9 +102,11 @@ impl<T> Outbox<T> {
         &mut self,
         item: T,
         backlog: Option<Instant>,
-        stop: &Receiver<()>,
         blocked: &mut Duration,
-    ) -> Result<(), Abandoned> {
+    ) -> Result<(), Unsent> {
+        if self.gone {
+            return Err(Unsent::Gone);
+        }
         self.pending.push(item);
         if let Some(call) = backlog {
             self.oldest_call.get_or_insert(call);
@@ -86,7 +114,7 @@ impl<T> Outbox<T> {
                 return Ok(());
             }
         }
-        self.flush(stop, blocked)
+        self.flush(blocked)
     }
 
     /// Sends the batch unless the sender has a `backlog` and the batch may wait for the outputs
@@ -94,13 +122,12 @@ impl<T> Outbox<T> {
     pub(crate) fn end_of_call(
         &mut self,
         backlog: bool,
-        stop: &Receiver<()>,
         blocked: &mut Duration,
-    ) -> Result<(), Abandoned> {
+    ) -> Result<(), Unsent> {
         if backlog && self.may_wait() {
             return Ok(());
         }
-        self.flush(stop, blocked)
+        self.flush(blocked)
     }
 
     /// Whether the pending items are young enough to wait for more: the calls since the oldest
@@ -111,7 +138,10 @@ impl<T> Outbox<T> {
     }
 
     /// Sends whatever is gathered, waiting for room (or the stop signal) when the channel is full.
-    fn flush(&mut self, stop: &Receiver<()>, blocked: &mut Duration) -> Result<(), Abandoned> {
+    pub(crate) fn flush(&mut self, blocked: &mut Duration) -> Result<(), Unsent> {
+        if self.gone {
+            return Err(Unsent::Gone);
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -120,22 +150,51 @@ impl<T> Outbox<T> {
         let batch = match self.sender.try_send(batch) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Full(batch)) => batch,
-            Err(TrySendError::Disconnected(_)) => return Err(Abandoned),
+            Err(TrySendError::Disconnected(_)) => return Err(self.receiver_gone()),
         };
         let waiting = Instant::now();
-        let sent = select! {
-            send(self.sender, batch) -> sent => sent.is_ok(),
-            recv(stop) -> _ => false,
+        let sent = match &self.stop {
+            Some(stop) => select! {
+                send(self.sender, batch) -> sent => sent.map_err(|_| Unsent::Gone),
+                recv(stop) -> _ => Err(Unsent::Stopped),
+            },
+            None => self.sender.send(batch).map_err(|_| Unsent::Gone),
         };
         *blocked += waiting.elapsed();
-        if sent { Ok(()) } else { Err(Abandoned) }
+        match sent {
+            Err(Unsent::Gone) => Err(self.receiver_gone()),
+            other => other,
+        }
     }
 
-    /// Sends whatever is gathered even though the run is stopping: for the run's outputs, which
-    /// its reader drains to the end, so what a sink emitted before a stop is still delivered.
-    pub(crate) fn deliver_rest(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self.sender.send(std::mem::take(&mut self.pending));
+    fn receiver_gone(&mut self) -> Unsent {
+        self.gone = true;
+        self.pending = Vec::new();
+        Unsent::Gone
+    }
+}
+
+/// Pushes `item` to every outbox whose receiver is still there (see [`Outbox::push`]): `Ok` if
+/// one at least took it, `Err(Gone)` if none is left.
+pub(crate) fn push_to_all<T: Clone>(
+    outboxes: &mut [Outbox<T>],
+    item: T,
+    backlog: Option<Instant>,
+    blocked: &mut Duration,
+) -> Result<(), Unsent> {
+    let Some((last, others)) = outboxes.split_last_mut() else {
+        return Err(Unsent::Gone);
+    };
+    let mut taken = false;
+    for outbox in others {
+        match outbox.push(item.clone(), backlog, blocked) {
+            Ok(()) => taken = true,
+            Err(Unsent::Gone) => {}
+            Err(Unsent::Stopped) => return Err(Unsent::Stopped),
         }
+    }
+    match last.push(item, backlog, blocked) {
+        Err(Unsent::Gone) if taken => Ok(()),
+        sent => sent,
     }
 }

@@ -19,9 +19,17 @@
 //! The outputs of sink nodes (without successors) are the run's outputs, delivered as they are
 //! produced by iterating the [`Run`].
 //!
-//! A failure in a node's `process` or `flush` stops the run: the other nodes finish the call they
-//! are in, skip `flush`, and clean up; outputs produced before the failure are still delivered.
-//! [`RunHandle::cancel`] stops a run the same way, without a failure.
+//! A failure in a node's `process` or `flush` ends the run without losing what came before it:
+//! no more inputs are fed and no node flushes, but every item in flight that descends from an
+//! input *before* the one the node failed on is still processed to the end (each item carries
+//! the index of the run input it descends from), so every output those inputs lead to is
+//! delivered whatever the timing — after 1000 good inputs and a bad one, the 1000 outputs. Items
+//! of the failing input and later ones are skipped; the failed node's successors see its stream
+//! end. Then every node cleans up and the run fails naming the node.
+//!
+//! [`RunHandle::cancel`] stops a run at once instead: every node finishes the call it is in,
+//! skips `flush` and cleans up; items between nodes are dropped, but every output a sink node
+//! emitted is delivered (and counted in its metrics) — none is dropped after being counted.
 
 mod handoff;
 mod metrics;
@@ -43,7 +51,7 @@ use crate::value::Value;
 
 use handoff::{Batching, Outbox};
 pub use metrics::{NodeMetrics, RunTiming, TimingSummary};
-use stage::{Stage, Targets};
+use stage::{Item, Stage, Targets};
 use state::RunState;
 
 /// Hand-offs a channel between two nodes holds before its producer blocks, unless configured
@@ -280,7 +288,7 @@ pub fn start(
     ));
     let (output_sender, outputs) = crossbeam_channel::bounded(capacity);
     let inboxes: Vec<_> = (0..graph.len())
-        .map(|_| crossbeam_channel::bounded::<Vec<Value>>(capacity))
+        .map(|_| crossbeam_channel::bounded::<Vec<Item>>(capacity))
         .collect();
     let (init_reports, init_received) = crossbeam_channel::unbounded();
     let (start_gun, start_line) = crossbeam_channel::bounded::<()>(0);
@@ -290,14 +298,16 @@ pub fn start(
         let targets = if graph.successors(index).is_empty() {
             Targets::Output {
                 sink: Arc::from(graph.id(index)),
-                outbox: Outbox::new(output_sender.clone(), batching),
+                outbox: Outbox::delivering(output_sender.clone(), batching),
             }
         } else {
             Targets::Successors(
                 graph
                     .successors(index)
                     .iter()
-                    .map(|&successor| Outbox::new(inboxes[successor].0.clone(), batching))
+                    .map(|&successor| {
+                        Outbox::new(inboxes[successor].0.clone(), batching, state.stop_signal())
+                    })
                     .collect(),
             )
         };
@@ -329,7 +339,7 @@ pub fn start(
 
     let roots: Vec<_> = graph
         .roots()
-        .map(|root| Outbox::new(inboxes[root].0.clone(), batching))
+        .map(|root| Outbox::new(inboxes[root].0.clone(), batching, state.stop_signal()))
         .collect();
     drop(inboxes);
     if !state.is_stopping() {

@@ -6,17 +6,26 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use super::handoff::Outbox;
-use super::state::RunState;
+use super::handoff::{Outbox, Unsent, push_to_all};
+use super::state::{AFTER_INPUTS, RunState};
 use super::{InputError, Output, Phase, RunError};
-use crate::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
+use crate::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec, Stopped};
 use crate::value::Value;
+
+/// What crosses an edge: a value, and the run input it descends from (its index).
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// The index of the run input whose processing produced this item ([`AFTER_INPUTS`] for an
+    /// output of `flush`). After a failure only the items of earlier inputs are carried on.
+    pub(crate) origin: u64,
+    pub(crate) value: Value,
+}
 
 /// Where a stage's outputs go.
 #[derive(Debug)]
 pub(crate) enum Targets {
     /// The inboxes of its successors: every output is sent to each.
-    Successors(Vec<Outbox<Value>>),
+    Successors(Vec<Outbox<Item>>),
     /// A sink: its outputs are the run's outputs.
     Output {
         sink: Arc<str>,
@@ -25,10 +34,22 @@ pub(crate) enum Targets {
 }
 
 impl Targets {
-    fn outboxes(&mut self) -> (&mut [Outbox<Value>], Option<&mut Outbox<Output>>) {
+    /// Sends every gathered batch, unless `backlog` and the batch may wait for the outputs of the
+    /// next call: `Ok` while some receiver is left.
+    fn end_of_call(&mut self, backlog: bool, blocked: &mut Duration) -> Result<(), Unsent> {
         match self {
-            Targets::Successors(outboxes) => (outboxes, None),
-            Targets::Output { outbox, .. } => (&mut [], Some(outbox)),
+            Targets::Output { outbox, .. } => outbox.end_of_call(backlog, blocked),
+            Targets::Successors(outboxes) => {
+                let mut result = Err(Unsent::Gone);
+                for outbox in outboxes {
+                    match outbox.end_of_call(backlog, blocked) {
+                        Ok(()) => result = Ok(()),
+                        Err(Unsent::Gone) => {}
+                        Err(Unsent::Stopped) => return Err(Unsent::Stopped),
+                    }
+                }
+                result
+            }
         }
     }
 }
@@ -40,7 +61,7 @@ pub(crate) struct Stage {
     pub(crate) index: usize,
     pub(crate) spec: NodeSpec,
     pub(crate) engine: Arc<dyn Engine>,
-    pub(crate) inbox: Receiver<Vec<Value>>,
+    pub(crate) inbox: Receiver<Vec<Item>>,
     pub(crate) targets: Targets,
     pub(crate) state: Arc<RunState>,
     pub(crate) init_reports: Sender<InitReport>,
@@ -94,9 +115,10 @@ impl Stage {
             driver.stream(&inbox);
         }
         state.clock().stream_ended();
-        if let Targets::Output { outbox, .. } = &mut targets {
-            outbox.deliver_rest();
-        }
+        // What is still gathered leaves: all of it to the run's outputs, to successors unless the
+        // run is stopping.
+        let mut blocked = Duration::ZERO;
+        let _ = targets.end_of_call(false, &mut blocked);
         // Successors see end of stream as soon as this node is done, while it cleans up.
         drop(targets);
         drop(inbox);
@@ -105,7 +127,7 @@ impl Stage {
         // half-acquired resources (the SDK's local run does the same).
         match guarded(|| instance.cleanup()) {
             Ok(()) => tracing::debug!(node, "cleaned up"),
-            Err(error) => state.record(RunError::node(node, Phase::Cleanup, error)),
+            Err(error) => state.record(RunError::node(node, Phase::Cleanup, error), AFTER_INPUTS),
         }
     }
 }
@@ -120,7 +142,7 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    fn stream(&mut self, inbox: &Receiver<Vec<Value>>) {
+    fn stream(&mut self, inbox: &Receiver<Vec<Item>>) {
         // Outputs of items still in flight, for nodes that keep some (see `NodeInstance::arrivals`).
         let arrivals = self
             .instance
@@ -134,8 +156,11 @@ impl Driver<'_> {
             let batch = select! {
                 recv(inbox) -> batch => batch,
                 recv(arrivals) -> _ => {
+                    // Outputs of earlier items: the node hands each its own item's tag.
                     let backlog = !inbox.is_empty();
-                    if !self.call(Phase::Process, backlog, |instance, out| instance.deliver(out)) {
+                    if !self.call(Phase::Process, AFTER_INPUTS, backlog, |instance, out| {
+                        instance.deliver(out)
+                    }) {
                         return;
                     }
                     continue;
@@ -147,35 +172,50 @@ impl Driver<'_> {
             };
             let Ok(batch) = batch else { break };
             let mut items = batch.into_iter();
-            while let Some(item) = items.next() {
-                if self.state.is_stopping() {
+            while let Some(Item { origin, value }) = items.next() {
+                if self.state.skips(origin) {
+                    // Stopping, or from an input at or after a failure: not processed.
                     self.state.mark_interrupted();
-                    return;
+                    if self.state.is_stopping() {
+                        return;
+                    }
+                    continue;
                 }
                 self.state.counters(self.index).count_in();
                 // More input already waiting: this node's outputs may wait to leave together.
                 let backlog = items.len() > 0 || !inbox.is_empty();
-                if !self.call(Phase::Process, backlog, |instance, out| {
-                    instance.process(item, out)
+                if !self.call(Phase::Process, origin, backlog, |instance, out| {
+                    instance.process(value, out)
                 }) {
                     return;
                 }
             }
         }
-        // Every predecessor is done; if one stopped early, the stream is not complete.
         if self.state.is_stopping() {
             self.state.mark_interrupted();
             return;
         }
-        if !self.call(Phase::Process, false, |instance, out| instance.settle(out)) {
+        // Items still in flight are answered also after another node failed: those from earlier
+        // inputs must still deliver their outputs.
+        if !self.call(Phase::Process, AFTER_INPUTS, false, |instance, out| {
+            instance.settle(out)
+        }) {
             return;
         }
-        if self.call(Phase::Flush, false, |instance, out| instance.flush(out)) {
+        // Every predecessor is done; if the run is stopping or failed, the stream is not complete.
+        if self.state.is_ending() {
+            self.state.mark_interrupted();
+            return;
+        }
+        if self.call(Phase::Flush, AFTER_INPUTS, false, |instance, out| {
+            instance.flush(out)
+        }) {
             tracing::debug!(node = self.node, "flushed");
         }
     }
 
-    /// Calls the node; false when the run must stop (this node failed, or the run is stopping).
+    /// Calls the node on an item descending from input `origin`; false when this stage must stop
+    /// (this node failed, nothing downstream is left, or the run is stopping).
     ///
     /// Without a `backlog` the outputs gathered so far leave before this returns, so the stage
     /// never waits for input while holding outputs back; with one, they leave unless the calls
@@ -183,6 +223,7 @@ impl Driver<'_> {
     fn call(
         &mut self,
         phase: Phase,
+        origin: u64,
         backlog: bool,
         step: impl FnOnce(&mut dyn NodeInstance, &mut dyn Emitter) -> Result<(), NodeError>,
     ) -> bool {
@@ -191,22 +232,31 @@ impl Driver<'_> {
             targets: &mut *self.targets,
             state: self.state,
             index: self.index,
+            origin,
             backlog: backlog.then_some(started),
             blocked: Duration::ZERO,
-            stopped: false,
+            stopped: None,
+            failed_on: None,
         };
         let result = guarded(|| step(&mut *self.instance, &mut emitter));
-        let keep_going = match result {
-            Ok(()) => !emitter.stopped && emitter.end_of_call().is_ok(),
-            // The node gave up because `emit` told it the run is stopping: not its failure.
-            Err(_) if emitter.stopped => false,
-            Err(error) => {
+        let result = match result {
+            Ok(()) if emitter.stopped.is_none() => emitter.end_of_call(),
+            Ok(()) => Ok(()),
+            Err(error) if emitter.stopped.is_none() => {
                 // What it emitted before failing is delivered, as it would have been unbatched.
                 let _ = emitter.flush();
-                self.state.fail(RunError::node(self.node, phase, error));
-                false
+                // A node with items in flight may fail on an earlier item than this call's.
+                let origin = emitter.failed_on.unwrap_or(origin);
+                self.state
+                    .fail_at(origin, RunError::node(self.node, phase, error));
+                Err(Unsent::Stopped)
             }
+            // The node gave up because `emit` told it to: not its failure.
+            Err(_) => Ok(()),
         };
+        // Only this item was cut short (a failure on an earlier input): later items of this
+        // node may still descend from earlier inputs (fan-in), so it goes on.
+        let keep_going = result.is_ok() && emitter.stopped != Some(Refused::Ended);
         self.state
             .counters(self.index)
             .add_call(started.elapsed(), emitter.blocked);
@@ -214,78 +264,117 @@ impl Driver<'_> {
     }
 }
 
+/// Why a node's `emit` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The item it works on descends from an input at or after a failure.
+    Cut,
+    /// The run is stopping, or no successor is left.
+    Ended,
+}
 /// The emitter handed to a node: queues each output for every target, sending when the batch is
 /// due (see [`Outbox::push`]), blocking while a target is full, and gives up with `Stopped` as
-/// soon as the run stops.
+/// soon as the run stops or the item the node works on no longer counts.
 struct StageEmitter<'a> {
     targets: &'a mut Targets,
     state: &'a RunState,
     index: usize,
+    /// The input the item being processed descends from.
+    origin: u64,
     /// `Some(when the call this emitter serves started)` if the node has more input waiting.
     backlog: Option<Instant>,
     blocked: Duration,
-    stopped: bool,
+    /// Set once `emit` has refused an output: the node was told to stop.
+    stopped: Option<Refused>,
+    /// The input of the earlier item the node says its failure is about ([`Emitter::failing_on`]).
+    failed_on: Option<u64>,
 }
 
 impl StageEmitter<'_> {
     /// Sends every gathered batch.
-    fn flush(&mut self) -> Result<(), Stopped> {
-        self.send_batches(false)
+    fn flush(&mut self) -> Result<(), Unsent> {
+        self.targets.end_of_call(false, &mut self.blocked)
     }
 
     /// Sends the gathered batches that may not wait for the outputs of the next call.
-    fn end_of_call(&mut self) -> Result<(), Stopped> {
-        self.send_batches(self.backlog.is_some())
-    }
-
-    fn send_batches(&mut self, backlog: bool) -> Result<(), Stopped> {
-        let stop = self.state.stop_signal();
-        let (successors, output) = self.targets.outboxes();
-        let mut sent = successors
-            .iter_mut()
-            .all(|outbox| outbox.end_of_call(backlog, stop, &mut self.blocked).is_ok());
-        if let Some(outbox) = output {
-            sent = sent && outbox.end_of_call(backlog, stop, &mut self.blocked).is_ok();
+    fn end_of_call(&mut self) -> Result<(), Unsent> {
+        let sent = self
+            .targets
+            .end_of_call(self.backlog.is_some(), &mut self.blocked);
+        if sent.is_err() {
+            self.state.mark_interrupted();
         }
-        if sent { Ok(()) } else { Err(self.give_up()) }
+        sent
     }
 
-    fn give_up(&mut self) -> Stopped {
-        self.stopped = true;
+    fn give_up(&mut self, reason: Refused) -> Stopped {
+        self.stopped = Some(reason);
         self.state.mark_interrupted();
         Stopped
+    }
+
+    /// Queues `value`, an output of an item descending from input `origin`, for every target.
+    fn send(&mut self, origin: u64, value: Value) -> Result<(), Stopped> {
+        let backlog = self.backlog;
+        let sent = match &mut *self.targets {
+            Targets::Successors(outboxes) => {
+                let item = Item { origin, value };
+                push_to_all(outboxes, item, backlog, &mut self.blocked)
+            }
+            Targets::Output { sink, outbox } => {
+                let output = Output {
+                    sink: Arc::clone(sink),
+                    value,
+                };
+                outbox.push(output, backlog, &mut self.blocked)
+            }
+        };
+        if sent.is_err() {
+            return Err(self.give_up(Refused::Ended));
+        }
+        self.state.counters(self.index).count_out();
+        Ok(())
     }
 }
 
 impl Emitter for StageEmitter<'_> {
     fn emit(&mut self, item: Value) -> Result<(), Stopped> {
-        if self.stopped || self.state.is_stopping() {
-            return Err(self.give_up());
+        if let Some(reason) = self.stopped {
+            return Err(self.give_up(reason));
         }
-        let (stop, backlog) = (self.state.stop_signal(), self.backlog);
-        let sent = match &mut *self.targets {
-            Targets::Successors(outboxes) => match outboxes.split_last_mut() {
-                Some((last, others)) => others
-                    .iter_mut()
-                    .try_for_each(|outbox| {
-                        outbox.push(item.clone(), backlog, stop, &mut self.blocked)
-                    })
-                    .and_then(|()| last.push(item, backlog, stop, &mut self.blocked)),
-                None => Ok(()),
-            },
-            Targets::Output { sink, outbox } => {
-                let output = Output {
-                    sink: Arc::clone(sink),
-                    value: item,
-                };
-                outbox.push(output, backlog, stop, &mut self.blocked)
-            }
-        };
-        if sent.is_err() {
-            return Err(self.give_up());
+        if self.state.skips(self.origin) {
+            let reason = if self.state.is_stopping() {
+                Refused::Ended
+            } else {
+                Refused::Cut
+            };
+            return Err(self.give_up(reason));
         }
-        self.state.counters(self.index).count_out();
-        Ok(())
+        self.send(self.origin, item)
+    }
+
+    fn item(&self) -> ItemTag {
+        ItemTag(self.origin)
+    }
+
+    fn emit_for(&mut self, tag: ItemTag, item: Value) -> Result<(), Stopped> {
+        let ItemTag(origin) = tag;
+        if origin == self.origin {
+            return self.emit(item);
+        }
+        if self.stopped == Some(Refused::Ended) || self.state.is_stopping() {
+            return Err(self.give_up(Refused::Ended));
+        }
+        if self.state.skips(origin) {
+            // An output of an input at or after a failure: not wanted; the node goes on.
+            self.state.mark_interrupted();
+            return Ok(());
+        }
+        self.send(origin, item)
+    }
+
+    fn failing_on(&mut self, tag: ItemTag) {
+        self.failed_on = Some(tag.0);
     }
 
     fn more_input(&self) -> bool {
@@ -303,36 +392,29 @@ impl Emitter for StageEmitter<'_> {
 /// the end (flush included) and the run then fails with [`RunError::Input`].
 pub(crate) fn feed(
     mut inputs: impl Iterator<Item = Result<Value, InputError>>,
-    mut roots: Vec<Outbox<Value>>,
+    mut roots: Vec<Outbox<Item>>,
     state: &RunState,
     start_line: Receiver<()>,
 ) {
     let _ = start_line.recv();
-    loop {
-        if state.is_stopping() {
+    for origin in 0u64.. {
+        if state.is_ending() {
             state.mark_interrupted();
             return;
         }
-        let item = match inputs.next() {
+        let value = match inputs.next() {
             None => break,
-            Some(Ok(item)) => item,
+            Some(Ok(value)) => value,
             Some(Err(error)) => {
-                state.record(RunError::Input(error));
+                state.record(RunError::Input(error), origin);
                 return;
             }
         };
-        let Some((last, others)) = roots.split_last_mut() else {
-            return;
-        };
         // One item per hand-off: the next input may be long to come (a live source), and the
         // roots batch their own outputs when the inputs outpace them.
-        let stop = state.stop_signal();
+        let item = Item { origin, value };
         let mut blocked = Duration::ZERO;
-        let sent = others
-            .iter_mut()
-            .try_for_each(|root| root.push(item.clone(), None, stop, &mut blocked))
-            .and_then(|()| last.push(item, None, stop, &mut blocked));
-        if sent.is_err() {
+        if push_to_all(&mut roots, item, None, &mut blocked).is_err() {
             state.mark_interrupted();
             return;
         }

@@ -1,6 +1,6 @@
 //! What all threads of one run share: the stop signal, the first failure, the counters.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -14,6 +14,12 @@ pub(crate) struct RunState {
     counters: Box<[NodeCounters]>,
     clock: PhaseClock,
     stopping: AtomicBool,
+    /// A node failed: no more inputs are fed and nothing flushes; the items in flight that
+    /// descend from inputs before `cut` are still carried through to the run's outputs.
+    failed: AtomicBool,
+    /// The first input whose items are no longer processed: that of the item a node failed on
+    /// (the earliest one when several failed); [`AFTER_INPUTS`] for a failure in `flush`.
+    cut: AtomicU64,
     /// Dropped to stop the run: every thread blocked in a `select!` on `stop_receiver` wakes up,
     /// whether it waits to send downstream or to receive from upstream.
     stop_sender: Mutex<Option<Sender<()>>>,
@@ -22,8 +28,14 @@ pub(crate) struct RunState {
     /// Some work was skipped because of a stop (an item, a flush, an input).
     interrupted: AtomicBool,
     finished: AtomicBool,
-    failure: Mutex<Option<RunError>>,
+    /// The failure reported, with the input it happened on: the earliest input wins, so the
+    /// run reports what a one-item-at-a-time run would have met first.
+    failure: Mutex<Option<(u64, RunError)>>,
 }
+
+/// The origin of the items a node emits in `flush`, after every input; also the rank of failures
+/// that belong to no input (a failed `cleanup`), which any failure on an input outranks.
+pub(crate) const AFTER_INPUTS: u64 = u64::MAX;
 
 impl RunState {
     pub(crate) fn new(node_ids: Vec<String>) -> RunState {
@@ -33,6 +45,8 @@ impl RunState {
             clock: PhaseClock::new(node_ids.len()),
             node_ids: node_ids.into(),
             stopping: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            cut: AtomicU64::new(AFTER_INPUTS),
             stop_sender: Mutex::new(Some(stop_sender)),
             stop_receiver,
             cancel_requested: AtomicBool::new(false),
@@ -67,8 +81,20 @@ impl RunState {
         &self.stop_receiver
     }
 
+    /// Cancelled, or failed before data flowed: every stage stops as soon as it can.
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Stopping, or a node failed: no more inputs, no `flush`.
+    pub(crate) fn is_ending(&self) -> bool {
+        self.is_stopping() || self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Whether an item descending from input `origin` is no longer processed (nor emitted).
+    pub(crate) fn skips(&self, origin: u64) -> bool {
+        self.is_stopping()
+            || (self.failed.load(Ordering::SeqCst) && origin >= self.cut.load(Ordering::SeqCst))
     }
 
     /// Stops every stage; they finish their current call, skip `flush`, and clean up.
@@ -85,24 +111,43 @@ impl RunState {
         self.stop();
     }
 
-    /// Records `error` unless an earlier failure is already recorded, then stops the run.
+    /// Records `error` and stops the run at once: for failures before data flows.
     pub(crate) fn fail(&self, error: RunError) {
-        self.record(error);
+        self.record(error, 0);
         self.stop();
     }
 
-    /// Records `error` (first one wins) without stopping the others: a failed `cleanup` must not
-    /// cut short another node's `flush`.
-    pub(crate) fn record(&self, error: RunError) {
+    /// A node failed on an item descending from input `origin` ([`AFTER_INPUTS`] in `flush`):
+    /// records it and ends the run gracefully — no more inputs, no `flush`, but every item in
+    /// flight from an earlier input is still processed, so each output those inputs lead to is
+    /// delivered, whatever the timing.
+    pub(crate) fn fail_at(&self, origin: u64, error: RunError) {
+        self.record(error, origin);
+        self.cut.fetch_min(origin, Ordering::SeqCst);
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// Records `error`, met on an item descending from input `origin`, without stopping the
+    /// others (a failed `cleanup` must not cut another node's `flush` short). The failure on the
+    /// earliest input is the one reported; on the same input, the first; the others are logged.
+    pub(crate) fn record(&self, error: RunError, origin: u64) {
         let mut failure = lock(&self.failure);
-        if failure.is_none() {
-            tracing::debug!(%error, "run failed");
-            *failure = Some(error);
-        } else {
-            tracing::warn!(
-                "after the run's first failure: {}",
-                super::error_chain(&error)
-            );
+        match failure.as_ref() {
+            Some((first, _)) if *first <= origin => {
+                tracing::warn!(
+                    "after the run's first failure: {}",
+                    super::error_chain(&error)
+                );
+            }
+            _ => {
+                tracing::debug!(%error, "run failed");
+                if let Some((_, later)) = failure.replace((origin, error)) {
+                    tracing::warn!(
+                        "after the run's first failure (on an earlier input): {}",
+                        super::error_chain(&later)
+                    );
+                }
+            }
         }
     }
 
@@ -124,7 +169,7 @@ impl RunState {
     }
 
     pub(crate) fn take_failure(&self) -> Option<RunError> {
-        lock(&self.failure).take()
+        lock(&self.failure).take().map(|(_, error)| error)
     }
 }
 

@@ -6,7 +6,9 @@
 //! 1. the JSON is parsed (malformed text is one error, with its line and column);
 //! 2. it is checked against the v1 JSON Schema ([`SCHEMA_V1`], `schemas/manifest.v1.json`);
 //! 3. if its structure is sound, the rules a schema cannot express are checked: unique node ids,
-//!    connections between existing nodes, no self-loop, no cycle, host ports in 1–65535.
+//!    connections between existing nodes, no self-loop, no cycle, host ports in 1–65535; a node in
+//!    the upstream SDK's remote form (`"node_type": "RemoteExecutionNode"`, the node to run in its
+//!    params) is rewritten to the node itself with its `host`, or reported if it cannot be.
 //!
 //! ```
 //! use remotemedia_core::manifest::Manifest;
@@ -35,6 +37,7 @@ mod nesting;
 mod schema;
 mod semantic;
 mod types;
+mod upstream;
 mod valid;
 
 use std::io::Read;
@@ -47,6 +50,7 @@ pub use error::{ManifestError, ManifestErrors};
 pub use nesting::MAX_NESTING_DEPTH;
 pub use schema::SCHEMA_V1;
 pub use types::*;
+pub use upstream::UPSTREAM_REMOTE_NODE;
 pub use valid::ValidManifest;
 
 /// The largest manifest read from a file or stream, so that a device or an endless pipe given by
@@ -135,9 +139,18 @@ fn check(value: &Value) -> Result<ValidManifest, Vec<ManifestError>> {
     if !schema_errors.is_empty() {
         return Err(schema_errors);
     }
-    let manifest = Manifest::deserialize(value).map_err(|err| vec![type_mismatch(value, err)])?;
-    let edges = semantic::resolve_edges(&manifest)?;
-    Ok(ValidManifest::new(manifest, edges))
+    let mut manifest =
+        Manifest::deserialize(value).map_err(|err| vec![type_mismatch(value, err)])?;
+    let rewritten = upstream::normalise(&mut manifest);
+    match (rewritten, semantic::resolve_edges(&manifest)) {
+        (Ok(()), Ok(edges)) => Ok(ValidManifest::new(manifest, edges)),
+        (rewritten, edges) => Err(rewritten
+            .err()
+            .into_iter()
+            .flatten()
+            .chain(edges.err().into_iter().flatten())
+            .collect()),
+    }
 }
 
 /// The schema and the serde types describe the same format; where they disagree (a number too

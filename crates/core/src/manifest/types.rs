@@ -22,7 +22,7 @@ pub struct Metadata {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// ISO 8601 UTC timestamp ending in `Z`.
+    /// RFC 3339 timestamp: UTC ending in `Z` (what the SDK writes), or with an offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
@@ -54,6 +54,10 @@ pub struct NodeManifest {
     /// Whether the node runs in a worker process of its own (see [`Isolation`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
+    /// How loading rewrote this node, for people (`plan` shows it): set when the manifest wrote
+    /// it in the upstream SDK's `RemoteExecutionNode` form. Not part of the JSON.
+    #[serde(skip)]
+    pub rewritten_from: Option<String>,
 }
 
 /// Where a node may run.

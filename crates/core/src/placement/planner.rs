@@ -109,8 +109,22 @@ pub fn plan_probed(
     }
 }
 
-/// One node's placement, or the required capabilities it lacks with nowhere else to go.
+/// One node's placement, or the required capabilities it lacks with nowhere else to go. The
+/// reason ends with how loading rewrote the node, if it did.
 pub(super) fn place(
+    node: &NodeManifest,
+    machine: &MachineCapabilities,
+    options: &PlanOptions,
+    finding: &ClassFinding,
+) -> Result<NodePlan, Vec<Shortfall>> {
+    let mut placed = place_by_requirements(node, machine, options, finding)?;
+    if let Some(note) = &node.rewritten_from {
+        placed.reason = format!("{}; {note}", placed.reason);
+    }
+    Ok(placed)
+}
+
+fn place_by_requirements(
     node: &NodeManifest,
     machine: &MachineCapabilities,
     options: &PlanOptions,

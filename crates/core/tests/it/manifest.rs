@@ -218,3 +218,59 @@ fn large_invalid_manifests_report_every_error() {
     assert_eq!(errors.len(), 100_000);
     assert_eq!(errors.errors()[99_999].pointer, "/nodes/99999/parms");
 }
+
+#[test]
+fn a_node_in_the_upstream_remote_form_loads_as_the_node_it_runs() {
+    let path = repo_root().join("tests/manifests/valid/upstream_remote_node.json");
+    let manifest = Manifest::from_path(&path).expect("the corpus file is valid");
+    let calc = &manifest.nodes[1];
+    assert_eq!(calc.node_type, "CalculatorNode");
+    assert_eq!(
+        serde_json::to_value(&calc.params).unwrap(),
+        json!({"operation": "add", "operand": 5})
+    );
+    assert_eq!(calc.host.as_deref(), Some("gpu-server:50051"));
+    assert_eq!(
+        calc.rewritten_from.as_deref(),
+        Some(
+            "written as RemoteExecutionNode (the upstream SDK's remote form), runs as CalculatorNode"
+        )
+    );
+    let pass = &manifest.nodes[2];
+    assert_eq!(pass.node_type, "PassThroughNode");
+    assert!(pass.params.is_empty());
+    // The rewritten manifest is an ordinary one: validating it again changes nothing but the note.
+    let again = manifest.validate().expect("still valid");
+    assert_eq!(again.nodes[1].node_type, "CalculatorNode");
+    assert_eq!(again.nodes[1].rewritten_from, None);
+    assert_eq!(manifest.nodes[0].rewritten_from, None);
+}
+
+#[test]
+fn an_upstream_remote_node_that_cannot_be_rewritten_says_how_to_write_it() {
+    let errors = Manifest::from_value(json!({
+        "version": "v1", "metadata": {"name": "x"},
+        "nodes": [{"id": "r", "node_type": "RemoteExecutionNode", "params": {}, "host": "gpu:1"}]
+    }))
+    .unwrap_err();
+    let [error] = errors.errors() else {
+        panic!("one error expected: {errors}")
+    };
+    assert_eq!(error.pointer, "/nodes/0");
+    assert!(
+        error
+            .message
+            .contains("RemoteExecutionNode needs params.node_to_execute")
+            && error.message.contains(
+                r#"{"node_type": "CalculatorNode", "params": {...}, "host": "host:port"}"#
+            ),
+        "{}",
+        error.message
+    );
+    // A user's own class of that name, in a module of theirs, is theirs.
+    Manifest::from_value(json!({
+        "version": "v1", "metadata": {"name": "x"},
+        "nodes": [{"id": "r", "node_type": "RemoteExecutionNode", "module": "my_nodes"}]
+    }))
+    .expect("a module-qualified RemoteExecutionNode is an ordinary node");
+}

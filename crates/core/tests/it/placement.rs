@@ -503,3 +503,36 @@ fn detection_describes_this_machine() {
         machine
     );
 }
+
+#[test]
+fn the_plan_says_when_a_node_was_written_in_the_upstream_remote_form() {
+    let manifest = manifest(json!([
+        {"id": "calc", "node_type": "RemoteExecutionNode", "host": HOST,
+         "params": {"node_to_execute": "CalculatorNode", "node_config": {"operand": 2}}},
+        {"id": "asr", "node_type": "RemoteExecutionNode", "host": HOST,
+         "params": {"node_to_execute": "WhisperTranscriptionNode"},
+         "capabilities": {"gpu": {"type": "cuda"}}}
+    ]));
+    let plan = plan(&manifest, &profile("no-gpu")).expect("placeable");
+    let note = "written as RemoteExecutionNode (the upstream SDK's remote form), runs as";
+    assert_eq!(plan.nodes[0].engine, EngineKind::Rustpython);
+    assert!(
+        plan.nodes[0]
+            .reason
+            .ends_with(&format!("{note} CalculatorNode")),
+        "{}",
+        plan.nodes[0].reason
+    );
+    assert_eq!(plan.nodes[0].node_type, "CalculatorNode");
+    assert_eq!(
+        plan.nodes[1].engine,
+        EngineKind::Remote { host: HOST.into() }
+    );
+    assert!(
+        plan.nodes[1]
+            .reason
+            .ends_with(&format!("{note} WhisperTranscriptionNode")),
+        "{}",
+        plan.nodes[1].reason
+    );
+}
