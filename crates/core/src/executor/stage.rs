@@ -62,6 +62,8 @@ pub(crate) struct Stage {
     pub(crate) spec: NodeSpec,
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) inbox: Receiver<Vec<Item>>,
+    /// A root: its inbox is fed by the run's inputs.
+    pub(crate) fed_by_inputs: bool,
     pub(crate) targets: Targets,
     pub(crate) state: Arc<RunState>,
     pub(crate) init_reports: Sender<InitReport>,
@@ -76,6 +78,7 @@ impl Stage {
             spec,
             engine,
             inbox,
+            fed_by_inputs,
             mut targets,
             state,
             init_reports,
@@ -112,7 +115,7 @@ impl Stage {
                 targets: &mut targets,
                 state: &state,
             };
-            driver.stream(&inbox);
+            driver.stream(&inbox, fed_by_inputs);
         }
         state.clock().stream_ended();
         // What is still gathered leaves: all of it to the run's outputs, to successors unless the
@@ -142,12 +145,19 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    fn stream(&mut self, inbox: &Receiver<Vec<Item>>) {
+    fn stream(&mut self, inbox: &Receiver<Vec<Item>>, fed_by_inputs: bool) {
         // Outputs of items still in flight, for nodes that keep some (see `NodeInstance::arrivals`).
         let arrivals = self
             .instance
             .arrivals()
             .unwrap_or_else(crossbeam_channel::never);
+        // After a failure no more inputs are fed: a root takes what is queued, then ends.
+        let never = crossbeam_channel::never();
+        let failed = if fed_by_inputs {
+            self.state.failed_signal()
+        } else {
+            &never
+        };
         loop {
             if self.state.is_stopping() {
                 self.state.mark_interrupted();
@@ -169,6 +179,7 @@ impl Driver<'_> {
                     self.state.mark_interrupted();
                     return;
                 }
+                recv(failed) -> _ => inbox.try_recv().map_err(|_| crossbeam_channel::RecvError),
             };
             let Ok(batch) = batch else { break };
             let mut items = batch.into_iter();

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -747,7 +747,10 @@ fn a_pipelined_node_failing_on_an_earlier_item_cuts_the_run_at_that_item() {
     assert_eq!(values_from(&outputs, "piped"), [0, 1, 2, 3, 4]);
     // `other` may have answered input 5 before the failure was known, never input 6.
     let other = values_from(&outputs, "other");
-    assert!(other == [0, 1, 2, 3, 4] || other == [0, 1, 2, 3, 4, 5], "{other:?}");
+    assert!(
+        other == [0, 1, 2, 3, 4] || other == [0, 1, 2, 3, 4, 5],
+        "{other:?}"
+    );
 }
 
 #[test]
@@ -764,6 +767,45 @@ fn a_pipelined_node_delivers_every_item_in_flight_in_order_at_the_end() {
     );
     result.expect("the run succeeds");
     assert_eq!(values_from(&outputs, "piped"), (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failure_ends_the_run_while_the_next_input_is_still_to_come() {
+    // A live input (stdin, say): after two items it waits — here until the test gives up.
+    let ended = Arc::new(AtomicBool::new(false));
+    let input_ended = Arc::clone(&ended);
+    let (_hold, waiting) = crossbeam_channel::bounded::<()>(0);
+    let inputs = (0..2).map(Value::Int).chain(std::iter::from_fn(move || {
+        let _ = waiting.recv_timeout(Duration::from_secs(60));
+        input_ended.store(true, Ordering::SeqCst);
+        None
+    }));
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("fails", || {
+            Script::pass().on_process(|item, out| {
+                if int(&item) == 1 {
+                    return Err(NodeError::new("failed on 1"));
+                }
+                Ok(out.emit(item)?)
+            })
+        })
+        .node("sink", Script::pass);
+    let (outputs, result) = run(
+        &["source", "fails", "sink"],
+        &[("source", "fails"), ("fails", "sink")],
+        engine,
+        Inputs::new(inputs),
+    );
+
+    let (node, _, _) = node_failure(result);
+    assert_eq!(node, "fails");
+    assert_eq!(values_from(&outputs, "sink"), [0]);
+    assert!(
+        !ended.load(Ordering::SeqCst),
+        "the run waited for the next input"
+    );
 }
 
 #[test]
