@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -59,6 +60,8 @@ def _local_ray(bench: Bench) -> ModuleType:
     if spec is None or spec.loader is None:
         raise BenchError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: its dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

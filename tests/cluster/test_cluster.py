@@ -186,7 +186,29 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
     ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "no actor is left")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_node_failing_on_the_cluster_fails_the_run_and_its_actor_is_released(
+    ray_cluster, remotemedia_bin, binary_env, manifest
+):
+    document = calculator(
+        {"gpu": {"type": "cuda"}}, node_type="CalculatorNode", params={"operation": "divide", "operand": 0}
+    )
+    client = start_run(remotemedia_bin, binary_env, manifest(document), ray_cluster.address)
+    try:
+        # The input stays open: the failure itself must end the run.
+        client.stdin.write("1\n")
+        client.stdin.flush()
+        client.wait(timeout=RUN_TIMEOUT_S)
+        stdout, stderr = client.stdout.read(), client.stderr.read()
+    finally:
+        client.kill()
+    assert client.returncode == 1, stderr
+    assert stdout == ""
+    assert f"node `{GPU_NODE}` failed in process" in stderr
+    assert "division by zero" in stderr
+    ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "the failed node's actor is released")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["sigint", "sigterm", "sigkill"])
 def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remotemedia_bin, binary_env, manifest, sig):
     path = manifest(calculator({"gpu": {"type": "cuda"}}))
     client = start_run(remotemedia_bin, binary_env, path, ray_cluster.address)
@@ -199,7 +221,7 @@ def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remoteme
         client.wait(timeout=RUN_TIMEOUT_S)
     finally:
         client.kill()
-    assert client.returncode == (130 if sig == signal.SIGTERM else -signal.SIGKILL)
-    # SIGTERM: the run cleans its nodes up, releasing the actor. SIGKILL: the driver process sees
-    # its stdin close and releases it; Ray would also kill the actors of a dead driver.
+    assert client.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    # SIGINT/SIGTERM: the run cleans its nodes up, releasing the actor. SIGKILL: the driver process
+    # sees its stdin close and releases it; Ray would also kill the actors of a dead driver.
     ray_cluster.wait_for_actors(lambda actors: actors == [], 60, "no actor is left")
