@@ -88,6 +88,7 @@ def _parse(manifest: Any) -> tuple[Any, list[ValidationError]]:
         text = manifest.decode("utf-8") if isinstance(manifest, (bytes, bytearray)) else manifest
     except UnicodeDecodeError as exc:
         return None, [ValidationError("", f"the manifest is not UTF-8 text: {exc}")]
+    text = text.removeprefix("\ufeff")  # a byte order mark, as some Windows editors write (the binary skips it too)
     if not text.strip():
         return None, [ValidationError("", "the manifest is empty; expected a JSON object")]
     try:

@@ -10,7 +10,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::manifest::{Capabilities, NodeManifest, RuntimeHint};
-use crate::value::{Value, ValueError};
+use crate::value::{Value, ValueError, excerpt};
 
 /// What an engine needs to know to create one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +233,34 @@ impl NodeError {
         self.traceback = Some(traceback.into());
         self
     }
+
+    /// The same error with its message and traceback cut to a bounded excerpt
+    /// ([`NodeError::MAX_MESSAGE_CHARS`], [`NodeError::MAX_TRACEBACK_CHARS`]): a node's error may
+    /// quote the value it failed on, which can be megabytes long, and the error must still fit in
+    /// a terminal, a log line and one message to a remote client.
+    pub fn bounded(mut self) -> Self {
+        if self.message.len() > Self::MAX_MESSAGE_CHARS {
+            self.message = excerpt(&self.message, Self::MAX_MESSAGE_CHARS);
+        }
+        if let Some(traceback) = &self.traceback
+            && traceback.len() > Self::MAX_TRACEBACK_CHARS
+        {
+            self.traceback = Some(excerpt(traceback, Self::MAX_TRACEBACK_CHARS));
+        }
+        if let Some(kind) = &self.kind
+            && kind.len() > Self::MAX_KIND_CHARS
+        {
+            self.kind = Some(excerpt(kind, Self::MAX_KIND_CHARS));
+        }
+        self
+    }
+
+    /// The longest message [`NodeError::bounded`] keeps, in characters.
+    pub const MAX_MESSAGE_CHARS: usize = 2000;
+    /// The longest traceback [`NodeError::bounded`] keeps, in characters.
+    pub const MAX_TRACEBACK_CHARS: usize = 20_000;
+    /// The longest exception type name [`NodeError::bounded`] keeps, in characters.
+    pub const MAX_KIND_CHARS: usize = 200;
 
     fn summary(&self) -> String {
         match &self.kind {

@@ -83,15 +83,7 @@ impl Value {
         Ok(match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::Int(i)
-                } else if let Some(u) = n.as_u64() {
-                    Value::BigInt(Arc::new(BigInt::from(u)))
-                } else {
-                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
+            serde_json::Value::Number(n) => number(&n)?,
             serde_json::Value::String(s) => Value::Str(s.into()),
             serde_json::Value::Array(items) => Value::List(
                 items
@@ -138,6 +130,99 @@ impl Value {
     }
 }
 
+/// The most decimal digits an integer input may have: the limit of Python's `int()` on text
+/// (`sys.get_int_max_str_digits()`), for the same reason — converting decimal text to a big integer
+/// takes time quadratic in its length.
+pub const MAX_INT_DIGITS: usize = 4300;
+
+/// A JSON number as a value, exactly: integers of any size (up to [`MAX_INT_DIGITS`]) stay integers,
+/// other numbers are floats, and one too large for a float is an error rather than infinity.
+/// The workspace builds serde_json with `arbitrary_precision`, so the number's text is intact.
+fn number(n: &serde_json::Number) -> Result<Value, ValueError> {
+    if let Some(i) = n.as_i64() {
+        return Ok(Value::Int(i));
+    }
+    let text = n.as_str();
+    if !text.contains(['.', 'e', 'E']) {
+        let digits = text.trim_start_matches('-').len();
+        if digits > MAX_INT_DIGITS {
+            return Err(ValueError::IntTooLong { digits });
+        }
+        let big: BigInt = text
+            .parse()
+            .map_err(|_| ValueError::FloatOutOfRange(excerpt(text, 40)))?;
+        return Ok(Value::BigInt(Arc::new(big)));
+    }
+    n.as_f64()
+        .map(Value::Float)
+        .ok_or_else(|| ValueError::FloatOutOfRange(excerpt(text, 40)))
+}
+
+/// Checks that `value` can be written as JSON exactly: JSON has no NaN or infinity, which
+/// serializers would otherwise write as `null`, silently. The error says what and where, as a
+/// path: "holds NaN at `$.samples[3]`, which JSON cannot carry".
+pub fn check_json(value: &Value) -> Result<(), String> {
+    fn walk(value: &Value, path: &mut Vec<String>) -> Result<(), String> {
+        let non_finite = |what: String, path: &[String]| {
+            Err(format!(
+                "holds {what} at `${}`, which JSON cannot carry",
+                path.concat()
+            ))
+        };
+        match value {
+            Value::Float(f) if !f.is_finite() => non_finite(float_name(*f), path),
+            Value::Array(Array::F32(items)) => match items.iter().position(|f| !f.is_finite()) {
+                Some(at) => non_finite(
+                    float_name(f64::from(items[at])),
+                    &[path.concat(), format!("[{at}]")],
+                ),
+                None => Ok(()),
+            },
+            Value::Array(Array::F64(items)) => match items.iter().position(|f| !f.is_finite()) {
+                Some(at) => non_finite(float_name(items[at]), &[path.concat(), format!("[{at}]")]),
+                None => Ok(()),
+            },
+            Value::List(items) => items.iter().enumerate().try_for_each(|(at, item)| {
+                path.push(format!("[{at}]"));
+                walk(item, path)?;
+                path.pop();
+                Ok(())
+            }),
+            Value::Map(map) => map.iter().try_for_each(|(key, item)| {
+                path.push(format!(".{key}"));
+                walk(item, path)?;
+                path.pop();
+                Ok(())
+            }),
+            _ => Ok(()),
+        }
+    }
+    walk(value, &mut Vec::new())
+}
+
+fn float_name(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f > 0.0 {
+        "Infinity".to_owned()
+    } else {
+        "-Infinity".to_owned()
+    }
+}
+
+/// At most `max` characters of `text`, its start and its end, with the number of characters left
+/// out between them: how error messages show a value that may be megabytes long.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let half = max / 2;
+    let head: String = text.chars().take(half).collect();
+    let tail: String = text.chars().skip(count - half).collect();
+    format!("{head}… ({} characters left out) …{tail}", count - 2 * half)
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::Str(s.into())
@@ -180,6 +265,12 @@ pub fn parse_json_line(text: &str) -> Result<Value, String> {
 pub enum ValueError {
     #[error("invalid base64 in a `$bytes` object: {0}")]
     InvalidBase64(String),
+    /// A number beyond a float's range (`1e400`), which would otherwise become infinity.
+    #[error("the number {0} is too large for a float")]
+    FloatOutOfRange(String),
+    /// An integer with more digits than [`MAX_INT_DIGITS`].
+    #[error("an integer of {digits} digits (at most {MAX_INT_DIGITS})")]
+    IntTooLong { digits: usize },
 }
 
 impl Serialize for Value {
@@ -252,6 +343,60 @@ mod tests {
     fn arrays_are_written_as_lists() {
         let value = Value::Array(Array::F32(vec![0.5f32, -1.0].into()));
         assert_eq!(value.to_json(), json!([0.5, -1.0]));
+    }
+
+    #[test]
+    fn integers_of_any_size_parse_exactly() {
+        let big = "18446744073709551617";
+        assert_eq!(
+            parse_json_line(big).unwrap(),
+            Value::BigInt(Arc::new(big.parse().unwrap()))
+        );
+        let huge = format!("-1{}", "0".repeat(400));
+        assert_eq!(
+            serde_json::to_string(&parse_json_line(&huge).unwrap()).unwrap(),
+            huge
+        );
+        assert_eq!(parse_json_line("1.5").unwrap(), Value::Float(1.5));
+        assert_eq!(
+            parse_json_line("1e400").unwrap_err(),
+            "the number 1e+400 is too large for a float"
+        );
+        assert_eq!(
+            parse_json_line(&"9".repeat(MAX_INT_DIGITS + 1)).unwrap_err(),
+            format!(
+                "an integer of {} digits (at most {MAX_INT_DIGITS})",
+                MAX_INT_DIGITS + 1
+            )
+        );
+    }
+
+    #[test]
+    fn json_check_names_the_non_finite_float_and_where_it_is() {
+        let mut frame = IndexMap::new();
+        frame.insert(
+            "samples".to_owned(),
+            Value::Array(Array::F32(vec![0.0, f32::NEG_INFINITY].into())),
+        );
+        let value = Value::List(vec![Value::Float(1.0), Value::Map(frame)]);
+        assert_eq!(
+            check_json(&value).unwrap_err(),
+            "holds -Infinity at `$[1].samples[1]`, which JSON cannot carry"
+        );
+        assert_eq!(
+            check_json(&Value::Float(f64::NAN)).unwrap_err(),
+            "holds NaN at `$`, which JSON cannot carry"
+        );
+        assert_eq!(check_json(&Value::Float(f64::MAX)), Ok(()));
+    }
+
+    #[test]
+    fn excerpts_keep_both_ends() {
+        assert_eq!(excerpt("short", 10), "short");
+        assert_eq!(
+            excerpt(&"ab".repeat(10), 6),
+            "aba… (14 characters left out) …bab"
+        );
     }
 
     #[test]

@@ -838,8 +838,12 @@ impl Session<'_> {
     }
 }
 
+/// A node's failure for the client, bounded ([`NodeError::bounded`]) so that it always fits in one
+/// message and arrives as that node's error, whatever value its message quotes.
+///
+/// [`NodeError::bounded`]: remotemedia_core::engine::NodeError::bounded
 fn failure(phase: Phase, error: &remotemedia_core::engine::NodeError) -> ResponseKind {
-    ResponseKind::Failure(convert::encode_failure(phase, error))
+    ResponseKind::Failure(convert::encode_failure(phase, &error.clone().bounded()))
 }
 
 fn send(

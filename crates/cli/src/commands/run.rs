@@ -13,7 +13,7 @@
 //! node is cleaned up and the outputs produced so far are written; a second signal exits at once).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,11 +26,15 @@ use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
-use remotemedia_runtime::value::{Value, parse_json_line};
+use remotemedia_runtime::value::{Value, check_json, parse_json_line};
 use serde::Serialize;
 
 use crate::common::{ClusterArgs, IsolationArgs, MachineArgs, PythonPathArgs, RemoteArgs};
 use crate::exit::{EXIT_INTERRUPTED, InvalidInput};
+
+/// `--max-input-line-mib`'s default: room for a minute of 48 kHz stereo audio as JSON numbers,
+/// while a line's parsed form (tens of times its size in memory) stays well under a GiB.
+const DEFAULT_MAX_INPUT_LINE_MIB: u32 = 16;
 
 /// SIGINT/SIGTERM received so far.
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
@@ -59,6 +63,12 @@ pub struct Args {
     /// Read inputs as JSON Lines from this file, or from stdin with `-`.
     #[arg(long, value_name = "PATH|-")]
     input_file: Option<PathBuf>,
+    /// The longest line --input-file may have, in MiB: a longer one ends the input there (the lines
+    /// before it are processed) and the run exits with code 2 naming it, instead of reading an
+    /// endless line into memory.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_INPUT_LINE_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_input_line_mib: u32,
     /// Write outputs as JSON Lines to this file instead of stdout (`-`).
     #[arg(long, value_name = "PATH|-")]
     output: Option<PathBuf>,
@@ -101,6 +111,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = open_inputs(&args)?;
     let mut config = Config::default();
     config.run.channel_capacity = channel_capacity;
+    // Outputs are written as JSON: one JSON cannot carry (NaN, infinity) fails the node that made it.
+    config.run.output_check = Some(check_json);
     config.python_path = args.python_path.directories()?;
     config.interpreters = args.interpreters.into();
     config.isolation = args.isolation.isolation();
@@ -243,7 +255,7 @@ fn handle_signals(run: RunHandle) {
 
 fn open_inputs(args: &Args) -> anyhow::Result<Inputs> {
     if let Some(path) = &args.input_file {
-        return json_lines(path);
+        return json_lines(path, u64::from(args.max_input_line_mib) << 20);
     }
     let values = args
         .inputs
@@ -261,8 +273,8 @@ fn open_inputs(args: &Args) -> anyhow::Result<Inputs> {
     Ok(Inputs::new(values))
 }
 
-/// Inputs read lazily, one JSON value per non-blank line.
-fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
+/// Inputs read lazily, one JSON value per non-blank line of at most `max_line` bytes.
+fn json_lines(path: &Path, max_line: u64) -> anyhow::Result<Inputs> {
     let (name, reader): (String, Box<dyn BufRead + Send>) = if path == Path::new("-") {
         ("stdin".to_owned(), Box::new(BufReader::new(io::stdin())))
     } else {
@@ -277,17 +289,75 @@ fn json_lines(path: &Path) -> anyhow::Result<Inputs> {
             Box::new(BufReader::new(file)),
         )
     };
-    let lines = reader.lines().enumerate().filter_map(move |(index, line)| {
+    let lines = BoundedLines {
+        reader,
+        max_line,
+        ended: false,
+    };
+    let lines = lines.enumerate().filter_map(move |(index, line)| {
         let number = index + 1;
         match line {
             Ok(line) if line.trim().is_empty() => None,
             Ok(line) => Some(
                 parse_json_line(&line).map_err(|reason| format!("{name} line {number}: {reason}")),
             ),
-            Err(err) => Some(Err(format!("{name} line {number}: cannot read: {err}"))),
+            Err(reason) => Some(Err(format!("{name} line {number}: {reason}"))),
         }
     });
     Ok(Inputs::fallible(lines))
+}
+
+/// The lines of a reader, none longer than `max_line` bytes: a longer one is an error and ends
+/// the lines, having read at most `max_line + 1` bytes of it.
+struct BoundedLines {
+    reader: Box<dyn BufRead + Send>,
+    max_line: u64,
+    ended: bool,
+}
+
+impl Iterator for BoundedLines {
+    type Item = Result<String, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let mut line = Vec::new();
+        let read = (&mut self.reader)
+            .take(self.max_line + 1)
+            .read_until(b'\n', &mut line);
+        let failure = match read {
+            Ok(0) => {
+                self.ended = true;
+                return None;
+            }
+            Ok(_) if line.last() == Some(&b'\n') => None,
+            Ok(_) if line.len() as u64 > self.max_line => Some(format!(
+                "longer than {} MiB (see --max-input-line-mib)",
+                self.max_line >> 20
+            )),
+            // The last line, without a newline.
+            Ok(_) => None,
+            Err(err) => Some(format!("cannot read: {err}")),
+        };
+        if let Some(reason) = failure {
+            self.ended = true;
+            return Some(Err(reason));
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        Some(String::from_utf8(line).map_err(|err| {
+            self.ended = true;
+            format!(
+                "not UTF-8 (invalid byte at column {})",
+                err.utf8_error().valid_up_to() + 1
+            )
+        }))
+    }
 }
 
 /// Where outputs go, and how each line looks.

@@ -85,7 +85,7 @@ impl fmt::Debug for PlannedNode {
 }
 
 /// How a run is executed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Hand-offs each node's inbox (and the run's output) holds before producers block.
     ///
@@ -100,6 +100,11 @@ pub struct RunOptions {
     /// node's next output or the end of its call. Nodes whose calls take longer send each output
     /// at the end of its call, so their successors work in parallel with them.
     pub batch_linger: Duration,
+    /// A check every output of the run must pass, e.g. [`crate::value::check_json`] where the
+    /// outputs are written as JSON. An output that fails it fails the sink that emitted it, in
+    /// `process` (or `flush`), with the check's reason and the input it descends from; the
+    /// outputs before it are delivered.
+    pub output_check: Option<fn(&Value) -> Result<(), String>>,
 }
 
 impl Default for RunOptions {
@@ -107,6 +112,7 @@ impl Default for RunOptions {
         RunOptions {
             channel_capacity: NonZeroUsize::new(DEFAULT_CHANNEL_CAPACITY).expect("not zero"),
             batch_linger: DEFAULT_BATCH_LINGER,
+            output_check: None,
         }
     }
 }
@@ -222,11 +228,12 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// A node's failure, its message and traceback bounded ([`NodeError::bounded`]).
     fn node(node: &str, phase: Phase, error: NodeError) -> RunError {
         RunError::Node {
             node: node.to_owned(),
             phase,
-            error,
+            error: error.bounded(),
         }
     }
 
@@ -299,6 +306,7 @@ pub fn start(
             Targets::Output {
                 sink: Arc::from(graph.id(index)),
                 outbox: Outbox::delivering(output_sender.clone(), batching),
+                check: options.output_check,
             }
         } else {
             Targets::Successors(

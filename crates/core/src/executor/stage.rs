@@ -26,10 +26,12 @@ pub(crate) struct Item {
 pub(crate) enum Targets {
     /// The inboxes of its successors: every output is sent to each.
     Successors(Vec<Outbox<Item>>),
-    /// A sink: its outputs are the run's outputs.
+    /// A sink: its outputs are the run's outputs, each passing `check` first
+    /// ([`super::RunOptions::output_check`]).
     Output {
         sink: Arc<str>,
         outbox: Outbox<Output>,
+        check: Option<OutputCheck>,
     },
 }
 
@@ -53,6 +55,9 @@ impl Targets {
         }
     }
 }
+
+/// [`super::RunOptions::output_check`].
+pub(crate) type OutputCheck = fn(&Value) -> Result<(), String>;
 
 /// A stage's report once its node is initialized (or failed to be).
 pub(crate) type InitReport = (usize, Result<(), (Phase, NodeError)>);
@@ -248,22 +253,34 @@ impl Driver<'_> {
             blocked: Duration::ZERO,
             stopped: None,
             failed_on: None,
+            rejected: None,
         };
         let result = guarded(|| step(&mut *self.instance, &mut emitter));
-        let result = match result {
-            Ok(()) if emitter.stopped.is_none() => emitter.end_of_call(),
-            Ok(()) => Ok(()),
-            Err(error) if emitter.stopped.is_none() => {
+        // A node with items in flight may fail on an earlier item than this call's.
+        let origin = emitter.failed_on.unwrap_or(origin);
+        // An output that failed the run's check is the node's failure, as if it had raised.
+        let rejected = emitter.rejected.take().map(|reason| {
+            NodeError::new(match origin {
+                AFTER_INPUTS => format!("an output of its flush {reason}"),
+                input => format!("its output for input #{} {reason}", input + 1),
+            })
+        });
+        let failure = match (result, rejected) {
+            (_, Some(error)) => Some(error),
+            (Err(error), None) if emitter.stopped.is_none() => Some(error),
+            // Success, or the node gave up because `emit` told it to: not its failure.
+            (_, None) => None,
+        };
+        let result = match failure {
+            Some(error) => {
                 // What it emitted before failing is delivered, as it would have been unbatched.
                 let _ = emitter.flush();
-                // A node with items in flight may fail on an earlier item than this call's.
-                let origin = emitter.failed_on.unwrap_or(origin);
                 self.state
                     .fail_at(origin, RunError::node(self.node, phase, error));
                 Err(Unsent::Stopped)
             }
-            // The node gave up because `emit` told it to: not its failure.
-            Err(_) => Ok(()),
+            None if emitter.stopped.is_none() => emitter.end_of_call(),
+            None => Ok(()),
         };
         // Only this item was cut short (a failure on an earlier input): later items of this
         // node may still descend from earlier inputs (fan-in), so it goes on.
@@ -299,6 +316,8 @@ struct StageEmitter<'a> {
     stopped: Option<Refused>,
     /// The input of the earlier item the node says its failure is about ([`Emitter::failing_on`]).
     failed_on: Option<u64>,
+    /// Why an output failed the run's output check.
+    rejected: Option<String>,
 }
 
 impl StageEmitter<'_> {
@@ -332,7 +351,18 @@ impl StageEmitter<'_> {
                 let item = Item { origin, value };
                 push_to_all(outboxes, item, backlog, &mut self.blocked)
             }
-            Targets::Output { sink, outbox } => {
+            Targets::Output {
+                sink,
+                outbox,
+                check,
+            } => {
+                if let Some(reason) = check.and_then(|check| check(&value).err()) {
+                    self.rejected = Some(reason);
+                    if origin != self.origin {
+                        self.failed_on = Some(origin);
+                    }
+                    return Err(self.give_up(Refused::Ended));
+                }
                 let output = Output {
                     sink: Arc::clone(sink),
                     value,

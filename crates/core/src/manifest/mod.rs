@@ -174,8 +174,10 @@ fn type_mismatch(value: &Value, err: serde_json::Error) -> ManifestError {
     }
 }
 
-/// Parses JSON text, explaining failures with their line and column.
+/// Parses JSON text, explaining failures with their line and column. A UTF-8 byte order mark,
+/// which some Windows editors write, is skipped.
 fn parse(json: &[u8]) -> Result<Value, ManifestError> {
+    let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(json);
     serde_json::from_slice(json).map_err(|err| {
         let message = if json.iter().all(u8::is_ascii_whitespace) {
             "the manifest is empty; expected a JSON object".to_owned()

@@ -9,6 +9,18 @@ from typing import Any
 
 from remotemedia.core.exceptions import NodeError
 
+MAX_SAMPLE_RATE = 1_536_000
+"""The highest sample rate a frame may declare (Hz): 8x the highest studio rate. Far beyond it a rate
+is a mistake or an attack, and the nodes' buffers and outputs scale with it."""
+
+MAX_CHANNELS = 256
+"""The most channels a frame may declare."""
+
+MAX_UPSAMPLING = 64
+"""The most a resampler multiplies a frame's length (8 kHz → 384 kHz passes). A larger ratio, such as
+a frame claiming 1 Hz resampled to 16 kHz, would turn a few kilobytes of input into hundreds of
+megabytes of output, so it is refused rather than taking the process's memory."""
+
 
 @dataclass
 class Frame:
@@ -27,12 +39,24 @@ class Frame:
                 f"{node} expects an audio frame (a dict with samples, sample_rate, channels), got {type(item).__name__}"
             )
         sample_rate, channels = item["sample_rate"], item["channels"]
-        if not isinstance(sample_rate, int) or sample_rate <= 0 or not isinstance(channels, int) or channels <= 0:
-            raise NodeError(f"{node}: invalid audio frame: sample_rate={sample_rate!r}, channels={channels!r}")
+        if not _int_in(sample_rate, MAX_SAMPLE_RATE) or not _int_in(channels, MAX_CHANNELS):
+            raise NodeError(
+                f"{node}: invalid audio frame: sample_rate={_short_repr(sample_rate)}, channels={_short_repr(channels)} "
+                f"(integers from 1 to {MAX_SAMPLE_RATE} Hz and from 1 to {MAX_CHANNELS} channels expected)"
+            )
         samples = item["samples"]
         if len(samples) % channels:
             raise NodeError(f"{node}: {len(samples)} samples do not divide into {channels} channels")
         return cls(samples, sample_rate, channels, float(item.get("timestamp", 0.0)))
+
+    def check_resampling(self, target_rate: int, node: str) -> None:
+        """Refuse to resample this frame to `target_rate` when the output would exceed MAX_UPSAMPLING
+        times the input."""
+        if target_rate > self.sample_rate * MAX_UPSAMPLING:
+            raise NodeError(
+                f"{node}: resampling {self.sample_rate} Hz to {target_rate} Hz would make the frame "
+                f"{target_rate // self.sample_rate} times larger (at most {MAX_UPSAMPLING})"
+            )
 
     @property
     def duration(self) -> float:
@@ -74,3 +98,14 @@ class StreamFormat:
                 f"to {frame.sample_rate} Hz, {frame.channels} channel(s)"
             )
         return False
+
+
+def _int_in(value: Any, highest: int) -> bool:
+    """True for an int (not a bool: True is not a sample rate) from 1 to `highest`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= highest
+
+
+def _short_repr(value: Any) -> str:
+    """A repr short enough for an error message, whatever the value's size."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."

@@ -59,6 +59,7 @@ class SincResampleNode(Node):
         first = self._stream.accept(frame, self.name)
         if frame.sample_rate == self.target_rate:
             return frame.to_item()
+        frame.check_resampling(self.target_rate, self.name)
         np = self._np
         if first:
             self._filter = _Polyphase(np, frame.sample_rate, self.target_rate, self.zero_crossings, self.rolloff,

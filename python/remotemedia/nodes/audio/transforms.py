@@ -63,6 +63,7 @@ class ResampleNode(Node):
         self._stream.accept(frame, self.name)
         if frame.sample_rate == self.target_rate:
             return frame.to_item()
+        frame.check_resampling(self.target_rate, self.name)
         samples = self._interpolate(frame)
         if not samples:
             return None
