@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,13 +121,20 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _ray_command() -> str:
+    """Ray's `ray` script of this interpreter's installation (pip puts it beside the interpreter,
+    which need not be on PATH), else `ray` from PATH."""
+    beside = Path(sys.executable).with_name("ray")
+    return str(beside) if beside.exists() else "ray"
+
+
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     # A RAY_ADDRESS of the caller's (even an empty one) would send Ray's own processes elsewhere.
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     with log.open("wb") as out:
         return subprocess.Popen(
-            ["ray", "start", "--block", *args],
+            [_ray_command(), "start", "--block", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

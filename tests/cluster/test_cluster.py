@@ -70,6 +70,15 @@ def start_run(
     )
 
 
+def first_output(client: subprocess.Popen[str]) -> str:
+    """The run's next output line; a run that ended instead fails the test with its stderr."""
+    line = client.stdout.readline()
+    if line == "":
+        client.wait(timeout=RUN_TIMEOUT_S)
+        pytest.fail(f"the run ended before its output (exit {client.returncode}): {client.stderr.read()}")
+    return line
+
+
 def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
     ray_cluster, remotemedia_bin, binary_env, run_remotemedia, manifest
 ):
@@ -95,7 +104,7 @@ def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
     try:
         client.stdin.write("1\n")
         client.stdin.flush()
-        first = client.stdout.readline()
+        first = first_output(client)
         # The run is streaming: its node's actor is alive now, named after the node.
         during = ray_cluster.actors()
         rest, stderr = client.communicate("".join(f"{n}\n" for n in range(2, 6)), timeout=RUN_TIMEOUT_S)
@@ -159,7 +168,9 @@ def test_an_unreachable_cluster_fails_before_data_flows_within_a_bound(run_remot
     assert ran.returncode == 2, ran.stderr
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`: cannot reach the Ray cluster at ray://127.0.0.1:{closed}" in ran.stderr
-    assert time.monotonic() - started < 120
+    assert "Connection refused" in ran.stderr
+    # A bound, not a speed target: a refused connection is not retried for Ray's half minute.
+    assert time.monotonic() - started < 30
 
 
 def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reason(
@@ -170,7 +181,7 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
     try:
         client.stdin.write("1\n")
         client.stdin.flush()
-        assert client.stdout.readline() == "144\n"
+        assert first_output(client) == "144\n"
         (name,) = ray_cluster.actors()
         ray_cluster.ray.kill(ray_cluster.ray.get_actor(name, namespace="remotemedia"), no_restart=True)
         killed = time.monotonic()
@@ -215,7 +226,7 @@ def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remoteme
     try:
         client.stdin.write("1\n")
         client.stdin.flush()
-        assert client.stdout.readline() == "144\n"
+        assert first_output(client) == "144\n"
         assert len(ray_cluster.actors()) == 1
         client.send_signal(sig)
         client.wait(timeout=RUN_TIMEOUT_S)

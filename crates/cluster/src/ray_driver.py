@@ -26,13 +26,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 WRITE_LOCK = threading.Lock()
 CONNECT_ATTEMPTS = 3
+RAY_CLIENT_PORT = 10001
+"""Where a head's Ray client server listens unless told otherwise (`ray://HOST`)."""
 
 
 def say(message: dict[str, Any]) -> None:
@@ -218,9 +222,26 @@ def reason(error: BaseException) -> str:
     return text[:600]
 
 
+def unreachable(address: str, timeout_s: float) -> str | None:
+    """Why nothing listens at a `ray://HOST:PORT` address, or None when something does. Ray's
+    client retries a refused connection for about half a minute; this says so at once."""
+    parts = urllib.parse.urlsplit(address)
+    if parts.scheme != "ray" or not parts.hostname:
+        return None
+    try:
+        port = parts.port or RAY_CLIENT_PORT
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            return None
+    except (OSError, ValueError) as error:
+        return f"nothing answers at {parts.hostname}:{parts.port or RAY_CLIENT_PORT} ({error})"
+
+
 def main() -> None:
     address, connect_timeout = sys.argv[1], float(sys.argv[2])
     outcome: dict[str, Any] = {}
+    why = unreachable(address, min(10.0, connect_timeout))
+    if why is not None:
+        fail(why)
 
     def connect() -> None:
         # Ray's client server forks a server per client; a fork racing another client's comings
