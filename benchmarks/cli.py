@@ -21,14 +21,14 @@ from benchmarks.results import Row
 REPO = Path(__file__).resolve().parent.parent
 
 ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
-              "remote", "cluster", "transcription")
+              "remote", "cluster", "transcription", "isolation")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "transcription", "interpreter_ops",
-         "micro")
-"""Issue 7's numbering, then issue 6's and issue 14's figures, then the breakdowns: interpreter operations,
-criterion."""
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "transcription",
+         "isolation_overhead", "isolation_arrays", "interpreter_ops", "micro")
+"""Issue 7's numbering, then issue 6's, issue 15's, issue 14's and issue 17's figures, then the breakdowns: interpreter
+operations, criterion."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -167,4 +167,5 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "remote": _lazy("remote"),
     "cluster": _lazy("cluster"),
     "transcription": _lazy("transcription"),
+    "isolation": _lazy("isolation"),
 }

@@ -99,7 +99,7 @@ def class_engine(node_type: str, module: str | None = None) -> tuple[str, str]:
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none is fatal here
         cause = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
         if not isinstance(cause, ImportError):
-            return "not-found", f"{type(exc).__name__}: {exc}"
+            return "not-found", _describe(exc)
         missing = getattr(cause, "name", None) or ""
         own_module = bool(target) and isinstance(cause, ModuleNotFoundError) and (
             target == missing or target.startswith(missing + ".")
@@ -109,6 +109,14 @@ def class_engine(node_type: str, module: str | None = None) -> tuple[str, str]:
     if hint in ("cpython", "rustpython"):
         return "declares", hint
     return "pure", ""
+
+
+def _describe(exc: Exception) -> str:
+    """`Type: message`; a syntax error names its file by its whole path (its own text gives only
+    the file's name)."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def lazy_result_types() -> tuple[type, ...]:

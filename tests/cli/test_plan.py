@@ -13,6 +13,42 @@ import pytest
 
 EXIT_INVALID = 2
 HOST = "gpu-box:50051"
+STUBS = "placement_stubs"
+
+
+@pytest.fixture
+def stubs(tmp_path: Path) -> Path:
+    """Where the stub module of the placement cases' own node classes is written."""
+    directory = tmp_path / "stubs"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def manifest_file(manifest_file, stubs: Path):
+    """These cases are about placement, with node types of their own (AudioSource, SpeechToText, X
+    …). `plan` checks that every node type resolves, so each of them is a class of a stub module
+    (`"module": "placement_stubs"`, found by `run_remotemedia` below); catalogue names stay bare."""
+    from remotemedia.catalogue import CATALOGUE
+
+    def write(nodes, connections=(), name="placement-test"):
+        own = sorted({node["node_type"] for node in nodes if node["node_type"] not in CATALOGUE})
+        classes = "".join(f"\n\nclass {cls}(Node):\n    def process(self, data):\n        return data\n" for cls in own)
+        (stubs / f"{STUBS}.py").write_text(f"from remotemedia.core.node import Node\n{classes}")
+        nodes = [node if node["node_type"] in CATALOGUE else {**node, "module": STUBS} for node in nodes]
+        return manifest_file(nodes, connections, name=name)
+
+    return write
+
+
+@pytest.fixture
+def run_remotemedia(run_remotemedia, stubs: Path):
+    """The binary, finding the stub module on its Python path."""
+
+    def run(*args, env=None, **kwargs):
+        return run_remotemedia(*args, env={"REMOTEMEDIA_PYTHON_PATH": str(stubs), **(env or {})}, **kwargs)
+
+    return run
 
 # A voice pipeline: plain source, an optional-GPU VAD, a GPU ASR that has a host, a 2-core sink.
 VOICE_NODES = [

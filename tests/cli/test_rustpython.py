@@ -154,8 +154,9 @@ def test_a_syntax_error_in_a_user_module_names_file_and_line(run_remotemedia, ma
 
     result = run_remotemedia("run", manifest, "--python-path", modules, "--input", "1")
 
-    assert result.returncode == EXIT_FAILURE
-    assert "node `b` failed in create" in result.stderr
+    # Found when node types are checked, before the run creates any node.
+    assert result.returncode == EXIT_INVALID, result.stderr
+    assert "node `b` (Broken): " in result.stderr
     assert f"({broken}, line 5)" in result.stderr
 
 

@@ -15,7 +15,7 @@ use remotemedia_runtime::hosts::{HostConnector, HostError};
 use remotemedia_runtime::isolation::Limits;
 use remotemedia_runtime::manifest::{Isolation, Manifest, ValidManifest};
 use remotemedia_runtime::pipeline::{self, Config};
-use remotemedia_runtime::placement::{MachineCapabilities, Plan};
+use remotemedia_runtime::placement::{MachineCapabilities, Plan, PlanError};
 use serde::Serialize;
 
 use crate::exit::InvalidInput;
@@ -246,13 +246,18 @@ pub struct Planned {
     pub plan: Plan,
 }
 
-/// Loads the manifest and the machine, and plans as a run would; with [`Config::hosts`], the
+/// How a command plans: [`pipeline::plan_manifest`] as a run would (node types checked), or
+/// [`pipeline::place_manifest`] for a picture of the placement alone.
+pub type Planner = fn(&Manifest, &MachineCapabilities, &Config) -> Result<Plan, PlanError>;
+
+/// Loads the manifest and the machine, and plans with `planner`; with [`Config::hosts`], the
 /// hosts nodes are placed on are asked what they offer (short timeouts). Bad input of any kind
 /// is [`InvalidInput`].
 pub fn load_and_plan(
     manifest_path: &Path,
     machine: &MachineArgs,
     config: &Config,
+    planner: Planner,
 ) -> anyhow::Result<Planned> {
     let manifest = Manifest::from_path(manifest_path).map_err(|errors| {
         InvalidInput(
@@ -263,15 +268,14 @@ pub fn load_and_plan(
     let graph = manifest.graph();
     let machine = machine.load()?;
     // Asks the embedded interpreter what the classes of `auto` nodes need, as `run` does.
-    let plan =
-        pipeline::plan_manifest(&manifest, &machine.capabilities, config).map_err(|err| {
-            InvalidInput(anyhow::Error::new(err).context(format!(
-                "cannot plan `{}` on {} [{}]",
-                manifest_path.display(),
-                machine.label(),
-                machine.capabilities
-            )))
-        })?;
+    let plan = planner(&manifest, &machine.capabilities, config).map_err(|err| {
+        InvalidInput(anyhow::Error::new(err).context(format!(
+            "cannot plan `{}` on {} [{}]",
+            manifest_path.display(),
+            machine.label(),
+            machine.capabilities
+        )))
+    })?;
     Ok(Planned {
         manifest,
         graph,

@@ -103,6 +103,16 @@ mod plan {
     }
 
     #[test]
+    fn node_types_that_do_not_resolve() {
+        snapshot!(remotemedia(&[
+            "plan",
+            "tests/manifests/unresolved/unknown_node_types.json",
+            "--capabilities",
+            "tests/profiles/no-gpu.json",
+        ]));
+    }
+
+    #[test]
     fn gpu_node_goes_to_its_host_offline() {
         snapshot!(remotemedia(&[
             "plan",
@@ -169,6 +179,16 @@ mod validate {
             "validate",
             "tests/manifests/invalid/many_graph_errors.json",
             "tests/manifests/invalid/two_cycles.json",
+        ]));
+    }
+
+    #[test]
+    fn node_types_that_do_not_resolve() {
+        snapshot!(remotemedia(&[
+            "validate",
+            "--resolve",
+            "tests/manifests/unresolved/unknown_node_types.json",
+            "examples/manifests/calculator.json",
         ]));
     }
 

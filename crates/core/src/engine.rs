@@ -5,6 +5,7 @@
 //! `Send`; engines are shared by all stage threads of a run.
 
 use crossbeam_channel::Receiver;
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -142,6 +143,20 @@ pub trait NodeInstance {
     fn settle(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
         Ok(())
     }
+
+    /// How another thread stops this node's call in progress (see [`Interrupt`]); `None` when the
+    /// engine cannot: such a node stops at its next `emit` or when its call returns.
+    fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
+        None
+    }
+}
+
+/// Stops a node busy in a call, from another thread: how a run that is stopping (SIGINT, a write
+/// failure) gets past a node in a long loop, so that its `cleanup` still runs.
+pub trait Interrupt: Send + Sync {
+    /// Asks the call in progress, if any, to end now: a Python engine raises `KeyboardInterrupt`
+    /// in the node's code. Does nothing between calls; calling it again does no harm.
+    fn interrupt(&self);
 }
 
 /// Where a node sends its outputs.
@@ -292,6 +307,21 @@ pub enum ClassFinding {
     ImportFails { error: String },
     /// RustPython cannot find the node's module or class at all (creating it will say why).
     NotFound { error: String },
+}
+
+impl ClassFinding {
+    /// The finding the SDK's `class_engine(node_type, module)` reports as `(verdict, detail)`:
+    /// `declares` (detail: the engine), `pure`, `import-fails` or `not-found` (detail: the error).
+    /// Both Python engines ask it, so both read its answer here.
+    pub fn from_verdict(verdict: &str, detail: String) -> ClassFinding {
+        match verdict {
+            "declares" if detail == "cpython" => ClassFinding::Declares(RuntimeHint::Cpython),
+            "declares" => ClassFinding::Declares(RuntimeHint::Rustpython),
+            "import-fails" => ClassFinding::ImportFails { error: detail },
+            "not-found" => ClassFinding::NotFound { error: detail },
+            _ => ClassFinding::Pure,
+        }
+    }
 }
 
 /// Loads node classes to find what they need; the runtime implements it with its RustPython

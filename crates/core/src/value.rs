@@ -12,10 +12,30 @@ use num_bigint::BigInt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-/// The deepest lists and maps may nest in a value crossing into or out of an interpreter: deeper is
-/// refused rather than risking the stack (a Python list containing itself would otherwise recurse
-/// forever). One limit for every engine, so a value that passes one passes all.
-pub const MAX_DEPTH: usize = 256;
+/// The deepest lists and maps may nest in a value crossing into or out of an interpreter, or to a
+/// remote node: deeper is refused rather than risking the stack (a Python list containing itself
+/// would otherwise recurse forever). One limit for every engine and for the wire, so a value that
+/// passes one passes all: the remote protocol's decoder allows 100 nested messages, and a map
+/// level takes three of them (value, map, entry), so 32 levels fit with room to spare. Counted
+/// as the engines count, from 0 for the outermost value (see [`too_deep`]).
+pub const MAX_DEPTH: usize = 32;
+
+/// Whether `value` nests lists and maps deeper than [`MAX_DEPTH`]: some value inside it lies at
+/// a depth over `MAX_DEPTH`, the outermost value being at depth 0. Recurses at most
+/// `MAX_DEPTH + 1` levels.
+pub fn too_deep(value: &Value) -> bool {
+    fn at(value: &Value, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match value {
+            Value::List(items) => items.iter().any(|item| at(item, depth + 1)),
+            Value::Map(map) => map.values().any(|item| at(item, depth + 1)),
+            _ => false,
+        }
+    }
+    at(value, 0)
+}
 
 /// The key that marks a JSON object as bytes: `{"$bytes": "<base64>"}`.
 pub const BYTES_KEY: &str = "$bytes";
@@ -257,7 +277,14 @@ pub fn parse_json_line(text: &str) -> Result<Value, String> {
         let reason = message.strip_suffix(&position).unwrap_or(&message);
         format!("invalid JSON at column {}: {reason}", err.column())
     })?;
-    Value::from_json(json).map_err(|err| err.to_string())
+    let value = Value::from_json(json).map_err(|err| err.to_string())?;
+    if too_deep(&value) {
+        return Err(format!(
+            "arrays and objects nest more than {MAX_DEPTH} levels deep (the limit of every engine \
+             and of remote nodes)"
+        ));
+    }
+    Ok(value)
 }
 
 /// A value that cannot be made from its input.

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use remotemedia_core::engine::{Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{
+    ClassFinding, ClassProbe, Engine, NodeError, NodeInstance, NodeSpec,
+};
+use remotemedia_core::manifest::NodeManifest;
 use remotemedia_core::python_contract;
 use remotemedia_cpython::CPythonSettings;
 
@@ -17,6 +20,8 @@ use crate::node::{CPythonNode, NodeObjects, StageThreadState};
 /// The SDK contract's functions every node is created and driven through, looked up once.
 pub(crate) struct Sdk {
     load_node_class: Py<PyAny>,
+    /// Asked, before any node is created, whether a node's class loads here (see `ClassProbe`).
+    class_engine: Py<PyAny>,
     node_driver: Py<PyAny>,
     set_node_label: Py<PyAny>,
     flush_output: Py<PyAny>,
@@ -76,6 +81,7 @@ impl CPythonEngine {
         Ok(CPythonEngine {
             sdk: Some(Sdk {
                 load_node_class: function(python_contract::LOAD_NODE_CLASS)?,
+                class_engine: function(python_contract::CLASS_ENGINE)?,
                 node_driver: function(python_contract::NODE_DRIVER)?,
                 set_node_label: function(python_contract::SET_NODE_LABEL)?,
                 flush_output: function(python_contract::FLUSH_OUTPUT)?,
@@ -141,6 +147,10 @@ impl Engine for CPythonEngine {
         "cpython"
     }
 
+    fn class_probe(&self) -> Option<&dyn ClassProbe> {
+        Some(self)
+    }
+
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
         let thread = StageThreadState::acquire();
@@ -152,6 +162,40 @@ impl Engine for CPythonEngine {
             thread,
             Arc::clone(&self.setup),
         )))
+    }
+}
+
+/// Whether a node's class loads in this interpreter, asked before any node is created (so a node
+/// placed here whose module is missing stops the run before it starts). Answered by the SDK's
+/// `class_engine`, as in RustPython; a node the caller built itself is there already.
+impl ClassProbe for CPythonEngine {
+    fn probe(&self, node: &NodeManifest) -> ClassFinding {
+        if self
+            .live_nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&node.id)
+        {
+            return ClassFinding::Pure;
+        }
+        // Loading the class imports its module: one import at a time, as when nodes are set up.
+        let _setting_up = self.setup.lock().unwrap_or_else(PoisonError::into_inner);
+        let answer = Python::attach(|py| {
+            let ask = || -> PyResult<(String, String)> {
+                self.sdk()
+                    .class_engine
+                    .call1(py, (node.node_type.as_str(), node.module.as_deref()))?
+                    .extract(py)
+            };
+            ask().map_err(|err| node_error(py, &err))
+        });
+        match answer {
+            Ok((verdict, detail)) => ClassFinding::from_verdict(&verdict, detail),
+            Err(err) => {
+                tracing::warn!(node = %node.id, "cannot inspect the node's class: {err}");
+                ClassFinding::Unknown
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, Stopped};
+use remotemedia_core::engine::{Emitter, Interrupt, NodeError, NodeInstance, Stopped};
 use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
 
@@ -40,6 +40,8 @@ pub(crate) struct CPythonNode {
     setup: Arc<Mutex<()>>,
     /// Dropped after `objects`.
     _thread: StageThreadState,
+    /// Raises `KeyboardInterrupt` into this node's `process` or `flush` when the run stops.
+    interrupter: Arc<CallInterrupter>,
 }
 
 impl CPythonNode {
@@ -54,6 +56,7 @@ impl CPythonNode {
             objects: Some(objects),
             setup,
             _thread: thread,
+            interrupter: Arc::new(CallInterrupter::for_this_thread()),
         }
     }
 
@@ -80,21 +83,25 @@ impl NodeInstance for CPythonNode {
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let objects = self.objects();
         let id = &self.id;
-        Python::attach(|py| {
-            python_contract::process_item(&mut Calls { py, id, objects }, item, out)
+        self.interrupter.armed(|| {
+            Python::attach(|py| {
+                python_contract::process_item(&mut Calls { py, id, objects }, item, out)
+            })
         })
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let objects = self.objects();
         let id = &self.id;
-        Python::attach(|py| {
-            let outputs = objects
-                .flush
-                .bind(py)
-                .call0()
-                .map_err(|err| node_error(py, &err))?;
-            python_contract::flush_outputs(&mut Calls { py, id, objects }, &outputs, out)
+        self.interrupter.armed(|| {
+            Python::attach(|py| {
+                let outputs = objects
+                    .flush
+                    .bind(py)
+                    .call0()
+                    .map_err(|err| node_error(py, &err))?;
+                python_contract::flush_outputs(&mut Calls { py, id, objects }, &outputs, out)
+            })
         })
     }
 
@@ -106,6 +113,78 @@ impl NodeInstance for CPythonNode {
             let flushed = objects.flush_output.call0(py).map(drop);
             cleaned.and(flushed).map_err(|err| node_error(py, &err))
         })
+    }
+    fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
+        Some(Arc::clone(&self.interrupter) as Arc<dyn Interrupt>)
+    }
+}
+
+/// Interrupts a stage thread's Python code with `PyThreadState_SetAsyncExc`, only while that
+/// thread is inside `process` or `flush`, so that `cleanup` is never hit.
+///
+/// Both sides take `armed` before the GIL, never the other way round: `interrupt` (any thread)
+/// raises only while the call is armed, and the stage thread, once the call has returned and
+/// released the GIL, disarms and withdraws an exception not yet delivered.
+struct CallInterrupter {
+    /// `PyThread_get_thread_ident()` of the stage thread.
+    thread: std::ffi::c_ulong,
+    armed: Mutex<Armed>,
+}
+
+#[derive(Default)]
+struct Armed {
+    /// The stage thread is in a call.
+    armed: bool,
+    /// An exception was set for the call.
+    raised: bool,
+}
+
+impl CallInterrupter {
+    fn for_this_thread() -> Self {
+        CallInterrupter {
+            // SAFETY: reads the calling thread's id; needs no interpreter state.
+            thread: unsafe { pyo3::ffi::PyThread_get_thread_ident() },
+            armed: Mutex::new(Armed::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Armed> {
+        self.armed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `call` (which attaches to the interpreter itself) interruptible.
+    fn armed<T>(&self, call: impl FnOnce() -> T) -> T {
+        self.lock().armed = true;
+        let result = call();
+        let mut state = self.lock();
+        state.armed = false;
+        if std::mem::take(&mut state.raised) {
+            // SAFETY: with the GIL held; a NULL exception withdraws one not delivered yet.
+            Python::attach(|_| unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(
+                    self.thread as std::ffi::c_long,
+                    std::ptr::null_mut(),
+                )
+            });
+        }
+        result
+    }
+}
+
+impl Interrupt for CallInterrupter {
+    fn interrupt(&self) {
+        let mut state = self.lock();
+        if state.armed && !state.raised {
+            // SAFETY: with the GIL held; the stage thread's state lives as long as the node
+            // (`StageThreadState`), and the node is in a call, so it is alive now.
+            Python::attach(|_| unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(
+                    self.thread as std::ffi::c_long,
+                    pyo3::ffi::PyExc_KeyboardInterrupt,
+                )
+            });
+            state.raised = true;
+        }
     }
 }
 

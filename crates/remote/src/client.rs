@@ -17,6 +17,7 @@ use remotemedia_core::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance
 use remotemedia_core::hosts::{HostConnector, HostError};
 use remotemedia_core::manifest::{Capabilities, Isolation, Manifest, RuntimeHint};
 use remotemedia_core::placement::MachineCapabilities;
+use remotemedia_core::value::{MAX_DEPTH, too_deep};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
@@ -329,6 +330,12 @@ impl Engine for RemoteEngine {
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
         let options = &self.client.options;
         let asks = self.nodes.get(&spec.id).cloned().unwrap_or_default();
+        if let Some((name, _)) = spec.params.iter().find(|(_, value)| too_deep(value)) {
+            return Err(NodeError::new(format!(
+                "parameter `{name}` nests lists/dicts more than {MAX_DEPTH} levels deep, more \
+                 than a remote node takes"
+            )));
+        }
         let open = proto::OpenNode {
             node_id: spec.id.clone(),
             node_type: spec.node_type.clone(),
@@ -639,6 +646,14 @@ impl RemoteNode {
         out: &mut dyn Emitter,
     ) -> Result<(), NodeError> {
         const DOING: &str = "processing an item";
+        if too_deep(&item) {
+            // Refused here with the engines' own words: the host's decoder would reject it as a
+            // malformed message.
+            return Err(NodeError::new(format!(
+                "the item nests lists/dicts more than {MAX_DEPTH} levels deep, more than a remote \
+                 node takes"
+            )));
+        }
         let item = convert::encode_value(&item);
         let size = prost::Message::encoded_len(&item);
         if !self.window.has_room(size) {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use remotemedia_core::engine::{Emitter, Engine, NodeInstance, NodeSpec, Stopped};
+use remotemedia_core::engine::{Emitter, Engine, Interrupt, NodeInstance, NodeSpec, Stopped};
 use remotemedia_core::engines::LocalEngines;
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{Isolation, Manifest, Metadata, NodeManifest};
@@ -486,6 +486,16 @@ impl RemoteNodes for NodeService {
     }
 }
 
+/// Aborts a task when dropped: the watcher holds a sender of the node's responses, which must not
+/// outlive the stream's own (the client would never see the stream end).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One of the server's `max_nodes` places, held while a node stream is open.
 struct Slot(Arc<Shared>);
 
@@ -624,6 +634,11 @@ impl Session<'_> {
                 return self.until_closed(None);
             }
         };
+        // A client that goes away while the node is busy in a call interrupts it, where its engine
+        // can: the call ends, `cleanup` runs and the node's slot is freed.
+        let _watch = node
+            .interrupter()
+            .map(|interrupter| self.interrupt_when_client_gone(interrupter));
         let created = ResponseKind::Created(proto::Created {
             engine: engine.name().to_owned(),
             window,
@@ -644,6 +659,16 @@ impl Session<'_> {
             return self.until_closed(Some(node.as_mut()));
         }
         self.stream_items(node.as_mut())
+    }
+
+    /// Interrupts the node once the client has gone (its response stream dropped), until the
+    /// returned guard is dropped.
+    fn interrupt_when_client_gone(&self, interrupter: Arc<dyn Interrupt>) -> AbortOnDrop {
+        let responses = self.responses.clone();
+        AbortOnDrop(self.shared.runtime.spawn(async move {
+            responses.closed().await;
+            interrupter.interrupt();
+        }))
     }
 
     fn stream_items(&mut self, node: &mut dyn NodeInstance) -> Ending {

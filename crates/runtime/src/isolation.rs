@@ -21,8 +21,7 @@ use crate::pipeline::{Config, DefaultEngines};
 /// node runs user code (a `module`, or a `module:Class` type) rather than a catalogue class.
 pub fn node_isolation(node: &NodeManifest, config: &Config) -> Isolation {
     let own = node.isolation.unwrap_or_default();
-    let user_code = node.module.is_some() || node.node_type.contains(':');
-    if user_code {
+    if node.names_a_module() {
         own.max(config.isolation)
     } else {
         own

@@ -69,6 +69,7 @@ pub mod engines {
 
 pub mod isolation;
 pub mod pipeline;
+mod resolve;
 
 pub use executor::{
     NodeMetrics, Output, Run, RunError, RunHandle, RunReport, RunTiming, TimingSummary,

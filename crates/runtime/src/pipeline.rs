@@ -24,6 +24,7 @@ use remotemedia_isolate::Limits;
 use remotemedia_rustpython::{InterpreterSharing, RustPythonConfig, RustPythonEngine};
 
 use crate::isolation;
+use crate::resolve::{self, ResolvingEngines};
 
 /// Choices made outside the manifest. `Config::default()` plans for this machine, with the
 /// environment's settings, and runs with small channels.
@@ -124,9 +125,10 @@ pub struct Pipeline {
     manifest: ValidManifest,
     graph: Graph,
     plan: Plan,
-    /// The interpreter placement already started to inspect node classes, handed to the first
-    /// run instead of starting another.
+    /// The engines planning started to inspect node classes (RustPython) and to check that every
+    /// node type resolves (RustPython, CPython), handed to the first run instead of starting others.
     planning_interpreter: Arc<Mutex<Option<Arc<RustPythonEngine>>>>,
+    planning_cpython: Arc<Mutex<Option<ProvidedEngine>>>,
     specs: Vec<NodeSpec>,
     config: Config,
 }
@@ -146,7 +148,7 @@ impl Pipeline {
     /// in code).
     pub fn new(manifest: ValidManifest, config: Config) -> Result<Pipeline, LoadError> {
         let graph = manifest.graph();
-        let (plan, planning_interpreter) = match &config.machine {
+        let (plan, planning) = match &config.machine {
             Some(machine) => plan_for(&manifest, machine, &config)?,
             None => {
                 let mut machine = detect_machine();
@@ -172,7 +174,8 @@ impl Pipeline {
             manifest,
             graph,
             plan,
-            planning_interpreter: Arc::new(Mutex::new(planning_interpreter)),
+            planning_interpreter: Arc::new(Mutex::new(planning.rustpython)),
+            planning_cpython: Arc::new(Mutex::new(planning.cpython.map(ProvidedEngine))),
             specs,
             config,
         })
@@ -228,7 +231,13 @@ impl Pipeline {
                             .unwrap_or_else(PoisonError::into_inner)
                             .take()
                             .map(|engine| engine as Arc<dyn Engine>),
-                        _ => None,
+                        EngineKind::Cpython => self
+                            .planning_cpython
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .take()
+                            .map(|ProvidedEngine(engine)| engine),
+                        EngineKind::Remote { .. } | EngineKind::Cluster => None,
                     };
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,
@@ -298,7 +307,8 @@ impl Pipeline {
 /// Plans `manifest` on `machine` as [`Pipeline::new`] does: with the configured (or the
 /// environment's) options, asking the embedded RustPython interpreter what the classes of nodes
 /// left to `runtime_hint: auto` need (a declared `runtime_hint`, or a module that only imports in
-/// CPython).
+/// CPython), then asking the engines the nodes are placed on whether each node's type resolves
+/// there ([`PlanError::Unresolved`]).
 pub fn plan_manifest(
     manifest: &Manifest,
     machine: &MachineCapabilities,
@@ -307,9 +317,30 @@ pub fn plan_manifest(
     plan_for(manifest, machine, config).map(|(plan, _)| plan)
 }
 
-/// The plan, and the interpreter started to inspect classes (if one was needed). With
-/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
+/// Places `manifest` as [`plan_manifest`] does, without checking that node types resolve: to draw
+/// a manifest whose classes need not be at hand (`remotemedia graph`). Never a plan to run.
+pub fn place_manifest(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<Plan, PlanError> {
+    place(manifest, machine, config).map(|(plan, _)| plan)
+}
+
+/// The plan, and the engines started to inspect classes and check that node types resolve.
 fn plan_for(
+    manifest: &Manifest,
+    machine: &MachineCapabilities,
+    config: &Config,
+) -> Result<(Plan, ResolvingEngines), PlanError> {
+    let (plan, interpreter) = place(manifest, machine, config)?;
+    let engines = resolve::check(manifest, &plan, config, interpreter)?;
+    Ok((plan, engines))
+}
+
+/// Where each node runs, and the interpreter started to inspect classes (if one was). With
+/// [`Config::hosts`], the hosts that nodes are placed on are asked what they offer.
+fn place(
     manifest: &Manifest,
     machine: &MachineCapabilities,
     config: &Config,

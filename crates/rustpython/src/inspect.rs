@@ -8,7 +8,6 @@ use rustpython_vm::builtins::PyTuple;
 use super::{RustPythonEngine, exception};
 use remotemedia_core::engine::{ClassFinding, ClassProbe};
 use remotemedia_core::manifest::NodeManifest;
-use remotemedia_core::manifest::RuntimeHint;
 
 impl ClassProbe for RustPythonEngine {
     fn probe(&self, node: &NodeManifest) -> ClassFinding {
@@ -47,13 +46,7 @@ impl ClassProbe for RustPythonEngine {
             ask().map_err(|exc| exception::node_error(vm, &exc))
         });
         match answer {
-            Ok((verdict, detail)) => match verdict.as_str() {
-                "declares" if detail == "cpython" => ClassFinding::Declares(RuntimeHint::Cpython),
-                "declares" => ClassFinding::Declares(RuntimeHint::Rustpython),
-                "import-fails" => ClassFinding::ImportFails { error: detail },
-                "not-found" => ClassFinding::NotFound { error: detail },
-                _ => ClassFinding::Pure,
-            },
+            Ok((verdict, detail)) => ClassFinding::from_verdict(&verdict, detail),
             Err(err) => {
                 tracing::warn!(node = %node.id, "cannot inspect the node's class: {err}");
                 ClassFinding::Unknown

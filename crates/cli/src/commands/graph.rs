@@ -1,7 +1,8 @@
 //! `remotemedia graph`: the pipeline as a Graphviz dot or Mermaid picture, with the planned engines.
 //!
 //! Each node shows its id, type and planned engine; nodes placed on the same remote host are grouped
-//! in a box named after the host.
+//! in a box named after the host. Node types are not checked (a picture of a manifest still being
+//! written, or of node classes not at hand): `plan` and `run` check them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 
 use remotemedia_runtime::placement::EngineKind;
 
-use remotemedia_runtime::pipeline::Config;
+use remotemedia_runtime::pipeline::{self, Config};
 
 use crate::common::{MachineArgs, Planned, load_and_plan, write_stdout};
 
@@ -31,7 +32,12 @@ enum Format {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let planned = load_and_plan(&args.manifest, &args.machine, &Config::default())?;
+    let planned = load_and_plan(
+        &args.manifest,
+        &args.machine,
+        &Config::default(),
+        pipeline::place_manifest,
+    )?;
     let picture = match args.format {
         Format::Dot => dot(&planned),
         Format::Mermaid => mermaid(&planned),

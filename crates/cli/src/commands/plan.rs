@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use remotemedia_runtime::pipeline::Config;
+use remotemedia_runtime::pipeline::{self, Config};
 use remotemedia_runtime::placement;
 use serde::Serialize;
 
 use crate::common::{
-    ClusterArgs, Machine, MachineArgs, Planned, RemoteArgs, load_and_plan, write_stdout,
+    ClusterArgs, Machine, MachineArgs, Planned, PythonPathArgs, RemoteArgs, load_and_plan,
+    write_stdout,
 };
 
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,8 @@ pub struct Args {
     manifest: PathBuf,
     #[command(flatten)]
     machine: MachineArgs,
+    #[command(flatten)]
+    python_path: PythonPathArgs,
     #[command(flatten)]
     remote: RemoteArgs,
     #[command(flatten)]
@@ -32,6 +35,7 @@ pub struct Args {
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let config = Config {
+        python_path: args.python_path.directories()?,
         hosts: if args.offline {
             None
         } else {
@@ -44,7 +48,12 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         },
         ..Config::default()
     };
-    let planned = load_and_plan(&args.manifest, &args.machine, &config)?;
+    let planned = load_and_plan(
+        &args.manifest,
+        &args.machine,
+        &config,
+        pipeline::plan_manifest,
+    )?;
     let output = if args.json {
         serde_json::to_string_pretty(&json_report(&planned))? + "\n"
     } else {

@@ -76,6 +76,13 @@ pub struct Args {
     /// batch of up to min(N, 8) from a node with more input waiting.
     #[arg(long, value_name = "N", default_value_t = remotemedia_runtime::executor::DEFAULT_CHANNEL_CAPACITY)]
     channel_capacity: usize,
+    /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
+    /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
+    /// and cleaned up; embedded RustPython cannot interrupt a running thread, so a node looping
+    /// there without emitting is left behind, its `cleanup` not run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
+          value_parser = parse_seconds)]
+    stop_timeout: f64,
     /// Print per-node metrics to stderr after the run: items in/out, time processing, time
     /// blocked waiting for downstream.
     #[arg(long)]
@@ -130,9 +137,14 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let mut run = pipeline.run(inputs)?;
     handle_signals(run.handle());
     let mut progress = Progress::new(!args.quiet && io::stderr().is_terminal());
-    let delivery = pump(&mut run, &mut sink, &mut progress);
+    let stop_timeout = Duration::from_secs_f64(args.stop_timeout);
+    let delivery = pump(&mut run, &mut sink, &mut progress, stop_timeout);
     progress.clear();
-
+    let delivery = match delivery {
+        Ok(delivery) => delivery,
+        // Not `run.finish()`, nor dropping `run`: both wait for the nodes that do not stop.
+        Err(Abandoned(busy)) => abandon(&busy, args.stop_timeout),
+    };
     let (metrics, timing) = (run.metrics(), run.timing());
     let result = run.finish();
     if args.metrics {
@@ -185,12 +197,46 @@ enum Delivery {
     Failed(anyhow::Error),
 }
 
+/// The run was stopped, and these nodes were still busy past the stop timeout.
+struct Abandoned(Vec<String>);
+
+/// Exits with code 130 naming the nodes that did not stop, without waiting for them.
+fn abandon(busy: &[String], stop_timeout: f64) -> ! {
+    let nodes: Vec<String> = busy.iter().map(|node| format!("node `{node}`")).collect();
+    eprintln!(
+        "interrupted: {} did not stop within {stop_timeout} s (--stop-timeout); exiting without \
+         waiting for {}; the outputs produced so far were written",
+        nodes.join(", "),
+        if busy.len() == 1 { "it" } else { "them" }
+    );
+    std::process::exit(EXIT_INTERRUPTED.into())
+}
+
 /// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the
-/// run; the remaining outputs are drained unwritten.
-fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Delivery {
+/// run; the remaining outputs are drained unwritten. Once the run is stopping, it gets
+/// `stop_timeout` to end; past it, what was written is flushed and the nodes still busy are named.
+fn pump(
+    run: &mut Run,
+    sink: &mut OutputSink,
+    progress: &mut Progress,
+    stop_timeout: Duration,
+) -> Result<Delivery, Abandoned> {
     let mut failure: Option<io::Error> = None;
     let mut wait = Duration::ZERO;
+    let mut stopping_since: Option<Instant> = None;
     loop {
+        if stopping_since.is_none() && run.handle().is_stopping() {
+            stopping_since = Some(Instant::now());
+        }
+        if let Some(since) = stopping_since
+            && since.elapsed() > stop_timeout
+        {
+            let busy = run.handle().busy_nodes();
+            if !busy.is_empty() {
+                let _ = sink.flush();
+                return Err(Abandoned(busy));
+            }
+        }
         match run.recv_timeout(wait) {
             Received::Output(output) => {
                 wait = Duration::ZERO;
@@ -221,11 +267,11 @@ fn pump(run: &mut Run, sink: &mut OutputSink, progress: &mut Progress) -> Delive
     {
         failure = Some(error);
     }
-    match failure {
+    Ok(match failure {
         None => Delivery::Complete,
         Some(error) if error.kind() == io::ErrorKind::BrokenPipe => Delivery::ReaderGone,
         Some(error) => Delivery::Failed(sink.failed(error)),
-    }
+    })
 }
 
 /// A node failure for people: the node, the step and the error, then the traceback.
@@ -250,6 +296,14 @@ fn handle_signals(run: RunHandle) {
     });
     if let Err(error) = installed {
         tracing::warn!("signals will not stop the run gracefully: {error}");
+    }
+}
+
+/// A non-negative number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds")),
     }
 }
 

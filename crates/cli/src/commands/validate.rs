@@ -3,16 +3,24 @@
 //! Output mirrors `python -m remotemedia validate`: `FILE: valid` on stdout, each problem as
 //! `FILE: /json/pointer: message` on stderr (`(root)` for the whole document), or with `--json`
 //! one array of `{"file", "valid", "errors": [{"pointer", "message"}]}` on stdout.
+//!
+//! `--resolve` also checks, as `plan --offline` and `run` do, that every node type resolves on the
+//! engine it would run on here (a node placed on another host is that host's to resolve): an
+//! unknown type, a module missing from the `--python-path`, a class missing from its module are
+//! errors at `/nodes/N/node_type`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use remotemedia_runtime::manifest::{Manifest, ManifestError};
+use remotemedia_runtime::manifest::{Manifest, ManifestError, ValidManifest};
+use remotemedia_runtime::pipeline::{self, Config};
+use remotemedia_runtime::placement::PlanError;
 use serde::Serialize;
 
-use crate::exit::EXIT_INVALID;
+use crate::common::PythonPathArgs;
+use crate::exit::{EXIT_INVALID, InvalidInput};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,6 +30,12 @@ pub struct Args {
     /// Print the results as JSON: [{"file", "valid", "errors": [{"pointer", "message"}]}].
     #[arg(long)]
     json: bool,
+    /// Also check that every node type resolves on the engine it would run on here (a catalogue
+    /// name, or a module and class found on the Python path), as `plan` and `run` do.
+    #[arg(long)]
+    resolve: bool,
+    #[command(flatten)]
+    python_path: PythonPathArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,7 +46,22 @@ struct Report {
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
-    let reports: Vec<Report> = args.files.iter().map(|file| check(file)).collect();
+    let python_path = args.python_path.directories()?;
+    if !python_path.is_empty() && !args.resolve {
+        return Err(InvalidInput(anyhow::anyhow!(
+            "--python-path is where --resolve looks for node modules; give --resolve too"
+        ))
+        .into());
+    }
+    let resolve = args.resolve.then(|| Config {
+        python_path,
+        ..Config::default()
+    });
+    let reports: Vec<Report> = args
+        .files
+        .iter()
+        .map(|file| check(file, resolve.as_ref()))
+        .collect();
     if args.json {
         let mut stdout = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut stdout, &reports).context("writing the JSON report")?;
@@ -47,18 +76,52 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn check(file: &Path) -> Report {
+fn check(file: &Path, resolve: Option<&Config>) -> Report {
     let name = file.to_string_lossy().into_owned();
     let outcome = if name == "-" {
         Manifest::from_reader(std::io::stdin().lock())
     } else {
         Manifest::from_path(file)
     };
-    let errors = outcome.err().map(|e| e.into_vec()).unwrap_or_default();
+    let errors = match (outcome, resolve) {
+        (Err(errors), _) => errors.into_vec(),
+        (Ok(manifest), Some(config)) => unresolved(&manifest, config),
+        (Ok(_), None) => Vec::new(),
+    };
     Report {
         file: name,
         valid: errors.is_empty(),
         errors,
+    }
+}
+
+/// The nodes whose type does not resolve here, each at its `node_type`; a manifest that cannot be
+/// planned on this machine at all says so at the root.
+fn unresolved(manifest: &ValidManifest, config: &Config) -> Vec<ManifestError> {
+    let machine = pipeline::detect_machine();
+    match pipeline::plan_manifest(manifest, &machine, config) {
+        Ok(_) => Vec::new(),
+        Err(PlanError::Unresolved(nodes)) => nodes
+            .iter()
+            .map(|node| {
+                let index = manifest
+                    .nodes
+                    .iter()
+                    .position(|n| n.id == node.node_id)
+                    .expect("unresolved nodes are the manifest's");
+                ManifestError::new(
+                    format!("/nodes/{index}/node_type"),
+                    format!(
+                        "node type `{}` does not resolve: {}",
+                        node.node_type,
+                        node.why()
+                    ),
+                )
+            })
+            .collect(),
+        Err(other) => vec![ManifestError::at_root(format!(
+            "cannot check node types: the manifest cannot be planned on this machine: {other}"
+        ))],
     }
 }
 

@@ -1,7 +1,7 @@
 //! Per-node counters, updated live by the stage threads and read at any time, and the run's phases.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -69,9 +69,23 @@ pub(crate) struct NodeCounters {
     blocked_nanos: AtomicU64,
     /// Reported per event, not per item, so a lock is cheap enough.
     timings: Mutex<BTreeMap<String, Vec<Duration>>>,
+    /// Inside one of the node's calls (create, initialize, process, flush, cleanup).
+    busy: AtomicBool,
 }
 
 impl NodeCounters {
+    /// Runs one of the node's calls, marked busy while it lasts.
+    pub(crate) fn busy_in<T>(&self, call: impl FnOnce() -> T) -> T {
+        self.busy.store(true, Ordering::SeqCst);
+        let result = call();
+        self.busy.store(false, Ordering::SeqCst);
+        result
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn count_in(&self) {
         self.items_in.fetch_add(1, Ordering::Relaxed);
     }

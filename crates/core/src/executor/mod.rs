@@ -84,6 +84,10 @@ impl fmt::Debug for PlannedNode {
     }
 }
 
+/// A check of the run's outputs ([`RunOptions::output_check`]): `Err` says what is wrong with one,
+/// as it continues "its output for input #N …".
+pub type OutputCheck = fn(&Value) -> Result<(), String>;
+
 /// How a run is executed.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -104,7 +108,7 @@ pub struct RunOptions {
     /// outputs are written as JSON. An output that fails it fails the sink that emitted it, in
     /// `process` (or `flush`), with the check's reason and the input it descends from; the
     /// outputs before it are delivered.
-    pub output_check: Option<fn(&Value) -> Result<(), String>>,
+    pub output_check: Option<OutputCheck>,
 }
 
 impl Default for RunOptions {
@@ -557,5 +561,16 @@ impl RunHandle {
     /// True once every node has cleaned up.
     pub fn is_finished(&self) -> bool {
         self.state.is_finished()
+    }
+
+    /// True once the run was cancelled (or failed before data flowed): nodes are stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.state.is_stopping()
+    }
+
+    /// The ids of the nodes inside one of their calls (create, initialize, process, flush,
+    /// cleanup) now: after a stop, those that have not returned yet.
+    pub fn busy_nodes(&self) -> Vec<String> {
+        self.state.busy_nodes()
     }
 }

@@ -8,7 +8,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use super::handoff::{Outbox, Unsent, push_to_all};
 use super::state::{AFTER_INPUTS, RunState};
-use super::{InputError, Output, Phase, RunError};
+use super::{InputError, Output, OutputCheck, Phase, RunError};
 use crate::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec, Stopped};
 use crate::value::Value;
 
@@ -56,9 +56,6 @@ impl Targets {
     }
 }
 
-/// [`super::RunOptions::output_check`].
-pub(crate) type OutputCheck = fn(&Value) -> Result<(), String>;
-
 /// A stage's report once its node is initialized (or failed to be).
 pub(crate) type InitReport = (usize, Result<(), (Phase, NodeError)>);
 
@@ -90,14 +87,18 @@ impl Stage {
             start_line,
         } = self;
         let node = spec.id.as_str();
-        let mut instance = match guarded(|| engine.create(&spec)) {
+        let counters = state.counters(index);
+        let mut instance = match counters.busy_in(|| guarded(|| engine.create(&spec))) {
             Ok(instance) => instance,
             Err(error) => {
                 let _ = init_reports.send((index, Err((Phase::Create, error))));
                 return;
             }
         };
-        let initialized = guarded(|| instance.initialize());
+        if let Some(interrupter) = instance.interrupter() {
+            state.add_interrupter(interrupter);
+        }
+        let initialized = counters.busy_in(|| guarded(|| instance.initialize()));
         let ready = initialized.is_ok();
         if ready {
             tracing::debug!(node, engine = engine.name(), "initialized");
@@ -133,7 +134,7 @@ impl Stage {
 
         // Every created instance is cleaned up, also one whose initialize failed: it may hold
         // half-acquired resources (the SDK's local run does the same).
-        match guarded(|| instance.cleanup()) {
+        match counters.busy_in(|| guarded(|| instance.cleanup())) {
             Ok(()) => tracing::debug!(node, "cleaned up"),
             Err(error) => state.record(RunError::node(node, Phase::Cleanup, error), AFTER_INPUTS),
         }
@@ -255,7 +256,10 @@ impl Driver<'_> {
             failed_on: None,
             rejected: None,
         };
-        let result = guarded(|| step(&mut *self.instance, &mut emitter));
+        let result = self
+            .state
+            .counters(self.index)
+            .busy_in(|| guarded(|| step(&mut *self.instance, &mut emitter)));
         // A node with items in flight may fail on an earlier item than this call's.
         let origin = emitter.failed_on.unwrap_or(origin);
         // An output that failed the run's check is the node's failure, as if it had raised.
@@ -267,6 +271,12 @@ impl Driver<'_> {
         });
         let failure = match (result, rejected) {
             (_, Some(error)) => Some(error),
+            // Interrupted because the run is stopping (or failing as it stopped): not its failure.
+            (Err(error), None) if self.state.is_stopping() => {
+                tracing::debug!(node = self.node, %error, "call ended by the stop");
+                self.state.mark_interrupted();
+                None
+            }
             (Err(error), None) if emitter.stopped.is_none() => Some(error),
             // Success, or the node gave up because `emit` told it to: not its failure.
             (_, None) => None,

@@ -1,12 +1,14 @@
 //! What all threads of one run share: the stop signal, the first failure, the counters.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::RunError;
 use super::metrics::{NodeCounters, NodeMetrics, PhaseClock};
+use crate::engine::Interrupt;
 
 #[derive(Debug)]
 pub(crate) struct RunState {
@@ -35,6 +37,18 @@ pub(crate) struct RunState {
     /// The failure reported, with the input it happened on: the earliest input wins, so the
     /// run reports what a one-item-at-a-time run would have met first.
     failure: Mutex<Option<(u64, RunError)>>,
+    /// How to interrupt the nodes whose engines can, called once when the run stops.
+    interrupters: Interrupters,
+}
+
+/// The nodes' [`Interrupt`]s; `None` once they were called.
+#[derive(Default)]
+struct Interrupters(Mutex<Option<Vec<Arc<dyn Interrupt>>>>);
+
+impl fmt::Debug for Interrupters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Interrupters")
+    }
 }
 
 /// The origin of the items a node emits in `flush`, after every input; also the rank of failures
@@ -60,6 +74,7 @@ impl RunState {
             interrupted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             failure: Mutex::new(None),
+            interrupters: Interrupters(Mutex::new(Some(Vec::new()))),
         }
     }
 
@@ -109,10 +124,45 @@ impl RunState {
             || (self.failed.load(Ordering::SeqCst) && origin >= self.cut.load(Ordering::SeqCst))
     }
 
-    /// Stops every stage; they finish their current call, skip `flush`, and clean up.
+    /// Stops every stage; they finish their current call — interrupted, where the node's engine
+    /// can ([`Interrupt`]) — skip `flush`, and clean up.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         lock(&self.stop_sender).take();
+        if let Some(interrupters) = lock(&self.interrupters.0).take()
+            && !interrupters.is_empty()
+        {
+            // On a thread of its own: an engine may have to wait for its interpreter's lock, and
+            // `stop` is called from signal handlers and stage threads.
+            let interrupting = std::thread::Builder::new()
+                .name("interrupting nodes".to_owned())
+                .spawn(move || interrupters.iter().for_each(|node| node.interrupt()));
+            if let Err(error) = interrupting {
+                tracing::warn!("busy nodes will not be interrupted: {error}");
+            }
+        }
+    }
+
+    /// Registers how to interrupt a node; one registered after the run stopped is interrupted now.
+    pub(crate) fn add_interrupter(&self, interrupter: Arc<dyn Interrupt>) {
+        let mut interrupters = lock(&self.interrupters.0);
+        match interrupters.as_mut() {
+            Some(interrupters) => interrupters.push(interrupter),
+            None => {
+                drop(interrupters);
+                interrupter.interrupt();
+            }
+        }
+    }
+
+    /// The nodes inside one of their calls now.
+    pub(crate) fn busy_nodes(&self) -> Vec<String> {
+        self.node_ids
+            .iter()
+            .zip(self.counters.iter())
+            .filter(|(_, counters)| counters.is_busy())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     pub(crate) fn cancel(&self) {

@@ -73,6 +73,14 @@ pub enum Placement {
     Cluster,
 }
 
+impl NodeManifest {
+    /// Whether the node's class is named by a module (a `module`, or a `module:Class` type): user
+    /// code, rather than a catalogue name.
+    pub fn names_a_module(&self) -> bool {
+        self.module.is_some() || self.node_type.contains(':')
+    }
+}
+
 /// What a node needs from the machine it runs on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

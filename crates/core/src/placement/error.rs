@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::env_vars;
 
+use super::resolve::UnresolvedNode;
 use super::types::Shortfall;
 
 /// A node that can run nowhere: its required capabilities are missing here and it has no `host`.
@@ -45,6 +46,10 @@ pub enum PlanError {
         /// Each node that cannot go there, with why.
         nodes: Vec<(String, String)>,
     },
+    /// Nodes whose type does not resolve where they are placed: unknown, or their module or
+    /// class cannot be loaded.
+    #[error("{}", super::resolve::describe_unresolved(.0))]
+    Unresolved(Vec<UnresolvedNode>),
 }
 
 fn describe_cluster_problems(address: &str, nodes: &[(String, String)]) -> String {

@@ -12,6 +12,8 @@
 //! [`check_hosts`] then asks every host a node is placed on what it offers: a host that is
 //! unreachable or lacks a requirement fails the plan ([`PlanError::HostsUnusable`]), or — when
 //! the node can do without what is missing here — the node runs here, with a warning.
+//! [`check_resolved`] last asks the engines that will create the nodes whether each node's type
+//! resolves there ([`PlanError::Unresolved`], with the catalogue names closest to a mistyped one).
 //!
 //! Local Python nodes run in RustPython unless their `runtime_hint` (or the
 //! [`REMOTEMEDIA_PYTHON_RUNTIME`](crate::env_vars::PYTHON_RUNTIME) override) asks for CPython, which
@@ -42,6 +44,7 @@ mod cluster_check;
 mod error;
 mod host_check;
 mod planner;
+mod resolve;
 mod types;
 
 // Placement works on machines and asks engines about classes: their types, where plans use them.
@@ -54,4 +57,5 @@ pub use cluster_check::check_cluster;
 pub use error::{HostProblem, PlanError, UnplaceableNode};
 pub use host_check::check_hosts;
 pub use planner::{PlanOptions, plan, plan_probed, plan_with};
+pub use resolve::{NodeResolver, UnresolvedNode, check_resolved, closest_names};
 pub use types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};

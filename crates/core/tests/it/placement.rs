@@ -536,3 +536,150 @@ fn the_plan_says_when_a_node_was_written_in_the_upstream_remote_form() {
         plan.nodes[1].reason
     );
 }
+
+/// Answers as an engine would for a catalogue of three names, a module `my_nodes` with one class,
+/// and remote hosts that resolve their own nodes.
+struct FakeEngines;
+
+impl placement::NodeResolver for FakeEngines {
+    fn unresolved(
+        &self,
+        node: &remotemedia_core::manifest::NodeManifest,
+        engine: &EngineKind,
+    ) -> Option<String> {
+        if !engine.is_local() {
+            return None;
+        }
+        let (module, class) = match node.node_type.split_once(':') {
+            Some((module, class)) => (Some(module), class),
+            None => (node.module.as_deref(), node.node_type.as_str()),
+        };
+        match (module, class) {
+            (None, "PassThroughNode" | "CalculatorNode" | "WhisperTranscriptionNode") => None,
+            (None, other) => Some(format!("ConfigurationError: unknown node type '{other}'")),
+            (Some("my_nodes"), "Echo") => None,
+            (Some("my_nodes"), class) => Some(format!("module 'my_nodes' has no class '{class}'")),
+            (Some(module), _) => Some(format!("ModuleNotFoundError: No module named '{module}'")),
+        }
+    }
+
+    fn catalogue(&self) -> Vec<String> {
+        [
+            "PassThroughNode",
+            "CalculatorNode",
+            "WhisperTranscriptionNode",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+#[test]
+fn every_node_whose_type_does_not_resolve_is_named_with_the_closest_catalogue_names() {
+    let manifest = manifest(json!([
+        {"id": "ok", "node_type": "CalculatorNode"},
+        {"id": "typo", "node_type": "CalculaterNode"},
+        {"id": "asr", "node_type": "WhisperNode"},
+        {"id": "stranger", "node_type": "AudioTransform"},
+        {"id": "mine", "node_type": "Echo", "module": "my_nodes"},
+        {"id": "missing_class", "node_type": "my_nodes:Ecko"},
+        {"id": "missing_module", "node_type": "Echo", "module": "not_there"},
+        {"id": "far", "node_type": "OnlyOnTheHost", "host": HOST,
+         "capabilities": {"gpu": {"type": "cuda"}}}
+    ]));
+    let placed = plan(&manifest, &profile("no-gpu")).expect("placeable");
+    let err = placement::check_resolved(&manifest, &placed, &FakeEngines).unwrap_err();
+    let PlanError::Unresolved(nodes) = &err else {
+        panic!("expected unresolved nodes, got {err}")
+    };
+    let summary: Vec<(&str, &[String])> = nodes
+        .iter()
+        .map(|node| (node.node_id.as_str(), node.closest.as_slice()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("typo", &["CalculatorNode".to_owned()][..]),
+            ("asr", &["WhisperTranscriptionNode".to_owned()][..]),
+            ("stranger", &[][..]),
+            ("missing_class", &[][..]),
+            ("missing_module", &[][..]),
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("5 nodes' types do not resolve:\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "node `typo` (CalculaterNode): not in the node catalogue, and no `module` says where else \
+             to look; closest catalogue names: CalculatorNode"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "node `missing_class` (my_nodes:Ecko): module 'my_nodes' has no class 'Ecko'"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "node `missing_module` (Echo): ModuleNotFoundError: No module named 'not_there'"
+        ),
+        "{text}"
+    );
+
+    let fine = manifest_of_resolvable_nodes();
+    let fine_plan = plan(&fine, &profile("no-gpu")).expect("placeable");
+    placement::check_resolved(&fine, &fine_plan, &FakeEngines).expect("all resolve");
+}
+
+fn manifest_of_resolvable_nodes() -> ValidManifest {
+    manifest(json!([
+        {"id": "a", "node_type": "PassThroughNode"},
+        {"id": "b", "node_type": "Echo", "module": "my_nodes"}
+    ]))
+}
+
+#[test]
+fn closest_names_ignore_case_and_keep_the_three_best() {
+    let catalogue: Vec<String> = [
+        "AddNode",
+        "BufferNode",
+        "GainNode",
+        "MixDownNode",
+        "EnergyVADNode",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(placement::closest_names("addnode", &catalogue), ["AddNode"]);
+    assert_eq!(
+        placement::closest_names("BufNode", &catalogue),
+        ["BufferNode"]
+    );
+    let many: Vec<String> = [
+        "DataSourceNode",
+        "DataSinkNode",
+        "DataSourceNodes",
+        "DataSourceNod",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        placement::closest_names("DataSource", &many),
+        ["DataSourceNod", "DataSourceNode", "DataSourceNodes"]
+    );
+    assert!(placement::closest_names("Whisper", &catalogue).is_empty());
+    // A name held whole by catalogue names suggests them before names merely spelled alike.
+    let vads: Vec<String> = ["AddNode", "EnergyVADNode", "SileroVADNode", "WebRTCVADNode"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        placement::closest_names("VADNode", &vads),
+        ["EnergyVADNode", "SileroVADNode", "WebRTCVADNode"]
+    );
+    // `Node` alone is held by every name, and suggests none of them for that.
+    assert!(placement::closest_names("Node", &vads).is_empty());
+}

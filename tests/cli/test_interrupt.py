@@ -1,0 +1,105 @@
+"""A stop reaches nodes busy inside `process` (issue 16, finding 4): SIGINT/SIGTERM while a node
+spins in a `while True:` loop ends the run with code 130 — a CPython node is interrupted and its
+`cleanup` runs; a node the engine cannot interrupt (embedded RustPython) is named after
+`--stop-timeout` and the run exits anyway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+EXIT_INTERRUPTED = 130
+HANG_GUARD_S = 60
+# A grace period short enough that the test does not wait long; the run must end within it plus
+# this margin (the acceptance bound of issue 16: the grace period + 1 s).
+STOP_TIMEOUT_S = 2
+MARGIN_S = 1.0
+
+SPIN_MODULE = textwrap.dedent(
+    """
+    from pathlib import Path
+    from remotemedia.core.node import Node
+
+    class Spin(Node):
+        \"\"\"Writes `busy` to its log, then loops forever inside process.\"\"\"
+
+        def __init__(self, log, **kwargs):
+            super().__init__(**kwargs)
+            self.log = Path(log)
+
+        def process(self, data):
+            with self.log.open("a") as log:
+                log.write("busy\\n")
+            n = 0
+            while True:
+                n += 1
+
+        def cleanup(self):
+            with self.log.open("a") as log:
+                log.write("cleanup\\n")
+    """
+)
+
+
+def start_spinning(remotemedia_bin: Path, manifest_file, tmp_path: Path, engine: str, *args: str):
+    (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
+    log = tmp_path / "spin.log"
+    manifest = manifest_file(
+        [{"id": "spin", "node_type": "Spin", "module": "spin_nodes", "params": {"log": str(log)},
+          "runtime_hint": engine}],
+        name="spin",
+    )
+    env = {**os.environ, "RUST_LOG": "warn"}
+    env.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
+    process = subprocess.Popen(
+        [remotemedia_bin, "run", manifest, "--python-path", tmp_path, "--input", "1",
+         "--stop-timeout", str(STOP_TIMEOUT_S), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not (log.exists() and "busy" in log.read_text()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the node never started processing"
+        time.sleep(0.02)
+    time.sleep(0.2)  # well inside the loop
+    return process, log
+
+
+def stop(process: subprocess.Popen, signal_number: int) -> tuple[float, str]:
+    sent = time.monotonic()
+    process.send_signal(signal_number)
+    try:
+        _, stderr = process.communicate(timeout=HANG_GUARD_S)
+    finally:
+        process.kill()
+    return time.monotonic() - sent, stderr
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_interrupts_a_spinning_cpython_node_and_its_cleanup_runs(
+    remotemedia_bin, manifest_file, tmp_path, signal_number
+):
+    process, log = start_spinning(remotemedia_bin, manifest_file, tmp_path, "cpython")
+    took, stderr = stop(process, signal_number)
+    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert log.read_text().split() == ["busy", "cleanup"], stderr
+    assert "did not stop" not in stderr
+    assert took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_node_that_cannot_be_interrupted_is_named_and_the_run_exits_after_the_stop_timeout(
+    remotemedia_bin, manifest_file, tmp_path, signal_number
+):
+    process, log = start_spinning(remotemedia_bin, manifest_file, tmp_path, "rustpython")
+    took, stderr = stop(process, signal_number)
+    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert f"node `spin` did not stop within {STOP_TIMEOUT_S} s (--stop-timeout)" in stderr
+    assert STOP_TIMEOUT_S <= took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
