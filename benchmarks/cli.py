@@ -21,15 +21,15 @@ from benchmarks.results import Row
 REPO = Path(__file__).resolve().parent.parent
 
 ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
-              "remote", "transcription", "isolation", "native_media")
+              "remote", "cluster", "transcription", "isolation", "native_media")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "remote_soak", "transcription", "isolation_overhead",
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "cluster", "transcription", "isolation_overhead",
          "isolation_arrays", "native_resample", "native_pipeline", "native_startup", "sinc_quality", "interpreter_ops",
          "micro")
-"""Issue 7's numbering, then issue 6's, issue 14's, issue 17's and issue 13's figures, then the breakdowns:
-interpreter operations, criterion."""
+"""Issue 7's numbering, then issue 6's, issue 15's, issue 14's, issue 17's and issue 13's figures, then the
+breakdowns: interpreter operations, criterion."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -166,6 +166,7 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "arrays": _lazy("arrays"),
     "validation": _lazy("validation"),
     "remote": _lazy("remote"),
+    "cluster": _lazy("cluster"),
     "transcription": _lazy("transcription"),
     "isolation": _lazy("isolation"),
     "native_media": _lazy("native_media"),

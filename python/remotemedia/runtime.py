@@ -78,7 +78,8 @@ def _load_built(path: str) -> ModuleType:
     return module
 
 
-def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[str] | None = None) -> list[Any]:
+def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[str] | None = None,
+                   cluster: str | None = None) -> list[Any]:
     """Run `pipeline` on `inputs` with the runtime; NodeError names the node that failed, with its
     exception type and traceback text."""
     native = native_module()
@@ -94,9 +95,9 @@ def run_on_runtime(pipeline: Pipeline, inputs: Iterable[Any], python_path: list[
     pipeline.running = True
     try:
         if isinstance(inputs, AudioSource):  # decoded natively, as the run goes
-            return native.run(json.dumps(manifest), iter(()), live_nodes, python_path or [],
+            return native.run(json.dumps(manifest), iter(()), live_nodes, python_path or [], cluster=cluster,
                               audio=(inputs.path, inputs.frame_ms))
-        return native.run(json.dumps(manifest), iter(inputs), live_nodes, python_path or [])
+        return native.run(json.dumps(manifest), iter(inputs), live_nodes, python_path or [], cluster=cluster)
     finally:
         pipeline.running = False
 

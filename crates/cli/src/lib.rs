@@ -7,6 +7,8 @@ mod commands;
 mod common;
 mod exit;
 
+pub use common::ray_cluster;
+
 use std::process::ExitCode;
 
 use clap::Parser;

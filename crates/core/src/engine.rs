@@ -4,6 +4,7 @@
 //! lifecycle. Each instance is created, used and dropped on one stage thread, so instances need not be
 //! `Send`; engines are shared by all stage threads of a run.
 
+use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +122,28 @@ pub trait NodeInstance {
     /// Releases the node's resources.
     fn cleanup(&mut self) -> Result<(), NodeError>;
 
+    /// For a node that keeps items in flight — `process` returns once an item is sent on, before
+    /// its outputs exist (a remote node streams items ahead of their answers) — a channel with a
+    /// message whenever outputs of earlier items wait to be handed over by [`deliver`]. The
+    /// executor waits on it beside the node's input, so such outputs leave as soon as they
+    /// arrive, not with the next item's call. Called once, after `initialize`.
+    ///
+    /// [`deliver`]: NodeInstance::deliver
+    fn arrivals(&self) -> Option<Receiver<()>> {
+        None
+    }
+
+    /// Emits the outputs of items in flight that have arrived, without waiting for more.
+    fn deliver(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
+        Ok(())
+    }
+
+    /// Waits for every item in flight and emits its outputs: called at end of input, before
+    /// `flush`, so a failure of an item is reported as one of `process`.
+    fn settle(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
+        Ok(())
+    }
+
     /// How another thread stops this node's call in progress (see [`Interrupt`]); `None` when the
     /// engine cannot: such a node stops at its next `emit` or when its call returns.
     fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
@@ -144,6 +167,33 @@ pub trait Emitter {
     /// producing and return; the executor already knows why.
     fn emit(&mut self, item: Value) -> Result<(), Stopped>;
 
+    /// Whether more input is already waiting for this node, so another call follows at once: a
+    /// node that sends items on (a remote node) may then hold them to send several together.
+    fn more_input(&self) -> bool {
+        false
+    }
+
+    /// The item this call is about. A node that keeps items in flight (see
+    /// [`NodeInstance::arrivals`]) keeps the tag with the item, to hand back what belongs to it
+    /// later: its outputs ([`emit_for`](Emitter::emit_for)) and its failure
+    /// ([`failing_on`](Emitter::failing_on)). So a failure cuts the run at the right input.
+    fn item(&self) -> ItemTag {
+        ItemTag::default()
+    }
+
+    /// Emits an output of the item tagged `tag`, which may be an earlier one than this call's. An
+    /// output the run no longer wants (of an input at or after a failure) is dropped, `Ok`; `Err`
+    /// means the run is stopping, as for [`emit`](Emitter::emit).
+    fn emit_for(&mut self, tag: ItemTag, item: Value) -> Result<(), Stopped> {
+        let _ = tag;
+        self.emit(item)
+    }
+
+    /// The error the node is about to return is about the item tagged `tag`, not this call's.
+    fn failing_on(&mut self, tag: ItemTag) {
+        let _ = tag;
+    }
+
     /// Reports one timing sample the node measured itself under `name` — the latency of one
     /// speech segment, say, which the node's overall process time cannot show. The executor
     /// gathers the samples per node and name (see `NodeMetrics::timings`); an emitter that keeps
@@ -152,6 +202,10 @@ pub trait Emitter {
         let _ = (name, sample);
     }
 }
+
+/// Which item an output or a failure belongs to: the run input it descends from, opaque to nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemTag(pub(crate) u64);
 
 /// The run is stopping; no more outputs are accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -18,6 +18,7 @@
 //! - [`python_contract`]: the SDK module and functions the Python engines call, named once.
 //! - [`env_vars`]: every environment variable the runtime reads.
 
+pub mod cluster;
 pub mod engine;
 pub mod engines;
 pub mod env_vars;

@@ -83,7 +83,7 @@ fn main(py: Python<'_>) -> PyResult<u8> {
 /// `audio` — `(path, frame_ms)`, the SDK's `AudioSource` — replaces `inputs` with the frames of
 /// that audio file, decoded natively as the run goes (`remotemedia run --audio`).
 #[pyfunction]
-#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None, audio = None))]
+#[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None, cluster = None, audio = None))]
 fn run(
     py: Python<'_>,
     manifest: &str,
@@ -91,15 +91,12 @@ fn run(
     live_nodes: &Bound<'_, PyDict>,
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
+    cluster: Option<String>,
     audio: Option<(std::path::PathBuf, u32)>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let pipeline = load(
-        py,
-        manifest,
-        Some(live_nodes),
-        python_path,
-        channel_capacity,
-    )?;
+    let mut pipeline_config = load_config(py, Some(live_nodes), python_path, channel_capacity)?;
+    pipeline_config.cluster = ray_cluster(py, cluster)?;
+    let pipeline = load(py, manifest, pipeline_config)?;
     let values = match audio {
         Some((path, frame_ms)) => audio_frames(py, path, frame_ms)?,
         None => input_values(py, inputs)?,
@@ -190,7 +187,7 @@ fn plan(
     manifest: &str,
     python_path: Vec<std::path::PathBuf>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let pipeline = load(py, manifest, None, python_path, None)?;
+    let pipeline = load(py, manifest, load_config(py, None, python_path, None)?)?;
     pipeline
         .plan()
         .nodes
@@ -206,15 +203,38 @@ fn plan(
         .collect()
 }
 
-fn load(
+fn load(py: Python<'_>, manifest: &str, config: Config) -> PyResult<Pipeline> {
+    let manifest = Manifest::from_json_str(manifest)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &err.to_string()))?;
+    Pipeline::new(manifest, config)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+/// The Ray cluster `cluster` (else `RAY_ADDRESS`), driven by this interpreter (which has `ray`),
+/// whose actors start the package's `remotemedia` command next to it (else the one on their PATH).
+fn ray_cluster(
     py: Python<'_>,
-    manifest: &str,
+    cluster: Option<String>,
+) -> PyResult<Option<Arc<dyn remotemedia_runtime::cluster::ClusterConnector>>> {
+    let Some(address) = cluster
+        .or_else(|| std::env::var(remotemedia_cluster::RAY_ADDRESS).ok())
+        .filter(|address| !address.is_empty())
+    else {
+        return Ok(None);
+    };
+    let python: std::path::PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
+    let worker = python.with_file_name("remotemedia");
+    remotemedia_cli::ray_cluster(&address, python, worker)
+        .map(Some)
+        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+fn load_config(
+    py: Python<'_>,
     live_nodes: Option<&Bound<'_, PyDict>>,
     python_path: Vec<std::path::PathBuf>,
     channel_capacity: Option<usize>,
-) -> PyResult<Pipeline> {
-    let manifest = Manifest::from_json_str(manifest)
-        .map_err(|err| sdk_error(py, "ConfigurationError", &err.to_string()))?;
+) -> PyResult<Config> {
     let mut live = HashMap::new();
     if let Some(nodes) = live_nodes {
         for (id, node) in nodes.iter() {
@@ -245,8 +265,7 @@ fn load(
             )
         })?;
     }
-    Pipeline::new(manifest, config)
-        .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+    Ok(config)
 }
 
 /// The remote engine, as `remotemedia run` has it: nodes placed on a `host` run there, with the

@@ -3,16 +3,17 @@
 //!
 //! A remote node is a [`NodeInstance`] like any other for the executor: `create` opens a `RunNode`
 //! stream (connecting with a timeout and a few retries, backing off exponentially), `process` sends
-//! one item and emits the outputs as the host streams them back, `flush` and `cleanup` do the same
-//! for end of stream. A host that goes away fails the call in progress at once (loopback, a reset
+//! an item without waiting for its answer (up to a window of items in flight, see
+//! [`ClientOptions::window`]) and the outputs are emitted as the host streams them back, in order;
+//! `flush` and `cleanup` finish the stream. A host that goes away fails the call in progress at once (loopback, a reset
 //! connection) or within a few seconds (HTTP/2 keepalive pings), naming the host; the executor
 //! then names the node, keeps the outputs already written and cleans every node up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::hosts::{HostConnector, HostError};
 use remotemedia_core::manifest::{Capabilities, Isolation, Manifest, RuntimeHint};
 use remotemedia_core::placement::MachineCapabilities;
@@ -56,6 +57,13 @@ pub struct ClientOptions {
     pub close_timeout: Duration,
     /// The largest message sent or accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Items a remote node may have in flight (sent, not yet answered): pipelining hides the
+    /// round trip, so many small items cost little more than local ones. The host may grant
+    /// fewer (`Created.window`); 1 is one item per round trip.
+    pub window: u32,
+    /// The most encoded bytes of items in flight per node, however many items that is (one item
+    /// is always allowed): large frames do not pile up in memory.
+    pub window_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -72,9 +80,19 @@ impl Default for ClientOptions {
             keepalive_timeout: Duration::from_secs(3),
             close_timeout: Duration::from_secs(30),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            window: DEFAULT_WINDOW,
+            window_bytes: DEFAULT_WINDOW_BYTES,
         }
     }
 }
+
+/// Items in flight per remote node unless configured: measured over loopback, 64 small items keep
+/// both ends busy (see docs/remote.md).
+pub const DEFAULT_WINDOW: u32 = 64;
+
+/// Encoded bytes in flight per remote node unless configured: a few large frames (audio, video)
+/// at most, 16 MiB.
+pub const DEFAULT_WINDOW_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reaches `remotemedia serve` hosts over gRPC; plug it into the runtime's
 /// [`Config::hosts`](remotemedia_core::pipeline::Config::hosts).
@@ -310,6 +328,7 @@ impl Engine for RemoteEngine {
     }
 
     fn create(&self, spec: &NodeSpec) -> Result<Box<dyn NodeInstance>, NodeError> {
+        let options = &self.client.options;
         let asks = self.nodes.get(&spec.id).cloned().unwrap_or_default();
         if let Some((name, _)) = spec.params.iter().find(|(_, value)| too_deep(value)) {
             return Err(NodeError::new(format!(
@@ -329,19 +348,16 @@ impl Engine for RemoteEngine {
                     value: Some(convert::encode_value(value)),
                 })
                 .collect(),
+            window: options.window.max(1),
             requirements: Some(convert::encode_requirements(asks.capabilities.as_ref())),
             runtime_hint: convert::encode_hint(asks.hint).into(),
             isolation: convert::encode_isolation(Some(asks.isolation)).into(),
         };
-        let mut node = RemoteNode {
-            host: self.host.clone(),
-            client: Arc::clone(&self.client),
-            requests: None,
-            responses: None,
-        };
-        node.open(open)?;
-        match node.next_response("creating the node")? {
+        let mut node = RemoteNode::open(&self.host, &self.client, open)?;
+        match node.next("creating the node")? {
             ResponseKind::Created(created) => {
+                // A server before pipelining grants nothing (0): one item at a time.
+                node.window.items = created.window.clamp(1, options.window.max(1)) as usize;
                 // A server predating isolation ignores the request: never run unisolated what
                 // asked to be isolated.
                 let isolated = convert::decode_isolation(created.isolation, "created.isolation")
@@ -352,7 +368,7 @@ impl Engine for RemoteEngine {
                         self.host, asks.isolation
                     )));
                 }
-                tracing::debug!(node = %spec.id, host = %self.host, engine = %created.engine, "remote node created");
+                tracing::debug!(node = %spec.id, host = %self.host, engine = %created.engine, window = node.window.items, "remote node created");
                 Ok(Box::new(node))
             }
             ResponseKind::Failure(failure) => Err(node.host_says(failure)),
@@ -361,29 +377,91 @@ impl Engine for RemoteEngine {
     }
 }
 
+/// What a node's reader thread hands over: the host's next message, or why the stream broke.
+type Arrival = Result<ResponseKind, String>;
+
+/// Messages of the host read ahead of the node (outputs of items in flight); beyond this the
+/// reader waits, and HTTP/2 flow control holds the host back.
+const ARRIVALS_BUFFER: usize = 64;
+
 /// A node running on a host, driven through one `RunNode` stream.
+///
+/// Items are pipelined: `process` sends an item and returns while earlier items are still being
+/// answered, up to the window the host granted (and a byte budget). A reader thread takes the
+/// host's messages off the stream as they come and rings the executor (`arrivals`), which then
+/// has the node emit them (`deliver`); so outputs leave as soon as they arrive, in order, and a
+/// failure is reported on the next call into the node.
 struct RemoteNode {
     host: String,
     client: Arc<Client>,
     /// `None` once closed or broken: nothing more can be sent.
     requests: Option<mpsc::Sender<NodeRequest>>,
-    responses: Option<Streaming<NodeResponse>>,
+    /// The host's messages, in order; `None` once closed or broken.
+    arrivals: Option<crossbeam_channel::Receiver<Arrival>>,
+    /// Rung by the reader after each message (it holds at most one ring).
+    doorbell: crossbeam_channel::Receiver<()>,
+    window: Window,
+    /// Items held to be sent together while more input waits for the node (see `process`).
+    outgoing: Vec<NodeRequest>,
+}
+
+/// The most items held back to be sent together.
+const SEND_BATCH: usize = 16;
+
+/// The items sent and not yet answered, and how many may be.
+struct Window {
+    /// The most items in flight (granted by the host).
+    items: usize,
+    /// The most encoded bytes in flight; one item is always allowed, whatever its size.
+    bytes: usize,
+    /// The encoded size and the tag of each item in flight, oldest first: the host answers in
+    /// order, so what arrives belongs to the oldest.
+    in_flight: VecDeque<(usize, ItemTag)>,
+    bytes_in_flight: usize,
+}
+
+impl Window {
+    fn has_room(&self, size: usize) -> bool {
+        self.in_flight.is_empty()
+            || (self.in_flight.len() < self.items && self.bytes_in_flight + size <= self.bytes)
+    }
+
+    fn sent(&mut self, size: usize, tag: ItemTag) {
+        self.in_flight.push_back((size, tag));
+        self.bytes_in_flight += size;
+    }
+
+    /// The oldest item was answered; false if none was in flight.
+    fn answered(&mut self) -> bool {
+        match self.in_flight.pop_front() {
+            Some((size, _)) => {
+                self.bytes_in_flight -= size;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl RemoteNode {
-    /// Connects (with retries) and opens the node's stream.
-    fn open(&mut self, open: proto::OpenNode) -> Result<(), NodeError> {
-        let client = Arc::clone(&self.client);
+    /// Connects (with retries), opens the node's stream and starts its reader.
+    fn open(
+        host: &str,
+        client: &Arc<Client>,
+        open: proto::OpenNode,
+    ) -> Result<RemoteNode, NodeError> {
         let options = &client.options;
         let opened = client.runtime.block_on(async {
             let mut backoff = options.first_backoff;
             let mut attempt = 1;
             loop {
                 let channel = client
-                    .channel(&self.host, options.attempts)
+                    .channel(host, options.attempts)
                     .await
-                    .map_err(|error| format!("host {}: {error}", self.host))?;
-                let (requests, receiver) = mpsc::channel(4);
+                    .map_err(|error| format!("host {host}: {error}"))?;
+                // Room for a whole window of items, `flush` and `close`: sending waits only when
+                // HTTP/2 flow control holds the stream back.
+                let (requests, receiver) = mpsc::channel(options.window.max(1) as usize + 2);
                 requests
                     .try_send(NodeRequest {
                         kind: Some(RequestKind::Open(open.clone())),
@@ -401,16 +479,16 @@ impl RemoteNode {
                         if status.code() == tonic::Code::Unavailable
                             && attempt < options.attempts =>
                     {
-                        tracing::debug!(host = %self.host, "opening the node stream failed: {}; retrying", describe_status(&status));
+                        tracing::debug!(host = %host, "opening the node stream failed: {}; retrying", describe_status(&status));
                     }
                     Ok(Err(status)) => {
-                        return Err(format!("host {}: {}", self.host, describe_status(&status)));
+                        return Err(format!("host {host}: {}", describe_status(&status)));
                     }
                     Err(_) if attempt < options.attempts => {}
                     Err(_) => {
                         return Err(format!(
-                            "host {}: no answer to opening the node within {:?}",
-                            self.host, options.connect_timeout
+                            "host {host}: no answer to opening the node within {:?}",
+                            options.connect_timeout
                         ));
                     }
                 }
@@ -420,64 +498,207 @@ impl RemoteNode {
             }
         });
         let (requests, responses) = opened.map_err(NodeError::new)?;
-        self.requests = Some(requests);
-        self.responses = Some(responses);
-        Ok(())
+        let (arrived, arrivals) = crossbeam_channel::bounded(ARRIVALS_BUFFER);
+        let (ring, doorbell) = crossbeam_channel::bounded(1);
+        let reader = Arc::clone(client);
+        std::thread::Builder::new()
+            .name(format!("remotemedia-remote-{}", open.node_id))
+            .spawn(move || read_responses(&reader, responses, &arrived, &ring))
+            .map_err(|error| {
+                NodeError::new(format!("cannot start a thread for the node: {error}"))
+            })?;
+        Ok(RemoteNode {
+            host: host.to_owned(),
+            client: Arc::clone(client),
+            requests: Some(requests),
+            arrivals: Some(arrivals),
+            doorbell,
+            window: Window {
+                items: 1,
+                bytes: options.window_bytes,
+                in_flight: VecDeque::new(),
+                bytes_in_flight: 0,
+            },
+            outgoing: Vec::with_capacity(SEND_BATCH),
+        })
     }
 
+    /// Sends `kind`, after the items held back.
     fn send(&mut self, kind: RequestKind, doing: &str) -> Result<(), NodeError> {
+        self.outgoing.push(NodeRequest { kind: Some(kind) });
+        self.send_outgoing(doing)
+    }
+
+    /// Sends the requests held back, one after the other: the connection's task wakes once for
+    /// them all.
+    fn send_outgoing(&mut self, doing: &str) -> Result<(), NodeError> {
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
         let Some(requests) = &self.requests else {
             return Err(self.lost(doing, "the stream is closed"));
         };
-        let sent = self
-            .client
-            .runtime
-            .block_on(requests.send(NodeRequest { kind: Some(kind) }));
+        let sent =
+            self.outgoing
+                .drain(..)
+                .try_for_each(|request| match requests.try_send(request) {
+                    Ok(()) => Ok(()),
+                    Err(mpsc::error::TrySendError::Full(request)) => self
+                        .client
+                        .runtime
+                        .block_on(requests.send(request))
+                        .map_err(drop),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+                });
         if sent.is_err() {
-            // The stream ended; the response side says why.
-            return Err(match self.next_response(doing) {
-                Err(error) => error,
-                Ok(other) => self.unexpected(&other, doing),
-            });
+            // The stream ended; what the host said last says why.
+            return Err(self.why_ended(doing));
         }
         Ok(())
     }
 
-    /// The next thing the host says; a broken stream is an error naming the host.
-    fn next_response(&mut self, doing: &str) -> Result<ResponseKind, NodeError> {
-        let Some(responses) = self.responses.as_mut() else {
-            return Err(self.lost(doing, "the stream is closed"));
-        };
-        let received = self.client.runtime.block_on(responses.message());
-        match received {
-            Ok(Some(NodeResponse { kind: Some(kind) })) => Ok(kind),
-            Ok(Some(NodeResponse { kind: None })) => {
-                Err(self.broken(doing, "the host sent a response with no kind".to_owned()))
+    /// After the request side closed: the host's failure, or how the stream broke.
+    fn why_ended(&mut self, doing: &str) -> NodeError {
+        loop {
+            match self.next(doing) {
+                Err(error) => return error,
+                Ok(ResponseKind::Failure(failure)) => return self.host_says(failure),
+                Ok(_) => {}
             }
-            Ok(None) => Err(self.broken(doing, "the host ended the stream".to_owned())),
-            Err(status) => Err(self.broken(doing, describe_status(&status))),
         }
     }
 
-    /// Reads outputs, emitting each, until `done` says the step is over.
-    fn relay(
+    /// The next thing the host says, waiting for it; a broken stream is an error naming the host.
+    fn next(&mut self, doing: &str) -> Result<ResponseKind, NodeError> {
+        let Some(arrivals) = &self.arrivals else {
+            return Err(self.lost(doing, "the stream is closed"));
+        };
+        match arrivals.recv() {
+            Ok(Ok(kind)) => Ok(kind),
+            Ok(Err(why)) => Err(self.broken(doing, why)),
+            Err(_) => Err(self.broken(doing, "the stream ended".to_owned())),
+        }
+    }
+
+    /// What the host said since the last look, without waiting.
+    fn try_next(&mut self, doing: &str) -> Result<Option<ResponseKind>, NodeError> {
+        let Some(arrivals) = &self.arrivals else {
+            return Err(self.lost(doing, "the stream is closed"));
+        };
+        match arrivals.try_recv() {
+            Ok(Ok(kind)) => Ok(Some(kind)),
+            Ok(Err(why)) => Err(self.broken(doing, why)),
+            Err(crossbeam_channel::TryRecvError::Empty) => Ok(None),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Err(self.broken(doing, "the stream ended".to_owned()))
+            }
+        }
+    }
+
+    /// Takes one message of the item stream: emits an output, counts an `item_done`, turns a
+    /// failure into the node's error. Anything else is handed back to the caller.
+    fn answer(
+        &mut self,
+        kind: ResponseKind,
+        out: &mut dyn Emitter,
+        doing: &str,
+    ) -> Result<Option<ResponseKind>, NodeError> {
+        match kind {
+            ResponseKind::Output(value) => {
+                let value = convert::decode_value(value, "output")
+                    .map_err(|error| self.broken(doing, format!("the host sent {error}")))?;
+                // Outputs belong to the oldest item in flight (the host answers in order).
+                let tag = self
+                    .window
+                    .in_flight
+                    .front()
+                    .map_or_else(|| out.item(), |&(_, tag)| tag);
+                out.emit_for(tag, value)?;
+                Ok(None)
+            }
+            ResponseKind::ItemDone(_) if self.window.answered() => Ok(None),
+            ResponseKind::Failure(failure) => Err(self.host_says(failure)),
+            other => Ok(Some(other)),
+        }
+    }
+
+    /// Waits for answers until `until` holds, emitting outputs as they come.
+    fn answers_until(
         &mut self,
         out: &mut dyn Emitter,
         doing: &str,
-        done: fn(&ResponseKind) -> bool,
+        until: impl Fn(&Window) -> bool,
     ) -> Result<(), NodeError> {
-        loop {
-            match self.next_response(doing)? {
-                ResponseKind::Output(value) => {
-                    let value = convert::decode_value(value, "output")
-                        .map_err(|error| self.broken(doing, format!("the host sent {error}")))?;
-                    out.emit(value)?;
-                }
-                ResponseKind::Failure(failure) => return Err(self.host_says(failure)),
-                kind if done(&kind) => return Ok(()),
-                other => return Err(self.unexpected(&other, doing)),
+        while !until(&self.window) {
+            let kind = self.next(doing)?;
+            if let Some(other) = self.answer(kind, out, doing)? {
+                return Err(self.unexpected(&other, doing));
             }
         }
+        Ok(())
+    }
+
+    /// Sends `item` (or holds it, to leave with the next), first waiting for room in the window;
+    /// then emits what has arrived.
+    fn send_item(
+        &mut self,
+        item: remotemedia_core::value::Value,
+        out: &mut dyn Emitter,
+    ) -> Result<(), NodeError> {
+        const DOING: &str = "processing an item";
+        if too_deep(&item) {
+            // Refused here with the engines' own words: the host's decoder would reject it as a
+            // malformed message.
+            return Err(NodeError::new(format!(
+                "the item nests lists/dicts more than {MAX_DEPTH} levels deep, more than a remote \
+                 node takes"
+            )));
+        }
+        let item = convert::encode_value(&item);
+        let size = prost::Message::encoded_len(&item);
+        if !self.window.has_room(size) {
+            self.send_outgoing(DOING)?;
+            self.answers_until(out, DOING, |window| window.has_room(size))?;
+        }
+        self.outgoing.push(NodeRequest {
+            kind: Some(RequestKind::Item(item)),
+        });
+        self.window.sent(size, out.item());
+        // With more input waiting the next call comes at once: its item may leave with this one.
+        if !out.more_input() || self.outgoing.len() >= SEND_BATCH {
+            self.send_outgoing(DOING)?;
+        }
+        self.take_arrived(out)
+    }
+
+    /// Emits what the host has said since the last look, without waiting.
+    fn take_arrived(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        const DOING: &str = "processing an item";
+        if self.arrivals.is_none() {
+            // Closed or broken: already reported by the step that found it.
+            return Ok(());
+        }
+        while let Some(kind) = self.try_next(DOING)? {
+            if let Some(other) = self.answer(kind, out, DOING)? {
+                return Err(self.unexpected(&other, DOING));
+            }
+        }
+        Ok(())
+    }
+
+    /// A failure met while items are in flight is about the oldest of them: the host answers
+    /// in order, and stops at the first item that fails.
+    fn attributed(
+        &self,
+        result: Result<(), NodeError>,
+        out: &mut dyn Emitter,
+    ) -> Result<(), NodeError> {
+        if result.is_err()
+            && let Some(&(_, tag)) = self.window.in_flight.front()
+        {
+            out.failing_on(tag);
+        }
+        result
     }
 
     fn host_says(&self, failure: proto::NodeFailure) -> NodeError {
@@ -494,7 +715,7 @@ impl RemoteNode {
     /// The stream is unusable from now on.
     fn broken(&mut self, doing: &str, why: String) -> NodeError {
         self.requests = None;
-        self.responses = None;
+        self.arrivals = None;
         self.lost(doing, &why)
     }
 
@@ -503,9 +724,38 @@ impl RemoteNode {
     }
 }
 
+/// The reader thread of one node stream: hands each message of the host over as it arrives
+/// (waiting while `arrived` is full, so a slow run holds the host back), until the stream ends
+/// or the node is gone.
+fn read_responses(
+    client: &Client,
+    mut responses: Streaming<NodeResponse>,
+    arrived: &crossbeam_channel::Sender<Arrival>,
+    ring: &crossbeam_channel::Sender<()>,
+) {
+    loop {
+        let (arrival, last) = match client.runtime.block_on(responses.message()) {
+            Ok(Some(NodeResponse { kind: Some(kind) })) => (Ok(kind), false),
+            Ok(Some(NodeResponse { kind: None })) => (
+                Err("the host sent a response with no kind".to_owned()),
+                true,
+            ),
+            Ok(None) => (Err("the host ended the stream".to_owned()), true),
+            Err(status) => (Err(describe_status(&status)), true),
+        };
+        if arrived.send(arrival).is_err() {
+            return;
+        }
+        let _ = ring.try_send(());
+        if last {
+            return;
+        }
+    }
+}
+
 impl NodeInstance for RemoteNode {
     fn initialize(&mut self) -> Result<(), NodeError> {
-        match self.next_response("initializing the node")? {
+        match self.next("initializing the node")? {
             ResponseKind::Initialized(_) => Ok(()),
             ResponseKind::Failure(failure) => Err(self.host_says(failure)),
             other => Err(self.unexpected(&other, "initializing the node")),
@@ -517,23 +767,39 @@ impl NodeInstance for RemoteNode {
         item: remotemedia_core::value::Value,
         out: &mut dyn Emitter,
     ) -> Result<(), NodeError> {
+        let sent = self.send_item(item, out);
+        self.attributed(sent, out)
+    }
+
+    fn arrivals(&self) -> Option<crossbeam_channel::Receiver<()>> {
+        Some(self.doorbell.clone())
+    }
+
+    fn deliver(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        let delivered = self.take_arrived(out);
+        self.attributed(delivered, out)
+    }
+
+    fn settle(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         const DOING: &str = "processing an item";
-        if too_deep(&item) {
-            // Refused here with the engines' own words: the host's decoder would reject it as a
-            // malformed message.
-            return Err(NodeError::new(format!(
-                "the item nests lists/dicts more than {MAX_DEPTH} levels deep, more than a remote \
-                 node takes"
-            )));
-        }
-        self.send(RequestKind::Item(convert::encode_value(&item)), DOING)?;
-        self.relay(out, DOING, |kind| matches!(kind, ResponseKind::ItemDone(_)))
+        let settled = self
+            .send_outgoing(DOING)
+            .and_then(|()| self.answers_until(out, DOING, |window| window.in_flight.is_empty()));
+        self.attributed(settled, out)
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         const DOING: &str = "flushing the node";
+        self.settle(out)?;
         self.send(RequestKind::Flush(proto::Flush {}), DOING)?;
-        self.relay(out, DOING, |kind| matches!(kind, ResponseKind::Flushed(_)))
+        loop {
+            let kind = self.next(DOING)?;
+            match self.answer(kind, out, DOING)? {
+                None => {}
+                Some(ResponseKind::Flushed(_)) => return Ok(()),
+                Some(other) => return Err(self.unexpected(&other, DOING)),
+            }
+        }
     }
 
     fn cleanup(&mut self) -> Result<(), NodeError> {
@@ -542,48 +808,42 @@ impl NodeInstance for RemoteNode {
             // The connection is gone: the host cleans the node up by itself.
             return Ok(());
         }
+        // Items held back when the run stopped are not wanted any more.
+        self.outgoing.clear();
         if let Err(error) = self.send(RequestKind::Close(proto::Close {}), DOING) {
             // Already reported by the step that met the broken connection, if any.
             tracing::debug!(host = %self.host, "{error}");
             return Ok(());
         }
-        let deadline = tokio::time::Instant::now() + self.client.options.close_timeout;
+        let deadline = Instant::now() + self.client.options.close_timeout;
         let result = loop {
-            let Some(responses) = self.responses.as_mut() else {
+            let Some(arrivals) = &self.arrivals else {
                 break Ok(());
             };
-            // Timers need the runtime's context: made inside the future, not before it.
-            let received = self
-                .client
-                .runtime
-                .block_on(async { tokio::time::timeout_at(deadline, responses.message()).await });
-            match received {
-                Err(_) => {
+            match arrivals.recv_deadline(deadline) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                     break Err(self.lost(
                         DOING,
                         &format!("no answer within {:?}", self.client.options.close_timeout),
                     ));
                 }
-                // Outputs of a step the run stopped waiting for: dropped.
-                Ok(Ok(Some(NodeResponse {
-                    kind: Some(ResponseKind::Closed(closed)),
-                }))) => {
+                Ok(Ok(ResponseKind::Closed(closed))) => {
                     break match closed.cleanup_failure {
                         Some(failure) => Err(self.host_says(failure)),
                         None => Ok(()),
                     };
                 }
-                Ok(Ok(Some(_))) => {}
-                Ok(Ok(None)) => break Ok(()),
-                Ok(Err(status)) if connection_failure(&status).is_some() => {
-                    tracing::debug!(host = %self.host, "connection lost while {DOING}: {}", describe_status(&status));
+                // Outputs of a step the run stopped waiting for: dropped.
+                Ok(Ok(_)) => {}
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break Ok(()),
+                Ok(Err(why)) => {
+                    tracing::debug!(host = %self.host, "stream ended while {DOING}: {why}");
                     break Ok(());
                 }
-                Ok(Err(status)) => break Err(self.lost(DOING, &describe_status(&status))),
             }
         };
         self.requests = None;
-        self.responses = None;
+        self.arrivals = None;
         result
     }
 }

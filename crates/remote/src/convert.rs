@@ -355,6 +355,7 @@ pub fn decode_open(open: proto::OpenNode) -> Result<(NodeManifest, NodeSpec), Ma
         host: None,
         runtime_hint: Some(decode_hint(open.runtime_hint)?),
         is_streaming: None,
+        placement: None,
         isolation: Some(decode_isolation(open.isolation, "open.isolation")?),
         rewritten_from: None,
     };

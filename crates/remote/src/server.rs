@@ -34,6 +34,10 @@ use crate::{DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 
 /// Responses a node may get ahead of a slow client before it waits (backpressure).
 const RESPONSE_BUFFER: usize = 16;
+/// The most items a client may have in flight on one node stream (`Created.window`): enough to
+/// keep a node busy over a round trip of many small items; the bytes in flight are bounded by
+/// HTTP/2 flow control and the client's own byte budget.
+const MAX_WINDOW: u32 = 256;
 /// How long open streams get to finish after SIGINT/SIGTERM before the server exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -57,10 +61,18 @@ pub struct ServeConfig {
     pub max_message_bytes: usize,
     /// Node streams open at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_nodes: usize,
+    /// Serve one run's node streams, then stop: once the streams opened have all ended, when none
+    /// opens within [`ONE_RUN_START_TIMEOUT`], or when this process's standard input closes (the
+    /// process that started it is gone). A worker placed on a cluster for one run
+    /// (`serve --one-run`) thus never outlives the run, however its client or its starter ended.
+    pub one_run: bool,
     /// The least isolation of every node (`process`, `sandbox`): a crash or memory blow-up then
     /// ends that node's worker, not the server. A client can ask for more for its node.
     pub isolation: Isolation,
 }
+
+/// How long a `one_run` server waits for its first node stream before it stops.
+pub const ONE_RUN_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl ServeConfig {
     /// Serve on `listen` for `machine`, running nodes on `engines`, with no token, no TLS and the
@@ -78,6 +90,7 @@ impl ServeConfig {
             tls: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_nodes: 256,
+            one_run: false,
             isolation: Isolation::None,
         }
     }
@@ -114,6 +127,8 @@ pub enum ServeError {
     TlsUnsupported,
     #[error("the server failed: {0}")]
     Transport(String),
+    #[error("standard input closed: whoever started this one-run worker is gone")]
+    StarterGone,
 }
 
 /// Serves until SIGINT or SIGTERM. `listening` is called with the bound address once clients can
@@ -135,7 +150,58 @@ pub fn serve_until(
         .build()
         .map_err(ServeError::Runtime)?;
     let service = NodeService::new(&config, runtime.handle().clone())?;
-    runtime.block_on(run_server(config, service, listening, stop))
+    let shared = Arc::clone(&service.shared);
+    let one_run = config.one_run;
+    runtime.block_on(async move {
+        let serving = run_server(config, service, listening, async move {
+            tokio::select! {
+                () = stop => {}
+                () = run_served(&shared), if one_run => {
+                    tracing::info!("the run's node streams ended: stopping (--one-run)");
+                }
+            }
+        });
+        tokio::select! {
+            served = serving => served,
+            // No grace for open streams: the node is no longer placed here.
+            () = stdin_closed(), if one_run => Err(ServeError::StarterGone),
+        }
+    })
+}
+
+/// Completes when this process's standard input reaches its end (or cannot be read).
+async fn stdin_closed() {
+    let (closed, when_closed) = tokio::sync::oneshot::channel::<()>();
+    let watcher = std::thread::Builder::new()
+        .name("stdin watch".to_owned())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = closed.send(());
+        });
+    if watcher.is_ok() {
+        let _ = when_closed.await;
+    }
+}
+
+/// Completes once a node stream was opened and every one has ended since, or when none opened
+/// within [`ONE_RUN_START_TIMEOUT`].
+async fn run_served(shared: &Shared) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let ended = shared.ended.notified();
+        let (opened, active) = (
+            shared.opened.load(Ordering::SeqCst),
+            shared.active.load(Ordering::SeqCst),
+        );
+        if opened > 0 && active == 0 {
+            return;
+        }
+        if opened == 0 && started.elapsed() >= ONE_RUN_START_TIMEOUT {
+            tracing::warn!("no node stream within {ONE_RUN_START_TIMEOUT:?}: stopping (--one-run)");
+            return;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), ended).await;
+    }
 }
 
 async fn run_server(
@@ -249,6 +315,10 @@ struct Shared {
     /// Other engines (CPython), started on first use and kept for the server's life.
     engines: Mutex<HashMap<EngineKind, Arc<dyn Engine>>>,
     active: AtomicUsize,
+    /// Node streams opened since the server started.
+    opened: AtomicUsize,
+    /// Notified whenever a node stream ends.
+    ended: tokio::sync::Notify,
     max_nodes: usize,
     /// The least isolation of every node (`ServeConfig::isolation`).
     isolation: Isolation,
@@ -284,6 +354,8 @@ impl NodeService {
             rustpython,
             engines: Mutex::new(HashMap::new()),
             active: AtomicUsize::new(0),
+            opened: AtomicUsize::new(0),
+            ended: tokio::sync::Notify::new(),
             max_nodes: config.max_nodes,
             isolation: config.isolation,
             runtime,
@@ -400,7 +472,9 @@ impl RemoteNodes for NodeService {
                 Session {
                     shared: &shared,
                     inbound,
+                    lookahead: None,
                     responses,
+                    held: Held::default(),
                     peer,
                 }
                 .run();
@@ -428,6 +502,7 @@ struct Slot(Arc<Shared>);
 impl Slot {
     fn take(shared: &Arc<Shared>) -> Result<Slot, Status> {
         let before = shared.active.fetch_add(1, Ordering::SeqCst);
+        shared.opened.fetch_add(1, Ordering::SeqCst);
         let slot = Slot(Arc::clone(shared));
         if before >= shared.max_nodes {
             return Err(Status::resource_exhausted(format!(
@@ -442,6 +517,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_waiters();
     }
 }
 
@@ -456,8 +532,44 @@ enum Ending {
 struct Session<'a> {
     shared: &'a Shared,
     inbound: Streaming<NodeRequest>,
+    /// The next request, when it had already arrived as the last item started (see
+    /// `request_waiting`).
+    lookahead: Option<Option<Result<NodeRequest, Status>>>,
     responses: mpsc::Sender<Result<NodeResponse, Status>>,
+    /// Answers held back while the client has more items waiting (see `Held`).
+    held: Held,
     peer: String,
+}
+
+/// Answers held back to leave together. With items waiting (a pipelining client), each answer
+/// sent on its own costs a wake-up of the connection's task and a socket write; held ones are
+/// written in one go. They are held only while the next request has already arrived, and an
+/// item's outputs only while its call is young (`HOLD_LINGER`), as the executor batches outputs.
+#[derive(Default)]
+struct Held {
+    responses: Vec<NodeResponse>,
+    /// Set while the item being processed has another request waiting behind it.
+    since: Option<std::time::Instant>,
+}
+
+/// The most answers held back; then they leave.
+const HOLD_MAX: usize = 64;
+/// How long into an item's call its outputs may still be held back.
+const HOLD_LINGER: Duration = remotemedia_core::executor::DEFAULT_BATCH_LINGER;
+
+impl Held {
+    /// Holds `kind` unless it must leave now; then returns everything held, in order.
+    fn hold(&mut self, kind: ResponseKind) -> Option<Vec<NodeResponse>> {
+        self.responses.push(NodeResponse { kind: Some(kind) });
+        let young = self
+            .since
+            .is_some_and(|since| since.elapsed() < HOLD_LINGER);
+        if young && self.responses.len() < HOLD_MAX {
+            None
+        } else {
+            Some(std::mem::take(&mut self.responses))
+        }
+    }
 }
 
 impl Session<'_> {
@@ -475,8 +587,11 @@ impl Session<'_> {
         };
         let node_id = open.node_id.clone();
         tracing::info!(node = %node_id, node_type = %open.node_type, peer = %self.peer, "node stream opened");
+        let window = open.window.clamp(1, MAX_WINDOW);
         let ending = match self.open_node(open) {
-            Ok((spec, engine, isolation)) => self.serve_node(&spec, engine.as_ref(), isolation),
+            Ok((spec, engine, isolation)) => {
+                self.serve_node(&spec, engine.as_ref(), isolation, window)
+            }
             Err(status) => Ending::Refused(status),
         };
         match ending {
@@ -502,7 +617,13 @@ impl Session<'_> {
         Ok((spec, engine, isolation))
     }
 
-    fn serve_node(&mut self, spec: &NodeSpec, engine: &dyn Engine, isolation: Isolation) -> Ending {
+    fn serve_node(
+        &mut self,
+        spec: &NodeSpec,
+        engine: &dyn Engine,
+        isolation: Isolation,
+        window: u32,
+    ) -> Ending {
         let mut node = match engine.create(spec) {
             Ok(node) => node,
             Err(error) => {
@@ -520,6 +641,7 @@ impl Session<'_> {
             .map(|interrupter| self.interrupt_when_client_gone(interrupter));
         let created = ResponseKind::Created(proto::Created {
             engine: engine.name().to_owned(),
+            window,
             isolation: convert::encode_isolation(Some(isolation)).into(),
         });
         if let Err(gone) = self.reply(created) {
@@ -551,6 +673,8 @@ impl Session<'_> {
 
     fn stream_items(&mut self, node: &mut dyn NodeInstance) -> Ending {
         let mut flushed = false;
+        // After a failure in `process` the client stops: items it had already sent are skipped.
+        let mut failed = false;
         let mut items = 0u64;
         loop {
             let request = match self.next_request() {
@@ -565,6 +689,7 @@ impl Session<'_> {
                 Err(ending) => return self.clean_up(node, ending),
             };
             let outcome = match request {
+                RequestKind::Item(_) if failed => continue,
                 RequestKind::Item(value) => {
                     items += 1;
                     let value = match convert::decode_value(value, &format!("item #{items}")) {
@@ -574,12 +699,28 @@ impl Session<'_> {
                             return self.clean_up(node, Ending::Refused(status));
                         }
                     };
-                    let mut emitter = WireEmitter(&self.responses);
+                    // Answers wait for the next item's only while it has already arrived.
+                    self.held.since = self.request_waiting().then(std::time::Instant::now);
+                    let mut emitter = WireEmitter {
+                        responses: &self.responses,
+                        held: &mut self.held,
+                    };
                     let done = match node.process(value, &mut emitter) {
                         Ok(()) => ResponseKind::ItemDone(proto::ItemDone {}),
-                        Err(error) => failure(Phase::Process, &error),
+                        Err(error) => {
+                            failed = true;
+                            failure(Phase::Process, &error)
+                        }
                     };
-                    self.reply(done)
+                    if failed {
+                        self.reply(done)
+                    } else {
+                        match self.held.hold(done) {
+                            Some(due) => send_all(&self.responses, due)
+                                .map_err(|_| Ending::ClientGone("stopped reading".to_owned())),
+                            None => Ok(()),
+                        }
+                    }
                 }
                 RequestKind::Flush(_) => {
                     flushed = true;
@@ -598,7 +739,11 @@ impl Session<'_> {
     }
 
     fn flush(&mut self, node: &mut dyn NodeInstance) -> Result<(), Ending> {
-        let mut emitter = WireEmitter(&self.responses);
+        self.held.since = None;
+        let mut emitter = WireEmitter {
+            responses: &self.responses,
+            held: &mut self.held,
+        };
         let done = match node.flush(&mut emitter) {
             Ok(()) => ResponseKind::Flushed(proto::Flushed {}),
             Err(error) => failure(Phase::Flush, &error),
@@ -649,8 +794,34 @@ impl Session<'_> {
         ending
     }
 
+    /// Whether the next request has already arrived; it is kept for `next_request`.
+    fn request_waiting(&mut self) -> bool {
+        use tokio_stream::Stream as _;
+        if self.lookahead.is_none() {
+            let _entered = self.shared.runtime.enter();
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            // Polling once is safe: the stream keeps its state between polls.
+            if let std::task::Poll::Ready(next) =
+                std::pin::Pin::new(&mut self.inbound).poll_next(&mut context)
+            {
+                self.lookahead = Some(next);
+            }
+        }
+        self.lookahead.is_some()
+    }
+
     fn next_request(&mut self) -> Result<Option<RequestKind>, Ending> {
-        match self.shared.runtime.block_on(self.inbound.message()) {
+        let next = match self.lookahead.take() {
+            Some(next) => next,
+            None => {
+                // Nothing more to wait for: what is held leaves before this waits.
+                self.send_held()?;
+                self.shared
+                    .runtime
+                    .block_on(tokio_stream::StreamExt::next(&mut self.inbound))
+            }
+        };
+        match next.transpose() {
             Ok(Some(NodeRequest { kind: Some(kind) })) => Ok(Some(kind)),
             Ok(Some(NodeRequest { kind: None })) => Err(Ending::Refused(Status::invalid_argument(
                 "a request with no kind set",
@@ -675,11 +846,19 @@ impl Session<'_> {
         }
     }
 
-    fn reply(&self, kind: ResponseKind) -> Result<(), Ending> {
+    /// Sends `kind`, after whatever is held.
+    fn reply(&mut self, kind: ResponseKind) -> Result<(), Ending> {
+        self.send_held()?;
         send(&self.responses, kind).map_err(|_| Ending::ClientGone("stopped reading".to_owned()))
     }
 
-    fn refuse(&self, status: Status) {
+    fn send_held(&mut self) -> Result<(), Ending> {
+        send_all(&self.responses, std::mem::take(&mut self.held.responses))
+            .map_err(|_| Ending::ClientGone("stopped reading".to_owned()))
+    }
+
+    fn refuse(&mut self, status: Status) {
+        let _ = self.send_held();
         let _ = self.responses.blocking_send(Err(status));
     }
 }
@@ -701,11 +880,30 @@ fn send(
         .map_err(|_| Stopped)
 }
 
-/// Sends a node's outputs to the client as they are produced; waits while the client is behind.
-struct WireEmitter<'a>(&'a mpsc::Sender<Result<NodeResponse, Status>>);
+fn send_all(
+    responses: &mpsc::Sender<Result<NodeResponse, Status>>,
+    held: Vec<NodeResponse>,
+) -> Result<(), Stopped> {
+    held.into_iter()
+        .try_for_each(|response| responses.blocking_send(Ok(response)))
+        .map_err(|_| Stopped)
+}
+
+/// Sends a node's outputs to the client as they are produced (or held a little, see `Held`);
+/// waits while the client is behind.
+struct WireEmitter<'a> {
+    responses: &'a mpsc::Sender<Result<NodeResponse, Status>>,
+    held: &'a mut Held,
+}
 
 impl Emitter for WireEmitter<'_> {
     fn emit(&mut self, item: remotemedia_core::value::Value) -> Result<(), Stopped> {
-        send(self.0, ResponseKind::Output(convert::encode_value(&item)))
+        match self
+            .held
+            .hold(ResponseKind::Output(convert::encode_value(&item)))
+        {
+            Some(due) => send_all(self.responses, due),
+            None => Ok(()),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The server against peers that misbehave: malformed, oversized or out-of-order messages get a
-//! clear gRPC status, and the server keeps serving.
+//! clear gRPC status, and the server keeps serving; and against pipelining peers, which send many
+//! items before reading an answer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -431,4 +432,135 @@ fn clients_retry_a_host_that_is_not_up_yet() {
     let machine = hosts.describe(&format!("127.0.0.1:{port}"));
     let _server = late.join().unwrap();
     assert_eq!(machine.unwrap().name.as_deref(), Some("test-host"));
+}
+
+fn open_with_window(node_type: &str, params: Vec<proto::Param>, window: u32) -> NodeRequest {
+    NodeRequest {
+        kind: Some(RequestKind::Open(proto::OpenNode {
+            node_id: "n".into(),
+            node_type: node_type.into(),
+            params,
+            window,
+            ..Default::default()
+        })),
+    }
+}
+
+fn flush_and_close() -> [NodeRequest; 2] {
+    [
+        NodeRequest {
+            kind: Some(RequestKind::Flush(proto::Flush {})),
+        },
+        NodeRequest {
+            kind: Some(RequestKind::Close(proto::Close {})),
+        },
+    ]
+}
+
+fn granted_window(answers: &[ResponseKind]) -> u32 {
+    match &answers[0] {
+        ResponseKind::Created(created) => created.window,
+        other => panic!("expected `created`, got `{}`", other.name()),
+    }
+}
+
+#[test]
+fn items_sent_ahead_of_their_answers_are_answered_in_order() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        // Every item is on its way before the first answer is read.
+        let count = 300;
+        let mut requests = vec![open_with_window("PassThroughNode", Vec::new(), 64)];
+        requests.extend((0..count).map(|n| item(convert::encode_value(&Value::Int(n)))));
+        requests.extend(flush_and_close());
+        let (answers, end) = exchange(&mut client, requests).await;
+        end.unwrap();
+        assert_eq!(granted_window(&answers), 64);
+        let mut expected = vec!["created", "initialized"];
+        for _ in 0..count {
+            expected.extend(["output", "item_done"]);
+        }
+        expected.extend(["flushed", "closed"]);
+        assert_eq!(names(&answers), expected);
+        let outputs: Vec<Value> = answers
+            .into_iter()
+            .filter_map(|answer| match answer {
+                ResponseKind::Output(value) => {
+                    Some(convert::decode_value(value, "output").unwrap())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outputs, (0..count).map(Value::Int).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn the_window_is_one_for_clients_before_pipelining_and_capped_by_the_server() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        for (asked, granted) in [(0, 1), (1, 1), (1_000_000, 256)] {
+            let mut requests = vec![open_with_window("PassThroughNode", Vec::new(), asked)];
+            requests.extend(flush_and_close());
+            let (answers, end) = exchange(&mut client, requests).await;
+            end.unwrap();
+            assert_eq!(granted_window(&answers), granted, "asked for {asked}");
+        }
+    });
+}
+
+#[test]
+fn items_already_sent_after_a_failing_item_are_not_processed() {
+    let server = Server::start();
+    runtime().block_on(async {
+        let mut client = connect(server.addr).await;
+        let params = vec![
+            proto::Param {
+                name: "operation".into(),
+                value: Some(convert::encode_value(&Value::Str("add".into()))),
+            },
+            proto::Param {
+                name: "operand".into(),
+                value: Some(convert::encode_value(&Value::Int(5))),
+            },
+        ];
+        let mut requests = vec![open_with_window("CalculatorNode", params, 16)];
+        for value in [
+            Value::Int(1),
+            Value::Str("not a number".into()),
+            Value::Int(3),
+            Value::Int(4),
+        ] {
+            requests.push(item(convert::encode_value(&value)));
+        }
+        requests.push(NodeRequest {
+            kind: Some(RequestKind::Close(proto::Close {})),
+        });
+        let (answers, end) = exchange(&mut client, requests).await;
+        end.unwrap();
+        assert_eq!(
+            names(&answers),
+            [
+                "created",
+                "initialized",
+                "output",
+                "item_done",
+                "failure",
+                "closed"
+            ]
+        );
+        assert_eq!(
+            answers[2],
+            ResponseKind::Output(convert::encode_value(&Value::Int(6)))
+        );
+        match &answers[4] {
+            ResponseKind::Failure(failure) => {
+                assert_eq!(failure.phase(), proto::Phase::Process);
+                assert!(failure.message.contains("str"), "{}", failure.message);
+            }
+            other => panic!("expected a failure, got `{}`", other.name()),
+        }
+    });
 }

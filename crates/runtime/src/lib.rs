@@ -57,7 +57,9 @@
 //! [`Pipeline`] ties these together. The modules below are `remotemedia-core`'s, re-exported so an
 //! embedder needs this one crate; [`engines`] are the engine crates this facade wires in.
 
-pub use remotemedia_core::{engine, env_vars, executor, graph, hosts, manifest, placement, value};
+pub use remotemedia_core::{
+    cluster, engine, env_vars, executor, graph, hosts, manifest, placement, value,
+};
 
 /// The engines the default [`Config`] starts: each is a crate of its own.
 pub mod engines {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use remotemedia_core::cluster::ClusterConnector;
 use remotemedia_core::engine::{Engine, NodeSpec, ParamError};
 use remotemedia_core::engines::{EngineStartError, LocalEngines};
 use remotemedia_core::executor::{self, Inputs, PlannedNode, Run, RunError, RunOptions};
@@ -52,6 +53,10 @@ pub struct Config {
     /// Reaches the hosts that nodes are placed on: checked when the pipeline is planned, then
     /// running those nodes. `None`: a node placed on another host is an error.
     pub hosts: Option<Arc<dyn HostConnector>>,
+    /// The cluster (Ray) that nodes this machine cannot run go to, when no `host` takes them, and
+    /// nodes whose `placement` is `cluster`: checked when the pipeline is planned; each run places
+    /// those nodes there before data flows. `None`: such nodes are unplaceable.
+    pub cluster: Option<Arc<dyn ClusterConnector>>,
     /// The isolation of every node that runs user code (`process` or `sandbox`; a node's own
     /// stricter `isolation` is kept). Catalogue nodes follow their manifest only.
     pub isolation: Isolation,
@@ -236,11 +241,12 @@ impl Pipeline {
                             .unwrap_or_else(PoisonError::into_inner)
                             .take()
                             .map(|ProvidedEngine(engine)| engine),
-                        EngineKind::Native | EngineKind::Remote { .. } => None,
+                        EngineKind::Native | EngineKind::Remote { .. } | EngineKind::Cluster => None,
                     };
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,
                         (None, EngineKind::Remote { host }) => self.remote_engine(host)?,
+                        (None, EngineKind::Cluster) => self.cluster_engine()?,
                         (None, local) => DefaultEngines::new(self.config.clone())
                             .start_local(local, &self.nodes_on(local))?,
                     };
@@ -271,6 +277,20 @@ impl Pipeline {
             .filter(|node| node.engine == *kind)
             .map(|node| node.id.clone())
             .collect()
+    }
+
+    fn cluster_engine(&self) -> Result<Arc<dyn Engine>, StartError> {
+        let cluster = self
+            .config
+            .cluster
+            .as_ref()
+            .expect("Pipeline::new checked cluster engines");
+        cluster
+            .engine(&self.manifest)
+            .map_err(|err| StartError::Engine {
+                engine: "cluster",
+                source: Box::new(err),
+            })
     }
 
     fn remote_engine(&self, host: &str) -> Result<Arc<dyn Engine>, StartError> {
@@ -329,18 +349,27 @@ fn place(
     machine: &MachineCapabilities,
     config: &Config,
 ) -> Result<(Plan, Option<Arc<RustPythonEngine>>), PlanError> {
-    let options = match &config.plan {
+    let mut options = match &config.plan {
         Some(options) => *options,
         None => PlanOptions::from_env()?,
     };
+    options.cluster = config.cluster.is_some();
     let probe = LocalProbe::new(config);
-    let plan = placement::plan_probed(manifest, machine, &options, &probe)?;
-    let plan = match &config.hosts {
-        Some(hosts) if plan.nodes.iter().any(|node| !node.engine.is_local()) => {
-            placement::check_hosts(manifest, plan, machine, &options, &probe, hosts.as_ref())?
-        }
-        _ => plan,
-    };
+    let mut plan = placement::plan_probed(manifest, machine, &options, &probe)?;
+    let remote = |node: &placement::NodePlan| matches!(node.engine, EngineKind::Remote { .. });
+    if let Some(hosts) = &config.hosts
+        && plan.nodes.iter().any(remote)
+    {
+        plan = placement::check_hosts(manifest, plan, machine, &options, &probe, hosts.as_ref())?;
+    }
+    if let Some(cluster) = &config.cluster
+        && plan
+            .nodes
+            .iter()
+            .any(|node| node.engine == EngineKind::Cluster)
+    {
+        plan = placement::check_cluster(manifest, plan, cluster.as_ref())?;
+    }
     Ok((plan, probe.into_interpreter()))
 }
 
@@ -424,6 +453,7 @@ pub fn engine_available(kind: &EngineKind, config: &Config) -> bool {
     match kind {
         EngineKind::Native | EngineKind::Rustpython | EngineKind::Cpython => true,
         EngineKind::Remote { .. } => config.hosts.is_some(),
+        EngineKind::Cluster => config.cluster.is_some(),
     }
 }
 
@@ -475,6 +505,10 @@ impl DefaultEngines {
             EngineKind::Remote { host } => Err(StartError::Engine {
                 engine: "remote",
                 source: format!("nodes placed on {host} are run by a host connector, not by this process's engines").into(),
+            }),
+            EngineKind::Cluster => Err(StartError::Engine {
+                engine: "cluster",
+                source: "nodes placed on the cluster are run by a cluster connector, not by this process's engines".into(),
             }),
         }
     }

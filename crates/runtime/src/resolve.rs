@@ -148,7 +148,10 @@ impl NodeResolver for EngineResolver<'_> {
                 self.problem(node, finding, "CPython")
             }
             // Placed native only for the node types (and params) the native engine implements.
-            EngineKind::Native | EngineKind::Remote { .. } => None,
+            EngineKind::Native => None,
+            // Resolved where they run: the host's or the cluster worker's `open` names a node
+            // type it does not know.
+            EngineKind::Remote { .. } | EngineKind::Cluster => None,
         }
     }
 

@@ -187,7 +187,7 @@ class Pipeline:
 
         return LocalRun(self).outputs(inputs)
 
-    def run(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
+    def run(self, inputs: Iterable[Any], engine: str | None = None, cluster: str | None = None) -> list[Any]:
         """Run the pipeline to completion and return the sinks' outputs in production order.
 
         `engine` chooses what runs it (`remotemedia.runtime`): "runtime" — the Rust runtime
@@ -195,11 +195,17 @@ class Pipeline:
         placement puts them — or "python", the pure-CPython local run. The default is
         $REMOTEMEDIA_ENGINE, else "runtime", which needs the package's native module: without
         it this raises RuntimeUnavailableError rather than silently running another engine.
+
+        `cluster` (`ray://HOST:PORT`, else $RAY_ADDRESS) is a Ray cluster for the nodes this
+        machine cannot run (docs/cluster.md); only the runtime engine places nodes there.
         """
         from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
-            return run_on_runtime(self, inputs)
+            return run_on_runtime(self, inputs, cluster=cluster)
+        if cluster is not None:
+            raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places "
+                                "nothing")
         import asyncio
 
         try:

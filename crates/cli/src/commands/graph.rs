@@ -53,6 +53,7 @@ fn fill(engine: &EngineKind) -> &'static str {
         EngineKind::Rustpython => "#dbeafe",
         EngineKind::Cpython => "#fef3c7",
         EngineKind::Remote { .. } => "#fee2e2",
+        EngineKind::Cluster => "#dcfce7",
     }
 }
 
@@ -183,6 +184,7 @@ fn mermaid(planned: &Planned) -> String {
         EngineKind::Remote {
             host: String::new(),
         },
+        EngineKind::Cluster,
     ] {
         let members: Vec<String> = planned
             .plan

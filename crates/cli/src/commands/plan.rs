@@ -8,7 +8,8 @@ use remotemedia_runtime::placement;
 use serde::Serialize;
 
 use crate::common::{
-    Machine, MachineArgs, Planned, PythonPathArgs, RemoteArgs, load_and_plan, write_stdout,
+    ClusterArgs, Machine, MachineArgs, Planned, PythonPathArgs, RemoteArgs, load_and_plan,
+    write_stdout,
 };
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +22,8 @@ pub struct Args {
     python_path: PythonPathArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Do not contact the hosts nodes are placed on: place by requirements alone (to plan for
     /// hosts that are not up, or not reachable from here).
     #[arg(long)]
@@ -37,6 +40,11 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             None
         } else {
             Some(args.remote.connector()?)
+        },
+        cluster: if args.offline {
+            None
+        } else {
+            args.cluster.connector()?
         },
         ..Config::default()
     };

@@ -39,7 +39,7 @@ use remotemedia_runtime::pipeline::{Config, Pipeline};
 use remotemedia_runtime::value::{Value, check_json, parse_json_line};
 use serde::Serialize;
 
-use crate::common::{IsolationArgs, MachineArgs, PythonPathArgs, RemoteArgs};
+use crate::common::{ClusterArgs, IsolationArgs, MachineArgs, PythonPathArgs, RemoteArgs};
 use crate::exit::{EXIT_INTERRUPTED, InvalidInput};
 
 /// `--max-input-line-mib`'s default: room for a minute of 48 kHz stereo audio as JSON numbers,
@@ -126,6 +126,8 @@ pub struct Args {
     machine: MachineArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
@@ -141,6 +143,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     config.limits = args.isolation.limits();
     config.machine = args.machine.profile()?;
     config.hosts = Some(args.remote.connector()?);
+    config.cluster = args.cluster.connector()?;
     let pipeline = Pipeline::load_with(&args.manifest, config).map_err(|err| {
         InvalidInput(
             anyhow::Error::new(err).context(format!("cannot run `{}`", args.manifest.display())),

@@ -50,6 +50,11 @@ pub struct Args {
     /// Node streams served at once; more are refused.
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_nodes: usize,
+    /// Serve one run, then exit: once the node streams opened have all ended, when none opens
+    /// within a minute, or when standard input closes (whoever started this worker is gone). How
+    /// a worker placed on a cluster for one run is started (docs/cluster.md).
+    #[arg(long)]
+    one_run: bool,
     #[command(flatten)]
     isolation: IsolationArgs,
 }
@@ -99,6 +104,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         tls,
         max_message_bytes: args.max_message_mib.saturating_mul(1024 * 1024),
         max_nodes: args.max_nodes,
+        one_run: args.one_run,
         isolation: args.isolation.isolation(),
         ..ServeConfig::new(listen, machine, Arc::new(engines))
     };

@@ -328,6 +328,7 @@ pub fn start(
             spec: plan.spec,
             engine: plan.engine,
             inbox: inboxes[index].1.clone(),
+            fed_by_inputs: graph.roots().any(|root| root == index),
             targets,
             state: Arc::clone(&state),
             init_reports: init_reports.clone(),

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 use super::handoff::{Outbox, Unsent, push_to_all};
 use super::state::{AFTER_INPUTS, RunState};
 use super::{InputError, Output, OutputCheck, Phase, RunError};
-use crate::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
+use crate::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec, Stopped};
 use crate::value::Value;
 
 /// What crosses an edge: a value, and the run input it descends from (its index).
@@ -64,6 +64,8 @@ pub(crate) struct Stage {
     pub(crate) spec: NodeSpec,
     pub(crate) engine: Arc<dyn Engine>,
     pub(crate) inbox: Receiver<Vec<Item>>,
+    /// A root: its inbox is fed by the run's inputs.
+    pub(crate) fed_by_inputs: bool,
     pub(crate) targets: Targets,
     pub(crate) state: Arc<RunState>,
     pub(crate) init_reports: Sender<InitReport>,
@@ -78,6 +80,7 @@ impl Stage {
             spec,
             engine,
             inbox,
+            fed_by_inputs,
             mut targets,
             state,
             init_reports,
@@ -118,7 +121,7 @@ impl Stage {
                 targets: &mut targets,
                 state: &state,
             };
-            driver.stream(&inbox);
+            driver.stream(&inbox, fed_by_inputs);
         }
         state.clock().stream_ended();
         // What is still gathered leaves: all of it to the run's outputs, to successors unless the
@@ -148,7 +151,19 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    fn stream(&mut self, inbox: &Receiver<Vec<Item>>) {
+    fn stream(&mut self, inbox: &Receiver<Vec<Item>>, fed_by_inputs: bool) {
+        // Outputs of items still in flight, for nodes that keep some (see `NodeInstance::arrivals`).
+        let arrivals = self
+            .instance
+            .arrivals()
+            .unwrap_or_else(crossbeam_channel::never);
+        // After a failure no more inputs are fed: a root takes what is queued, then ends.
+        let never = crossbeam_channel::never();
+        let failed = if fed_by_inputs {
+            self.state.failed_signal()
+        } else {
+            &never
+        };
         loop {
             if self.state.is_stopping() {
                 self.state.mark_interrupted();
@@ -156,10 +171,21 @@ impl Driver<'_> {
             }
             let batch = select! {
                 recv(inbox) -> batch => batch,
+                recv(arrivals) -> _ => {
+                    // Outputs of earlier items: the node hands each its own item's tag.
+                    let backlog = !inbox.is_empty();
+                    if !self.call(Phase::Process, AFTER_INPUTS, backlog, |instance, out| {
+                        instance.deliver(out)
+                    }) {
+                        return;
+                    }
+                    continue;
+                }
                 recv(self.state.stop_signal()) -> _ => {
                     self.state.mark_interrupted();
                     return;
                 }
+                recv(failed) -> _ => inbox.try_recv().map_err(|_| crossbeam_channel::RecvError),
             };
             let Ok(batch) = batch else { break };
             let mut items = batch.into_iter();
@@ -181,6 +207,17 @@ impl Driver<'_> {
                     return;
                 }
             }
+        }
+        if self.state.is_stopping() {
+            self.state.mark_interrupted();
+            return;
+        }
+        // Items still in flight are answered also after another node failed: those from earlier
+        // inputs must still deliver their outputs.
+        if !self.call(Phase::Process, AFTER_INPUTS, false, |instance, out| {
+            instance.settle(out)
+        }) {
+            return;
         }
         // Every predecessor is done; if the run is stopping or failed, the stream is not complete.
         if self.state.is_ending() {
@@ -216,12 +253,15 @@ impl Driver<'_> {
             backlog: backlog.then_some(started),
             blocked: Duration::ZERO,
             stopped: None,
+            failed_on: None,
             rejected: None,
         };
         let result = self
             .state
             .counters(self.index)
             .busy_in(|| guarded(|| step(&mut *self.instance, &mut emitter)));
+        // A node with items in flight may fail on an earlier item than this call's.
+        let origin = emitter.failed_on.unwrap_or(origin);
         // An output that failed the run's check is the node's failure, as if it had raised.
         let rejected = emitter.rejected.take().map(|reason| {
             NodeError::new(match origin {
@@ -284,6 +324,8 @@ struct StageEmitter<'a> {
     blocked: Duration,
     /// Set once `emit` has refused an output: the node was told to stop.
     stopped: Option<Refused>,
+    /// The input of the earlier item the node says its failure is about ([`Emitter::failing_on`]).
+    failed_on: Option<u64>,
     /// Why an output failed the run's output check.
     rejected: Option<String>,
 }
@@ -310,6 +352,40 @@ impl StageEmitter<'_> {
         self.state.mark_interrupted();
         Stopped
     }
+
+    /// Queues `value`, an output of an item descending from input `origin`, for every target.
+    fn send(&mut self, origin: u64, value: Value) -> Result<(), Stopped> {
+        let backlog = self.backlog;
+        let sent = match &mut *self.targets {
+            Targets::Successors(outboxes) => {
+                let item = Item { origin, value };
+                push_to_all(outboxes, item, backlog, &mut self.blocked)
+            }
+            Targets::Output {
+                sink,
+                outbox,
+                check,
+            } => {
+                if let Some(reason) = check.and_then(|check| check(&value).err()) {
+                    self.rejected = Some(reason);
+                    if origin != self.origin {
+                        self.failed_on = Some(origin);
+                    }
+                    return Err(self.give_up(Refused::Ended));
+                }
+                let output = Output {
+                    sink: Arc::clone(sink),
+                    value,
+                };
+                outbox.push(output, backlog, &mut self.blocked)
+            }
+        };
+        if sent.is_err() {
+            return Err(self.give_up(Refused::Ended));
+        }
+        self.state.counters(self.index).count_out();
+        Ok(())
+    }
 }
 
 impl Emitter for StageEmitter<'_> {
@@ -325,36 +401,35 @@ impl Emitter for StageEmitter<'_> {
             };
             return Err(self.give_up(reason));
         }
-        let backlog = self.backlog;
-        let sent = match &mut *self.targets {
-            Targets::Successors(outboxes) => {
-                let item = Item {
-                    origin: self.origin,
-                    value: item,
-                };
-                push_to_all(outboxes, item, backlog, &mut self.blocked)
-            }
-            Targets::Output {
-                sink,
-                outbox,
-                check,
-            } => {
-                if let Some(reason) = check.and_then(|check| check(&item).err()) {
-                    self.rejected = Some(reason);
-                    return Err(self.give_up(Refused::Ended));
-                }
-                let output = Output {
-                    sink: Arc::clone(sink),
-                    value: item,
-                };
-                outbox.push(output, backlog, &mut self.blocked)
-            }
-        };
-        if sent.is_err() {
+        self.send(self.origin, item)
+    }
+
+    fn item(&self) -> ItemTag {
+        ItemTag(self.origin)
+    }
+
+    fn emit_for(&mut self, tag: ItemTag, item: Value) -> Result<(), Stopped> {
+        let ItemTag(origin) = tag;
+        if origin == self.origin {
+            return self.emit(item);
+        }
+        if self.stopped == Some(Refused::Ended) || self.state.is_stopping() {
             return Err(self.give_up(Refused::Ended));
         }
-        self.state.counters(self.index).count_out();
-        Ok(())
+        if self.state.skips(origin) {
+            // An output of an input at or after a failure: not wanted; the node goes on.
+            self.state.mark_interrupted();
+            return Ok(());
+        }
+        self.send(origin, item)
+    }
+
+    fn failing_on(&mut self, tag: ItemTag) {
+        self.failed_on = Some(tag.0);
+    }
+
+    fn more_input(&self) -> bool {
+        self.backlog.is_some()
     }
 
     fn record_timing(&mut self, name: &str, sample: Duration) {

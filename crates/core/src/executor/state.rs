@@ -26,6 +26,10 @@ pub(crate) struct RunState {
     /// whether it waits to send downstream or to receive from upstream.
     stop_sender: Mutex<Option<Sender<()>>>,
     stop_receiver: Receiver<()>,
+    /// Dropped when a node fails: the stages fed by the inputs stop waiting for more (the next
+    /// input may be long to come, or never: a live stdin) once they have taken what is queued.
+    failed_sender: Mutex<Option<Sender<()>>>,
+    failed_receiver: Receiver<()>,
     cancel_requested: AtomicBool,
     /// Some work was skipped because of a stop (an item, a flush, an input).
     interrupted: AtomicBool,
@@ -54,6 +58,7 @@ pub(crate) const AFTER_INPUTS: u64 = u64::MAX;
 impl RunState {
     pub(crate) fn new(node_ids: Vec<String>) -> RunState {
         let (stop_sender, stop_receiver) = crossbeam_channel::bounded(0);
+        let (failed_sender, failed_receiver) = crossbeam_channel::bounded(0);
         RunState {
             counters: node_ids.iter().map(|_| NodeCounters::default()).collect(),
             clock: PhaseClock::new(node_ids.len()),
@@ -63,6 +68,8 @@ impl RunState {
             cut: AtomicU64::new(AFTER_INPUTS),
             stop_sender: Mutex::new(Some(stop_sender)),
             stop_receiver,
+            failed_sender: Mutex::new(Some(failed_sender)),
+            failed_receiver,
             cancel_requested: AtomicBool::new(false),
             interrupted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -94,6 +101,11 @@ impl RunState {
     /// Ready (disconnected) once the run is stopping; select on it next to any blocking operation.
     pub(crate) fn stop_signal(&self) -> &Receiver<()> {
         &self.stop_receiver
+    }
+
+    /// Disconnected once a node has failed (see [`RunState::fail_at`]).
+    pub(crate) fn failed_signal(&self) -> &Receiver<()> {
+        &self.failed_receiver
     }
 
     /// Cancelled, or failed before data flowed: every stage stops as soon as it can.
@@ -175,6 +187,7 @@ impl RunState {
         self.record(error, origin);
         self.cut.fetch_min(origin, Ordering::SeqCst);
         self.failed.store(true, Ordering::SeqCst);
+        lock(&self.failed_sender).take();
     }
 
     /// Records `error`, met on an item descending from input `origin`, without stopping the

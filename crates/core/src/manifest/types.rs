@@ -48,6 +48,9 @@ pub struct NodeManifest {
     pub runtime_hint: Option<RuntimeHint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_streaming: Option<bool>,
+    /// Where placement may put the node; by default local first (see [`Placement`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     /// Whether the node runs in a worker process of its own (see [`Isolation`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
@@ -55,6 +58,19 @@ pub struct NodeManifest {
     /// it in the upstream SDK's `RemoteExecutionNode` form. Not part of the JSON.
     #[serde(skip)]
     pub rewritten_from: Option<String>,
+}
+
+/// Where a node may run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Here when this machine meets its requirements; otherwise on its `host`, otherwise on the
+    /// cluster the run is given.
+    #[default]
+    LocalFirst,
+    /// On the cluster the run is given, whatever this machine offers (a run without a cluster
+    /// cannot place it).
+    Cluster,
 }
 
 impl NodeManifest {

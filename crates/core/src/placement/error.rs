@@ -38,10 +38,33 @@ pub enum PlanError {
     /// Nodes that must run on their host, whose host is unreachable or lacks what they need.
     #[error("{}", describe_host_problems(.0))]
     HostsUnusable(Vec<HostProblem>),
+    /// Nodes placed on the cluster, which is unreachable or has no machine that could hold them.
+    #[error("{}", describe_cluster_problems(.address, .nodes))]
+    ClusterUnusable {
+        /// The cluster's address.
+        address: String,
+        /// Each node that cannot go there, with why.
+        nodes: Vec<(String, String)>,
+    },
     /// Nodes whose type does not resolve where they are placed: unknown, or their module or
     /// class cannot be loaded.
     #[error("{}", super::resolve::describe_unresolved(.0))]
     Unresolved(Vec<UnresolvedNode>),
+}
+
+fn describe_cluster_problems(address: &str, nodes: &[(String, String)]) -> String {
+    let lines: Vec<String> = nodes
+        .iter()
+        .map(|(node, why)| format!("  node `{node}`: {why}"))
+        .collect();
+    let head = match nodes {
+        [_] => "1 node".to_owned(),
+        _ => format!("{} nodes", nodes.len()),
+    };
+    format!(
+        "{head} cannot run on the cluster {address}:\n{}",
+        lines.join("\n")
+    )
 }
 
 fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
@@ -51,7 +74,7 @@ fn describe_unplaceable(nodes: &[UnplaceableNode]) -> String {
     };
     let lines: Vec<String> = nodes.iter().map(|node| format!("  {node}")).collect();
     format!(
-        "{head}\n{}\n(a node runs on another remotemedia instance only when it names a `host`; \
+        "{head}\n{}\n(a node runs elsewhere only when it names a `host` or a cluster is given with --cluster; \
          a GPU the node can do without is marked \"required\": false)",
         lines.join("\n")
     )

@@ -40,6 +40,7 @@
 //! println!("{}", plan.nodes[0].reason); // runs on gpu-box:50051, not locally: needs gpu cuda ≥ 8 GB — no cuda GPU
 //! ```
 
+mod cluster_check;
 mod error;
 mod host_check;
 mod planner;
@@ -52,6 +53,7 @@ pub use crate::machine::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, PROBE_TIMEOUT, ProfileError,
     detect, format_gb, gpu_kind_name,
 };
+pub use cluster_check::check_cluster;
 pub use error::{HostProblem, PlanError, UnplaceableNode};
 pub use host_check::check_hosts;
 pub use planner::{PlanOptions, plan, plan_probed, plan_with};

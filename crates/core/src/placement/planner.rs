@@ -1,7 +1,7 @@
 //! The planner: each node's requirements against a machine's capabilities → an engine per node.
 
 use crate::env_vars;
-use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, RuntimeHint};
+use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, Placement, RuntimeHint};
 
 use super::error::{PlanError, UnplaceableNode};
 use super::types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};
@@ -18,6 +18,9 @@ pub struct PlanOptions {
     /// find (the caller's own code, e.g. `Pipeline.run()` from Python): an `auto` node whose class
     /// RustPython cannot load runs there instead of failing.
     pub cpython_holds_unfound_classes: bool,
+    /// A cluster is given (`--cluster`): nodes this machine cannot run, and no `host` takes, go
+    /// there, and so do nodes whose `placement` is `cluster`.
+    pub cluster: bool,
 }
 
 impl PlanOptions {
@@ -194,6 +197,24 @@ fn place_by_requirements(
         unmet,
     };
 
+    let on_cluster = |why: String, unmet: Vec<Shortfall>| NodePlan {
+        id: node.id.clone(),
+        node_type: node.node_type.clone(),
+        engine: EngineKind::Cluster,
+        reason: format!("runs on the cluster: {why}"),
+        unmet,
+    };
+    if node.placement == Some(Placement::Cluster) {
+        if options.cluster {
+            return Ok(on_cluster("its placement is `cluster`".to_owned(), unmet));
+        }
+        return Err(vec![Shortfall {
+            requirement: Requirement::Cluster,
+            required: true,
+            found: "no cluster given (--cluster ray://HOST:PORT, or RAY_ADDRESS)".to_owned(),
+        }]);
+    }
+
     if unmet.is_empty() {
         let met = if requirements.is_empty() {
             "no requirements".to_owned()
@@ -218,6 +239,13 @@ fn place_by_requirements(
             reason: format!("runs on {host}, not locally: {}", why.join("; ")),
             unmet,
         });
+    }
+    if options.cluster && unmet.iter().any(|shortfall| shortfall.required) {
+        let why: Vec<String> = unmet.iter().map(Shortfall::to_string).collect();
+        return Ok(on_cluster(
+            format!("not locally: {}", why.join("; ")),
+            unmet,
+        ));
     }
     if unmet.iter().any(|shortfall| shortfall.required) {
         return Err(unmet
@@ -280,7 +308,7 @@ fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option
         .then(|| format!("cpu is {}", machine.cpu.arch)),
         Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
             .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
-        Requirement::Engine { .. } | Requirement::Native => None,
+        Requirement::Engine { .. } | Requirement::Native | Requirement::Cluster => None,
     }
 }
 

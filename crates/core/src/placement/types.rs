@@ -47,22 +47,28 @@ pub enum EngineKind {
     Cpython,
     /// On another `remotemedia` instance.
     Remote { host: String },
+    /// On a machine of the cluster the run is given (Ray), chosen when the run starts.
+    Cluster,
 }
 
 impl EngineKind {
-    /// `native`, `rustpython`, `cpython` or `remote`.
+    /// `native`, `rustpython`, `cpython`, `remote` or `cluster`.
     pub fn name(&self) -> &'static str {
         match self {
             EngineKind::Native => "native",
             EngineKind::Rustpython => "rustpython",
             EngineKind::Cpython => "cpython",
             EngineKind::Remote { .. } => "remote",
+            EngineKind::Cluster => "cluster",
         }
     }
 
     /// True for the engines of this process.
     pub fn is_local(&self) -> bool {
-        !matches!(self, EngineKind::Remote { .. })
+        matches!(
+            self,
+            EngineKind::Native | EngineKind::Rustpython | EngineKind::Cpython
+        )
     }
 }
 
@@ -130,6 +136,8 @@ pub enum Requirement {
     },
     /// A native implementation of the node and its params (`runtime_hint: native`).
     Native,
+    /// A cluster to run on (the node's `placement` is `cluster`).
+    Cluster,
 }
 
 impl fmt::Display for Requirement {
@@ -156,6 +164,7 @@ impl fmt::Display for Requirement {
                 engine: PythonEngine::Cpython,
             } => f.write_str("the CPython engine"),
             Requirement::Native => f.write_str("a native implementation"),
+            Requirement::Cluster => f.write_str("a cluster (placement: cluster)"),
         }
     }
 }

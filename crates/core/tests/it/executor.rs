@@ -1,13 +1,16 @@
 //! The streaming executor with native test nodes: graph shapes, order, backpressure, lifecycle,
 //! failures and cancellation. No timing assertions: counters, logs and gates only.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
+use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use remotemedia_core::engine::NodeError;
+use remotemedia_core::engine::{Emitter, ItemTag, NodeError};
 use remotemedia_core::executor::{self, Inputs, Output, Phase, RunError, RunOptions, RunReport};
 use remotemedia_core::value::Value;
 
@@ -681,6 +684,128 @@ fn process_failure_mid_stream_keeps_earlier_outputs_and_cleans_up_everything() {
         );
         assert_eq!(log.count(node, "cleanup"), 1);
     }
+}
+
+/// A node that keeps up to `window` items in flight, like a pipelined remote node: each call
+/// answers the oldest item beyond the window (emitting it, or failing on `fails_on`), `settle`
+/// answers the rest; outputs and the failure carry their own item's tag.
+fn pipelined(window: usize, fails_on: i64) -> Script {
+    type Held = Rc<RefCell<VecDeque<(ItemTag, Value)>>>;
+    fn answer(held: &Held, out: &mut dyn Emitter, fails_on: i64) -> Result<(), NodeError> {
+        let (tag, value) = held.borrow_mut().pop_front().expect("an item in flight");
+        if int(&value) == fails_on {
+            out.failing_on(tag);
+            return Err(NodeError::new(format!("failed on {fails_on}")));
+        }
+        Ok(out.emit_for(tag, value)?)
+    }
+    let held: Held = Rc::default();
+    let settling = Rc::clone(&held);
+    Script::pass()
+        .on_process(move |item, out| {
+            held.borrow_mut().push_back((out.item(), item));
+            if held.borrow().len() > window {
+                answer(&held, out, fails_on)?;
+            }
+            Ok(())
+        })
+        .on_settle(move |out| {
+            while !settling.borrow().is_empty() {
+                answer(&settling, out, fails_on)?;
+            }
+            Ok(())
+        })
+}
+
+#[test]
+fn a_pipelined_node_failing_on_an_earlier_item_cuts_the_run_at_that_item() {
+    // `other` fails on input 6; `piped`, three items behind, fails on input 5 while called
+    // for input 8 (or in settle, once `other` stopped the inputs). Input 5 is the earlier
+    // failure: it is the one reported, and every output of inputs 0..5 is delivered.
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("piped", || pipelined(3, 5))
+        .node("other", || {
+            Script::pass().on_process(|item, out| {
+                if int(&item) == 6 {
+                    return Err(NodeError::new("failed on 6"));
+                }
+                Ok(out.emit(item)?)
+            })
+        });
+    let (outputs, result) = run(
+        &["source", "piped", "other"],
+        &[("source", "piped"), ("source", "other")],
+        engine,
+        ints(0..20),
+    );
+
+    let (node, phase, error) = node_failure(result);
+    assert_eq!((node.as_str(), phase), ("piped", Phase::Process));
+    assert_eq!(error.to_string(), "failed on 5");
+    assert_eq!(values_from(&outputs, "piped"), [0, 1, 2, 3, 4]);
+    // `other` may have answered input 5 before the failure was known, never input 6.
+    let other = values_from(&outputs, "other");
+    assert!(
+        other == [0, 1, 2, 3, 4] || other == [0, 1, 2, 3, 4, 5],
+        "{other:?}"
+    );
+}
+
+#[test]
+fn a_pipelined_node_delivers_every_item_in_flight_in_order_at_the_end() {
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("piped", || pipelined(3, -1));
+    let (outputs, result) = run(
+        &["source", "piped"],
+        &[("source", "piped")],
+        engine,
+        ints(0..10),
+    );
+    result.expect("the run succeeds");
+    assert_eq!(values_from(&outputs, "piped"), (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failure_ends_the_run_while_the_next_input_is_still_to_come() {
+    // A live input (stdin, say): after two items it waits — here until the test gives up.
+    let ended = Arc::new(AtomicBool::new(false));
+    let input_ended = Arc::clone(&ended);
+    let (_hold, waiting) = crossbeam_channel::bounded::<()>(0);
+    let inputs = (0..2).map(Value::Int).chain(std::iter::from_fn(move || {
+        let _ = waiting.recv_timeout(Duration::from_secs(60));
+        input_ended.store(true, Ordering::SeqCst);
+        None
+    }));
+    let log = Log::default();
+    let engine = TestEngine::new(&log)
+        .node("source", Script::pass)
+        .node("fails", || {
+            Script::pass().on_process(|item, out| {
+                if int(&item) == 1 {
+                    return Err(NodeError::new("failed on 1"));
+                }
+                Ok(out.emit(item)?)
+            })
+        })
+        .node("sink", Script::pass);
+    let (outputs, result) = run(
+        &["source", "fails", "sink"],
+        &[("source", "fails"), ("fails", "sink")],
+        engine,
+        Inputs::new(inputs),
+    );
+
+    let (node, _, _) = node_failure(result);
+    assert_eq!(node, "fails");
+    assert_eq!(values_from(&outputs, "sink"), [0]);
+    assert!(
+        !ended.load(Ordering::SeqCst),
+        "the run waited for the next input"
+    );
 }
 
 #[test]

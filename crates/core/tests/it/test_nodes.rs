@@ -69,6 +69,8 @@ pub struct Script {
     initialize: Step<PlainFn>,
     process: Step<ProcessFn>,
     flush: Step<FlushFn>,
+    /// For a node that keeps items in flight: called at end of input, before `flush`.
+    settle: Step<FlushFn>,
     cleanup: Step<PlainFn>,
 }
 
@@ -98,6 +100,14 @@ impl Script {
         step: impl FnMut(&mut dyn Emitter) -> Result<(), NodeError> + 'static,
     ) -> Script {
         self.flush = Some(Box::new(step));
+        self
+    }
+
+    pub fn on_settle(
+        mut self,
+        step: impl FnMut(&mut dyn Emitter) -> Result<(), NodeError> + 'static,
+    ) -> Script {
+        self.settle = Some(Box::new(step));
         self
     }
 
@@ -151,6 +161,10 @@ impl NodeInstance for Logged {
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         self.log.push(&self.node, "flush");
         self.script.flush.as_mut().map_or(Ok(()), |step| step(out))
+    }
+
+    fn settle(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
+        self.script.settle.as_mut().map_or(Ok(()), |step| step(out))
     }
 
     fn cleanup(&mut self) -> Result<(), NodeError> {

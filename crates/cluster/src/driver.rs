@@ -1,0 +1,267 @@
+//! The Ray driver process: `python -c ray_driver.py`, spoken to in JSON Lines.
+//!
+//! Why a process: the executable never links libpython, and a Ray driver inside an embedded
+//! interpreter would share this process's signals, threads and `sys.executable` with Ray. A child
+//! CPython that has `ray` installed keeps all of that apart, and its lifetime is the run's: when
+//! this process ends, however it ends, the child's stdin closes, it kills its actors and exits,
+//! and Ray kills whatever a dead driver still owned.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write as _};
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The driver's Python source, run with `python -c`.
+const SCRIPT: &str = include_str!("ray_driver.py");
+
+/// Why the driver could not do something, for people.
+pub(crate) type DriverError = String;
+
+/// A running driver, connected to a cluster.
+pub(crate) struct Driver {
+    child: Mutex<Child>,
+    stdin: Mutex<Option<ChildStdin>>,
+    inbox: Arc<Inbox>,
+}
+
+/// What the driver said, kept until asked for.
+#[derive(Default)]
+struct Inbox {
+    state: Mutex<InboxState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct InboxState {
+    /// Answers by (request, node id).
+    answers: HashMap<(String, String), Value>,
+    /// Why each lost node was lost, by node id.
+    lost: HashMap<String, String>,
+    /// The driver's stdout ended: no more answers will come.
+    ended: bool,
+    /// The last lines of its stderr (Ray's log), for messages.
+    log: Vec<String>,
+}
+
+const LOG_LINES: usize = 20;
+
+impl Driver {
+    /// Starts the driver with `python` and connects it to `address`, waiting at most `timeout`.
+    pub(crate) fn start(
+        python: &Path,
+        address: &str,
+        timeout: Duration,
+    ) -> Result<Driver, DriverError> {
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(address)
+            .arg(timeout.as_secs_f64().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Ray's own warnings go to the log we keep, not to the user's terminal.
+            .env("RAY_USAGE_STATS_ENABLED", "0")
+            // Its own process group: a Ctrl-C meant for the run reaches this process, which
+            // then releases the actors through the driver, instead of killing the driver first.
+            .process_group(0)
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", python.display()))?;
+        let inbox = Arc::new(Inbox::default());
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let reader = Arc::clone(&inbox);
+        std::thread::Builder::new()
+            .name("ray driver".to_owned())
+            .spawn(move || reader.read(BufReader::new(stdout)))
+            .map_err(|error| format!("cannot start a thread: {error}"))?;
+        let logger = Arc::clone(&inbox);
+        std::thread::Builder::new()
+            .name("ray driver log".to_owned())
+            .spawn(move || logger.log(BufReader::new(stderr)))
+            .map_err(|error| format!("cannot start a thread: {error}"))?;
+        let driver = Driver {
+            stdin: Mutex::new(child.stdin.take()),
+            child: Mutex::new(child),
+            inbox,
+        };
+        // The driver bounds its own wait; this one only guards against a driver that hangs.
+        let connected = driver.answer("connect", "", timeout + Duration::from_secs(10))?;
+        if connected["ok"] == true {
+            Ok(driver)
+        } else {
+            Err(text(&connected["error"]))
+        }
+    }
+
+    /// Sends `request` (for node `id`) and waits at most `timeout` for its answer.
+    pub(crate) fn call(
+        &self,
+        op: &str,
+        id: &str,
+        mut request: Value,
+        timeout: Duration,
+    ) -> Result<Value, DriverError> {
+        request["op"] = json!(op);
+        request["id"] = json!(id);
+        {
+            let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(pipe) = stdin.as_mut() else {
+                return Err("the Ray driver was stopped".to_owned());
+            };
+            writeln!(pipe, "{request}")
+                .and_then(|()| pipe.flush())
+                .map_err(|error| format!("the Ray driver is gone ({error}){}", self.log_tail()))?;
+        }
+        let answer = self.answer(op, id, timeout)?;
+        if answer["ok"] == true {
+            Ok(answer)
+        } else {
+            Err(text(&answer["error"]))
+        }
+    }
+
+    fn answer(&self, op: &str, id: &str, timeout: Duration) -> Result<Value, DriverError> {
+        let key = (op.to_owned(), id.to_owned());
+        let deadline = Instant::now() + timeout;
+        let mut state = self
+            .inbox
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(answer) = state.answers.remove(&key) {
+                return Ok(answer);
+            }
+            if state.ended {
+                drop(state);
+                return Err(format!("the Ray driver ended{}", self.log_tail()));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("no answer from the Ray driver within {timeout:?}"));
+            }
+            state = self
+                .inbox
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Why Ray says node `id` was lost, waiting at most `timeout` for the news.
+    pub(crate) fn lost(&self, id: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self
+            .inbox
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(reason) = state.lost.get(id) {
+                return Some(reason.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || state.ended {
+                return None;
+            }
+            state = self
+                .inbox
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// `: <Ray's last log lines>`, or nothing.
+    fn log_tail(&self) -> String {
+        let state = self
+            .inbox
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match state.log.last() {
+            Some(_) => format!("; its log ends with: {}", state.log.join(" | ")),
+            None => String::new(),
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// Closing its stdin tells the driver to kill the run's actors and exit; it gets a few
+    /// seconds, then is killed (Ray then kills what it owned).
+    fn drop(&mut self) {
+        drop(
+            self.stdin
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::warn!("the Ray driver did not exit within 10 s; killing it");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Inbox {
+    fn read(&self, stdout: impl std::io::BufRead) {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                tracing::debug!(target: "remotemedia_cluster", "ray driver: {line}");
+                continue;
+            };
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if message["event"] == "lost" {
+                let id = text(&message["id"]);
+                tracing::debug!(target: "remotemedia_cluster", node = %id, "lost: {}", text(&message["reason"]));
+                state.lost.insert(id, text(&message["reason"]));
+            } else {
+                let key = (text(&message["re"]), text(&message["id"]));
+                state.answers.insert(key, message);
+            }
+            self.changed.notify_all();
+        }
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ended = true;
+        self.changed.notify_all();
+    }
+
+    fn log(&self, stderr: impl std::io::BufRead) {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            tracing::debug!(target: "remotemedia_cluster", "ray: {line}");
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.log.len() == LOG_LINES {
+                state.log.remove(0);
+            }
+            state.log.push(line);
+        }
+    }
+}
+
+/// A JSON string's text; anything else as JSON (`null` for a missing id).
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,68 @@
+"""A real local Ray cluster for the session (`local_ray`): a head and one worker that declares a
+GPU. Starting Ray takes tens of seconds: one cluster serves every test of the session."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import local_ray
+import pytest
+
+
+def _ray() -> Any:
+    """The ray module: required on CI (.ci/run installs it), a skip elsewhere."""
+    if os.environ.get("CI"):
+        import ray
+
+        return ray
+    return pytest.importorskip("ray")
+
+
+@dataclass
+class Cluster:
+    """The running cluster: its `ray://` address and a client connected to it."""
+
+    address: str
+    ray: Any
+
+    def actors(self) -> list[str]:
+        """The names of remotemedia's live actors (the runs' node workers)."""
+        named = self.ray.util.list_named_actors(all_namespaces=True)
+        return sorted(actor["name"] for actor in named if actor["name"].startswith("remotemedia-"))
+
+    def wait_for_actors(self, predicate: Any, timeout_s: float, what: str) -> list[str]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            actors = self.actors()
+            if predicate(actors):
+                return actors
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} within {timeout_s} s; actors: {actors}")
+            time.sleep(0.25)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    ray = _ray()
+    started = time.monotonic()
+    try:
+        cluster = local_ray.start(Path(tempfile.mkdtemp(prefix="rm-ray-")))
+    except local_ray.StartError as error:
+        pytest.fail(str(error))
+    try:
+        local_ray.connect(ray, cluster.address)
+        local_ray.wait_for_nodes(cluster, ray)
+        print(f"\nRay cluster up in {time.monotonic() - started:.1f} s at {cluster.address}", file=sys.stderr)
+        yield Cluster(cluster.address, ray)
+    finally:
+        try:
+            ray.shutdown()
+        finally:
+            cluster.stop()
