@@ -78,8 +78,9 @@ pub struct Args {
     channel_capacity: usize,
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
     /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
-    /// and cleaned up; embedded RustPython cannot interrupt a running thread, so a node looping
-    /// there without emitting is left behind, its `cleanup` not run.
+    /// and cleaned up, isolated nodes' workers are ended; embedded RustPython cannot interrupt a
+    /// running thread, so an in-process node looping there without emitting is left behind, its
+    /// `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
           value_parser = parse_seconds)]
     stop_timeout: f64,
