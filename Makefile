@@ -9,7 +9,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/remotemedia
 export REMOTEMEDIA_BIN := $(abspath $(BIN))
 
-.PHONY: build demo test test-rust test-python python-deps bench
+.PHONY: build demo test test-rust test-python python-deps bench fuzz
 
 # The whole workspace, in the one profile the tests use too: the binary, the CPython bridge it loads at
 # run time (libremotemedia_cpython_bridge.so, kept next to it) and the Python extension module.
@@ -46,3 +46,9 @@ python-deps:
 # requirements (numpy for array passing). BENCH_ARGS=--quick for a smoke run.
 bench: python-deps
 	$(PYTHON) -m benchmarks $(BENCH_ARGS)
+
+# Coverage-guided fuzzing with AFL++ (cargo afl, stable toolchain; fuzz/README.md): builds the
+# instrumented targets in fuzz/target, fuzzes them side by side for FUZZ_SECONDS (default 60), prints
+# executions and coverage; a crash or hang fails it. FUZZ_TARGETS="manifest protocol" picks some.
+fuzz:
+	fuzz/run.sh

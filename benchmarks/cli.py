@@ -21,13 +21,13 @@ from benchmarks.results import Row
 REPO = Path(__file__).resolve().parent.parent
 
 ROW_GROUPS = ("cold_start", "glue", "node_overhead", "compute", "interpreter_ops", "parallel", "arrays", "validation",
-              "remote", "transcription")
+              "remote", "transcription", "isolation")
 """Selectable with --rows; `glue` also gives the peak-memory row, `validation` the micro-benchmarks."""
 
 ORDER = ("cold_start", "glue_throughput", "node_overhead", "compute_heavy", "parallel_stages", "array_passing",
-         "peak_memory", "validation", "remote_loopback", "remote_soak", "transcription", "interpreter_ops",
-         "micro")
-"""Issue 7's numbering, then issue 6's and issue 14's figures, then the breakdowns: interpreter operations,
+         "peak_memory", "validation", "remote_loopback", "remote_soak", "transcription", "isolation_overhead",
+         "isolation_arrays", "interpreter_ops", "micro")
+"""Issue 7's numbering, then issue 6's, issue 14's and issue 17's figures, then the breakdowns: interpreter operations,
 criterion."""
 
 
@@ -166,4 +166,5 @@ _ROWS: dict[str, Callable[[Bench], Row | list[Row]]] = {
     "validation": _lazy("validation"),
     "remote": _lazy("remote"),
     "transcription": _lazy("transcription"),
+    "isolation": _lazy("isolation"),
 }

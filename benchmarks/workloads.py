@@ -28,6 +28,11 @@ def chain(length: int, runtime_hint: str | None = None) -> Spec:
     return spec
 
 
+def isolated(spec: Spec, node: str) -> Spec:
+    """`spec` with the node named `node` in a worker process of its own (`"isolation": "process"`)."""
+    return {**spec, "isolated": node}
+
+
 def resample(wav_path: str) -> Spec:
     """WAV reader (20 ms frames) → pure-Python linear resampler to 16 kHz."""
     return {"name": "resample", "wav": wav_path}
@@ -50,6 +55,8 @@ def build(spec: Spec) -> Any:
     name = spec["name"]
     pipeline = Pipeline(name)
     for node in _nodes(spec):
+        if node.name == spec.get("isolated"):
+            node.isolation = "process"
         pipeline.add_node(node)
     return pipeline
 

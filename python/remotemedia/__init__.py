@@ -57,6 +57,6 @@ __getattr__, __dir__ = _lazy_exports(globals(), _CORE_NAMES)
 
 if _os.environ.get("REMOTEMEDIA_SANDBOX") == "1":
     # A sandboxed worker (docs/isolation.md): actions the kernel refuses get named errors.
-    from remotemedia.core.sandbox import install_audit_hook as _install_audit_hook
+    from remotemedia.core.sandbox import install_named_refusals as _install_named_refusals
 
-    _install_audit_hook()
+    _install_named_refusals()

@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from isolation_helpers import alive, worker_pids
@@ -219,3 +221,31 @@ def test_os_environment_is_kept_by_plain_isolation(run_remotemedia, chain, nodes
     assert run.returncode == 0, run.stderr
     assert outputs(run.stdout) == ["kept"]
     assert os.environ.get("ISOLATION_TEST_VALUE") is None
+
+
+def test_the_python_console_command_isolates_too(remotemedia_bin, binary_env, chain, nodes_dir, tmp_path) -> None:
+    """The wheel's `remotemedia` command is the CLI inside `python`: its workers are that `python`
+    running the same program, and a crash there fails only the node."""
+    nodes = [
+        node("pid", "Pid", isolation="process"),
+        node("crash", "Crash", params={"how": "abort", "after": 1}, runtime_hint="cpython", isolation="process"),
+    ]
+    program = (
+        "import sys; from remotemedia.runtime import native_module; "
+        f"sys.argv = ['remotemedia', 'run', {str(chain(nodes))!r}, '--input', '1', '--input', '2', "
+        f"'--python-path', {str(nodes_dir)!r}]; sys.exit(native_module().main())"
+    )
+    env = binary_env(
+        {
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "python"),
+            "REMOTEMEDIA_NATIVE_MODULE": str(remotemedia_bin.parent / "libremotemedia_python_ext.so"),
+        }
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
+    assert run.returncode == EXIT_FAILURE, run.stderr
+    [[value, pid]] = outputs(run.stdout)
+    assert value == 1 and not alive(pid)
+    assert "node `crash` failed in process" in run.stderr and "SIGABRT" in run.stderr
+    assert not any(alive(worker) for worker in worker_pids(run.stderr))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -14,21 +17,29 @@ CRASH_MODULE = textwrap.dedent(
     '''
     import os
     import sys
+    import time
 
     from remotemedia.core.node import Node
 
 
     class CrashOn(Node):
-        """Doubles items; aborts its process on the item `crash_on`."""
+        """Doubles items; aborts its process on the item `crash_on`; on `hang_on`, writes its
+        process id to `pid_file` and sleeps."""
 
-        def __init__(self, crash_on: int = -1, **kwargs):
+        def __init__(self, crash_on: int = -1, hang_on: int = -1, pid_file: str = "", **kwargs):
             super().__init__(**kwargs)
             self.crash_on = crash_on
+            self.hang_on = hang_on
+            self.pid_file = pid_file
 
         def process(self, item):
             if item == self.crash_on:
                 print("crashing now", file=sys.stderr, flush=True)
                 os.abort()
+            if item == self.hang_on:
+                with open(self.pid_file, "w") as out:
+                    out.write(str(os.getpid()))
+                time.sleep(600)
             return [item * 2, os.getpid()]
     '''
 )
@@ -44,17 +55,25 @@ def crash_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def manifest(host: str, crash_on: int, isolation: str | None = None) -> dict:
+def manifest(host: str, crash_on: int, isolation: str | None = None, **params) -> dict:
     remote = {
-        "id": "remote_crash", "node_type": "CrashOn", "module": "crash_nodes", "host": host,
-        "capabilities": CUDA, "params": {"crash_on": crash_on},
+        "id": "remote_crash",
+        "node_type": "CrashOn",
+        "module": "crash_nodes",
+        "host": host,
+        "capabilities": CUDA,
+        "params": {"crash_on": crash_on, **params},
     }
     if isolation:
         remote["isolation"] = isolation
     return {
         "version": "v1",
         "metadata": {"name": "remote-isolation"},
-        "nodes": [{"id": "source", "node_type": "PassThroughNode"}, remote, {"id": "sink", "node_type": "PassThroughNode"}],
+        "nodes": [
+            {"id": "source", "node_type": "PassThroughNode"},
+            remote,
+            {"id": "sink", "node_type": "PassThroughNode"},
+        ],
         "connections": [{"from": "source", "to": "remote_crash"}, {"from": "remote_crash", "to": "sink"}],
     }
 
@@ -76,8 +95,17 @@ def test_a_crashing_remote_node_ends_its_worker_not_the_server(
     client = ["--capabilities", profile("no-gpu"), "--channel-capacity", "1"]
 
     crashing = remotemedia(
-        "run", write_manifest(manifest(server.address, 3, isolation), "crash"), *client,
-        "--input", "1", "--input", "2", "--input", "3", "--input", "4",
+        "run",
+        write_manifest(manifest(server.address, 3, isolation), "crash"),
+        *client,
+        "--input",
+        "1",
+        "--input",
+        "2",
+        "--input",
+        "3",
+        "--input",
+        "4",
     )
     assert crashing.returncode == 1, crashing.stderr
     assert "node `remote_crash` failed" in crashing.stderr
@@ -92,7 +120,11 @@ def test_a_crashing_remote_node_ends_its_worker_not_the_server(
     # The server is still there, and serves the next client.
     assert server.process.poll() is None, server.log()
     healthy = remotemedia(
-        "run", write_manifest(manifest(server.address, -1, isolation), "healthy"), *client, "--input", "5",
+        "run",
+        write_manifest(manifest(server.address, -1, isolation), "healthy"),
+        *client,
+        "--input",
+        "5",
     )
     assert healthy.returncode == 0, healthy.stderr + server.log()
     [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
@@ -105,8 +137,58 @@ def test_a_server_that_does_not_isolate_runs_the_node_in_itself(
     """The contrast: without isolation the node runs in the server's own process."""
     server = serve("--capabilities", profile("cuda-8gb"), "--python-path", crash_dir)
     healthy = remotemedia(
-        "run", write_manifest(manifest(server.address, -1), "plain"), "--capabilities", profile("no-gpu"), "--input", "5",
+        "run",
+        write_manifest(manifest(server.address, -1), "plain"),
+        "--capabilities",
+        profile("no-gpu"),
+        "--input",
+        "5",
     )
     assert healthy.returncode == 0, healthy.stderr
     [[value, pid]] = [json.loads(line) for line in healthy.stdout.splitlines()]
     assert value == 10 and pid == server.process.pid
+
+
+def test_workers_die_with_a_killed_server(
+    serve, remotemedia_bin, binary_env, profile, write_manifest, crash_dir, tmp_path
+) -> None:
+    """SIGKILL of `serve` (no cleanup can run in it) still ends the workers of its isolated nodes,
+    and the client fails instead of waiting for a server that is gone."""
+    server = serve("--capabilities", profile("cuda-8gb"), "--python-path", crash_dir, "--isolate")
+    pid_file = tmp_path / "worker.pid"
+    client = subprocess.Popen(
+        [
+            str(remotemedia_bin),
+            "run",
+            str(write_manifest(manifest(server.address, -1, hang_on=1, pid_file=str(pid_file)), "hang")),
+            "--capabilities",
+            str(profile("no-gpu")),
+            "--input",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=binary_env(),
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert client.poll() is None, client.communicate()
+            assert time.monotonic() < deadline, "the remote node never started"
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+        assert worker != server.process.pid and alive(worker)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(worker):
+            assert time.monotonic() < deadline, f"worker {worker} outlived its killed server"
+            time.sleep(0.05)
+        _, stderr = client.communicate(timeout=60)
+        assert client.returncode == 1, stderr
+        assert "remote_crash" in stderr, stderr
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()

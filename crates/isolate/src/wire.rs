@@ -588,7 +588,9 @@ impl Reader<'_> {
     }
 }
 
-/// A typed array copied out of little-endian bytes.
+/// A typed array copied out of little-endian bytes: in one `memcpy` when they are aligned for the
+/// element type (always in shared memory, where every array starts on 64 bytes), element by
+/// element otherwise.
 fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
     fn elements<T: Copy, const N: usize>(
         bytes: &[u8],
@@ -599,6 +601,15 @@ fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
                 "an array of {} bytes is not made of {N}-byte elements",
                 bytes.len()
             )));
+        }
+        debug_assert_eq!(std::mem::size_of::<T>(), N);
+        if cfg!(target_endian = "little") && bytes.as_ptr().cast::<T>().is_aligned() {
+            // SAFETY: the pointer is aligned for T (checked), the bytes cover exactly
+            // `len / N` elements of size N (checked above), and every bit pattern is a valid
+            // i16/i32/i64/f32/f64; the bytes are little-endian, as this machine is.
+            let items =
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / N) };
+            return Ok(Arc::from(items));
         }
         Ok(bytes
             .chunks_exact(N)

@@ -7,8 +7,11 @@ processes whatever the Python code does. What they cannot do is say *what* was r
 refuses the same actions one step earlier, as a `PermissionError` that names the action. It is a
 courtesy, not a boundary (native code bypasses audit hooks; the kernel does not let it through).
 
-The runtime starts sandboxed workers with REMOTEMEDIA_SANDBOX=1; `remotemedia` installs the hook
-when it is imported there. RustPython has no audit hooks: its nodes get the kernel's errors.
+RustPython has no audit hooks: there the same functions are replaced by ones that raise the named
+`PermissionError` (code that reached the system calls another way still meets the kernel's refusal).
+
+The runtime starts sandboxed workers with REMOTEMEDIA_SANDBOX=1; `remotemedia` installs these
+when it is imported there, before any node's module.
 """
 
 from __future__ import annotations
@@ -46,8 +49,51 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         raise PermissionError(f"the sandbox refuses {action}: {event}{args[1:] if event == 'socket.__new__' else ''}")
 
 
-def install_audit_hook() -> None:
-    """Refuse the sandbox's forbidden actions with a named PermissionError (CPython only)."""
-    add = getattr(sys, "addaudithook", None)
-    if add is not None and getattr(sys, "implementation", None) is not None and sys.implementation.name == "cpython":
-        add(_hook)
+def install_named_refusals() -> None:
+    """Refuse the sandbox's forbidden actions with a PermissionError naming them: an audit hook in
+    CPython, replaced functions in interpreters without audit hooks (RustPython)."""
+    if sys.implementation.name == "cpython":
+        sys.addaudithook(_hook)
+    else:
+        _replace_refused_functions()
+
+
+# os functions -> the audit event CPython raises for them (the key of _REFUSED).
+_OS_FUNCTIONS = {
+    "system": "os.system",
+    "fork": "os.fork",
+    "forkpty": "os.forkpty",
+    "posix_spawn": "os.posix_spawn",
+    "posix_spawnp": "os.posix_spawn",
+    **{name: "os.exec" for name in ("execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe")},
+    **{name: "os.spawn" for name in ("spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp")},
+}
+
+
+def _refusal(event: str) -> Any:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(f"the sandbox refuses {_REFUSED[event]}: {event}")
+
+    return refused
+
+
+def _replace_refused_functions() -> None:
+    import os
+    import socket
+    import subprocess
+
+    for name, event in _OS_FUNCTIONS.items():
+        if hasattr(os, name):
+            setattr(os, name, _refusal(event))
+    subprocess.Popen.__init__ = _refusal("subprocess.Popen")
+    socket.getaddrinfo = _refusal("socket.getaddrinfo")
+    socket.create_connection = _refusal("socket.connect")
+    opened = socket.socket.__init__
+
+    def open_socket(self: socket.socket, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None) -> None:
+        # As the audit hook: Unix sockets reach nothing by themselves (the kernel decides).
+        if fileno is None and family != _AF_UNIX:
+            raise PermissionError(f"the sandbox refuses opening a network socket: socket.socket{(family, type, proto)}")
+        opened(self, family, type, proto, fileno)
+
+    socket.socket.__init__ = open_socket
