@@ -93,7 +93,7 @@ impl Stage {
             }
         };
         if let Some(interrupter) = instance.interrupter() {
-            state.add_interrupter(interrupter);
+            state.add_interrupter(index, interrupter);
         }
         let initialized = counters.busy_in(|| guarded(|| instance.initialize()));
         let ready = initialized.is_ok();
@@ -218,10 +218,12 @@ impl Driver<'_> {
             stopped: None,
             rejected: None,
         };
-        let result = self
-            .state
-            .counters(self.index)
-            .busy_in(|| guarded(|| step(&mut *self.instance, &mut emitter)));
+        let counters = self.state.counters(self.index);
+        let result = counters.busy_in(|| {
+            counters.timed(phase, origin, || {
+                guarded(|| step(&mut *self.instance, &mut emitter))
+            })
+        });
         // An output that failed the run's check is the node's failure, as if it had raised.
         let rejected = emitter.rejected.take().map(|reason| {
             NodeError::new(match origin {
