@@ -1,7 +1,7 @@
 """A stop reaches nodes busy inside `process` (issue 16, finding 4): SIGINT/SIGTERM while a node
 spins in a `while True:` loop ends the run with code 130 — a CPython node is interrupted and its
-`cleanup` runs; a node the engine cannot interrupt (embedded RustPython) is named after
-`--stop-timeout` and the run exits anyway."""
+`cleanup` runs; an isolated node's worker is ended; a node the engine cannot interrupt (embedded
+RustPython, in-process) is named after `--stop-timeout` and the run exits anyway."""
 
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ SPIN_MODULE = textwrap.dedent(
 )
 
 
-def start_spinning(remotemedia_bin: Path, manifest_file, tmp_path: Path, engine: str, *args: str):
+def start_spinning(
+    remotemedia_bin: Path, manifest_file, tmp_path: Path, engine: str, *args: str, isolation: str = "none"
+):
     (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
     log = tmp_path / "spin.log"
     manifest = manifest_file(
         [{"id": "spin", "node_type": "Spin", "module": "spin_nodes", "params": {"log": str(log)},
-          "runtime_hint": engine}],
+          "runtime_hint": engine, "isolation": isolation}],
         name="spin",
     )
     env = {**os.environ, "RUST_LOG": "warn"}
@@ -103,3 +105,13 @@ def test_a_node_that_cannot_be_interrupted_is_named_and_the_run_exits_after_the_
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert f"node `spin` did not stop within {STOP_TIMEOUT_S} s (--stop-timeout)" in stderr
     assert STOP_TIMEOUT_S <= took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
+
+
+@pytest.mark.parametrize("engine", ["rustpython", "cpython"])
+def test_a_signal_ends_a_spinning_isolated_node_whatever_its_engine(remotemedia_bin, manifest_file, tmp_path, engine):
+    """An isolated node's worker process is ended when the run stops mid-call: RustPython too."""
+    process, _ = start_spinning(remotemedia_bin, manifest_file, tmp_path, engine, isolation="process")
+    took, stderr = stop(process, signal.SIGINT)
+    assert process.returncode == EXIT_INTERRUPTED, stderr
+    assert "did not stop" not in stderr
+    assert took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"

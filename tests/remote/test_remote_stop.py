@@ -136,3 +136,34 @@ def test_sigterm_on_a_client_whose_remote_node_is_mid_item_exits_130_in_time(
     assert took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
     # And the server does not keep the node: it is interrupted and cleaned up.
     wait_for(lambda: "cleanup" in log.read_text(), "the server never cleaned the node up", bound=CLEANUP_BOUND_S)
+
+
+def test_serve_isolate_ends_a_gone_clients_busy_rustpython_node_and_frees_its_slot(
+    serve, profile, remotemedia_bin, binary_env, remotemedia, write_manifest, tmp_path
+):
+    """In-process RustPython cannot be interrupted; under `serve --isolate` its worker is ended."""
+    (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
+    server = serve("--capabilities", profile("cuda-8gb"), "--python-path", tmp_path, "--max-nodes", "1", "--isolate")
+    log = tmp_path / "spin.log"
+    manifest = write_manifest(
+        {
+            "version": "v1",
+            "metadata": {"name": "spin"},
+            "nodes": [{"id": "spin", "node_type": "Spin", "module": "spin_nodes", "params": {"log": str(log)},
+                       "host": server.address, "capabilities": CUDA}],
+            "connections": [],
+        },
+        "spin",
+    )
+    client = subprocess.Popen(
+        [remotemedia_bin, "run", manifest, "--capabilities", profile("no-gpu"), "--input", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=binary_env({"RUST_LOG": "warn"}),
+    )
+    wait_for(lambda: log.exists() and "busy" in log.read_text(), "the remote node never started", client)
+    client.kill()
+    client.wait()
+    took = wait_for(lambda: "client gone" in server.log(), "the server kept the node", bound=HANG_GUARD_S)
+    assert took < CLEANUP_BOUND_S, f"the stream ended {took:.2f} s after the client died"
+    again = passthrough_runs_on(server, remotemedia, write_manifest, profile)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["7"]

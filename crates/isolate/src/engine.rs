@@ -4,9 +4,10 @@
 use std::io::{BufReader, BufWriter};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{Emitter, Engine, Interrupt, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::manifest::Isolation;
 use remotemedia_core::value::Value;
 
@@ -80,6 +81,11 @@ impl Engine for IsolatedEngine {
             .channel
             .try_clone()
             .map_err(|err| NodeError::new(format!("cannot use the worker's channel: {err}")))?;
+        let interrupter = spawned
+            .channel
+            .try_clone()
+            .map(|channel| Arc::new(WorkerInterrupter::new(channel)))
+            .map_err(|err| NodeError::new(format!("cannot use the worker's channel: {err}")))?;
         let mut node = IsolatedNode {
             pid: spawned.process.id(),
             sender: Sender::new(
@@ -93,6 +99,7 @@ impl Engine for IsolatedEngine {
             process: spawned.process,
             limits: self.limits,
             failed: None,
+            interrupter,
         };
         let config = WorkerConfig {
             engine: self.engine.clone(),
@@ -136,6 +143,57 @@ pub struct IsolatedNode {
     limits: Limits,
     /// Set once the worker is gone: every later call gets the same error.
     failed: Option<NodeError>,
+    /// Ends the worker when the run stops while it is in `process` or `flush`.
+    interrupter: Arc<WorkerInterrupter>,
+}
+
+/// Interrupts an isolated node busy in a call by closing its channel: the stage thread waiting
+/// for the worker's answer sees the worker gone and ends it at once — whatever its engine, also
+/// RustPython, which cannot be interrupted in-process. The node's own `cleanup` does not run (its
+/// process is ended; the operating system releases what it held).
+#[derive(Debug)]
+struct WorkerInterrupter {
+    channel: UnixStream,
+    state: Mutex<CallState>,
+}
+
+#[derive(Debug, Default)]
+struct CallState {
+    /// The stage thread is inside `process` or `flush`.
+    armed: bool,
+    /// The channel was closed by an interrupt.
+    fired: bool,
+}
+
+impl WorkerInterrupter {
+    fn new(channel: UnixStream) -> Self {
+        WorkerInterrupter {
+            channel,
+            state: Mutex::new(CallState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CallState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_armed(&self, armed: bool) {
+        self.lock().armed = armed;
+    }
+
+    fn fired(&self) -> bool {
+        self.lock().fired
+    }
+}
+
+impl Interrupt for WorkerInterrupter {
+    fn interrupt(&self) {
+        let mut state = self.lock();
+        if state.armed && !state.fired {
+            let _ = self.channel.shutdown(std::net::Shutdown::Both);
+            state.fired = true;
+        }
+    }
 }
 
 impl IsolatedNode {
@@ -196,7 +254,13 @@ impl IsolatedNode {
 
     /// The error for a worker whose channel broke: how it ended, and the last of its stderr.
     fn worker_gone(&mut self) -> NodeError {
-        let status = self.process.end(CRASH_GRACE);
+        // An interrupted worker is still busy: it is ended now, not given time to exit.
+        let grace = if self.interrupter.fired() {
+            Duration::ZERO
+        } else {
+            CRASH_GRACE
+        };
+        let status = self.process.end(grace);
         let mut message = format!(
             "its isolated worker process (pid {}) {}",
             self.pid,
@@ -239,6 +303,21 @@ impl IsolatedNode {
         self.process.end(EXIT_GRACE);
     }
 
+    /// Runs a call the run's stop may interrupt. An interrupt that came as the call ended still
+    /// closed the channel: the worker is then ended here, so `cleanup` has nothing left to do.
+    fn interruptible(
+        &mut self,
+        call: impl FnOnce(&mut Self) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        self.interrupter.set_armed(true);
+        let result = call(self);
+        self.interrupter.set_armed(false);
+        if self.interrupter.fired() && self.failed.is_none() {
+            let _ = self.worker_gone();
+        }
+        result
+    }
+
     fn sender_stream(&self) -> &UnixStream {
         self.sender.get_ref().get_ref()
     }
@@ -250,11 +329,15 @@ impl NodeInstance for IsolatedNode {
     }
 
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        self.step(&ToWorker::Process(item), Some(out))
+        self.interruptible(|node| node.step(&ToWorker::Process(item), Some(out)))
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        self.step(&ToWorker::Flush, Some(out))
+        self.interruptible(|node| node.step(&ToWorker::Flush, Some(out)))
+    }
+
+    fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
+        Some(Arc::clone(&self.interrupter) as Arc<dyn Interrupt>)
     }
 
     fn cleanup(&mut self) -> Result<(), NodeError> {

@@ -40,7 +40,7 @@ use remotemedia_runtime::value::{Value, check_json, parse_json_line};
 use serde::Serialize;
 
 use crate::common::{ClusterArgs, IsolationArgs, MachineArgs, PythonPathArgs, RemoteArgs};
-use crate::exit::{EXIT_INTERRUPTED, InvalidInput};
+use crate::exit::{EXIT_FAILURE, EXIT_INTERRUPTED, InvalidInput};
 
 /// `--max-input-line-mib`'s default: room for a minute of 48 kHz stereo audio as JSON numbers,
 /// while a line's parsed form (tens of times its size in memory) stays well under a GiB.
@@ -96,11 +96,17 @@ pub struct Args {
     channel_capacity: usize,
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
     /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
-    /// and cleaned up; embedded RustPython cannot interrupt a running thread, so a node looping
-    /// there without emitting is left behind, its `cleanup` not run.
+    /// and cleaned up, isolated nodes' workers are ended; embedded RustPython cannot interrupt a
+    /// running thread, so an in-process node looping there without emitting is left behind, its
+    /// `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
           value_parser = parse_seconds)]
     stop_timeout: f64,
+    /// The longest one `process` (or `flush`) call of a node may take: past it the node fails
+    /// (exit 1, naming it and the timeout) and is interrupted like on SIGINT; a node that cannot
+    /// be interrupted stops the run, which then exits after --stop-timeout. No limit by default.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    node_timeout: Option<f64>,
     /// Print per-node metrics to stderr after the run: items in/out, time processing, time
     /// blocked waiting for downstream.
     #[arg(long)]
@@ -137,6 +143,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     config.run.channel_capacity = channel_capacity;
     // Outputs are written as JSON: one JSON cannot carry (NaN, infinity) fails the node that made it.
     config.run.output_check = Some(check_json);
+    config.run.node_timeout = args.node_timeout.map(Duration::from_secs_f64);
     config.python_path = args.python_path.directories()?;
     config.interpreters = args.interpreters.into();
     config.isolation = args.isolation.isolation();
@@ -164,7 +171,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let delivery = match delivery {
         Ok(delivery) => delivery,
         // Not `run.finish()`, nor dropping `run`: both wait for the nodes that do not stop.
-        Err(Abandoned(busy)) => abandon(&busy, args.stop_timeout),
+        Err(Abandoned(busy)) => abandon(&busy, args.stop_timeout, run.handle().failure_message()),
     };
     let (metrics, timing) = (run.metrics(), run.timing());
     let result = run.finish();
@@ -223,16 +230,26 @@ enum Delivery {
 /// The run was stopped, and these nodes were still busy past the stop timeout.
 struct Abandoned(Vec<String>);
 
-/// Exits with code 130 naming the nodes that did not stop, without waiting for them.
-fn abandon(busy: &[String], stop_timeout: f64) -> ! {
+/// Exits naming the nodes that did not stop, without waiting for them: with code 1 and the run's
+/// failure when it stopped because of one (a node timeout), otherwise with code 130.
+fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>) -> ! {
     let nodes: Vec<String> = busy.iter().map(|node| format!("node `{node}`")).collect();
-    eprintln!(
-        "interrupted: {} did not stop within {stop_timeout} s (--stop-timeout); exiting without \
-         waiting for {}; the outputs produced so far were written",
+    let left = format!(
+        "{} did not stop within {stop_timeout} s (--stop-timeout); exiting without waiting for \
+         {}; the outputs produced so far were written",
         nodes.join(", "),
         if busy.len() == 1 { "it" } else { "them" }
     );
-    std::process::exit(EXIT_INTERRUPTED.into())
+    match failure {
+        Some(failure) => {
+            eprintln!("error: {failure}\n{left}");
+            std::process::exit(EXIT_FAILURE.into())
+        }
+        None => {
+            eprintln!("interrupted: {left}");
+            std::process::exit(EXIT_INTERRUPTED.into())
+        }
+    }
 }
 
 /// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the

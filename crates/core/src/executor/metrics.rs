@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::Phase;
+
 /// What one node did during a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeMetrics {
@@ -71,6 +73,8 @@ pub(crate) struct NodeCounters {
     timings: Mutex<BTreeMap<String, Vec<Duration>>>,
     /// Inside one of the node's calls (create, initialize, process, flush, cleanup).
     busy: AtomicBool,
+    /// The node's `process` or `flush` call in progress: when it started, the input it works on.
+    timed_call: Mutex<Option<(Instant, u64, Phase)>>,
 }
 
 impl NodeCounters {
@@ -84,6 +88,19 @@ impl NodeCounters {
 
     pub(crate) fn is_busy(&self) -> bool {
         self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Runs a `process` or `flush` call on an item of input `origin`, timed for the node timeout.
+    pub(crate) fn timed<T>(&self, phase: Phase, origin: u64, call: impl FnOnce() -> T) -> T {
+        *lock(&self.timed_call) = Some((Instant::now(), origin, phase));
+        let result = call();
+        *lock(&self.timed_call) = None;
+        result
+    }
+
+    /// The `process` or `flush` call in progress: when it started, its input and phase.
+    pub(crate) fn call_in_progress(&self) -> Option<(Instant, u64, Phase)> {
+        *lock(&self.timed_call)
     }
 
     pub(crate) fn count_in(&self) {
@@ -130,6 +147,10 @@ impl NodeCounters {
             timings,
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn nanos(duration: Duration) -> u64 {

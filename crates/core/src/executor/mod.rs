@@ -109,6 +109,10 @@ pub struct RunOptions {
     /// `process` (or `flush`), with the check's reason and the input it descends from; the
     /// outputs before it are delivered.
     pub output_check: Option<OutputCheck>,
+    /// The longest a node's `process` (or `flush`) call may take: past it the node fails, naming
+    /// the timeout, and is interrupted where its engine can ([`crate::engine::Interrupt`]); where
+    /// it cannot, the run stops. `None`: no limit.
+    pub node_timeout: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -117,6 +121,7 @@ impl Default for RunOptions {
             channel_capacity: NonZeroUsize::new(DEFAULT_CHANNEL_CAPACITY).expect("not zero"),
             batch_linger: DEFAULT_BATCH_LINGER,
             output_check: None,
+            node_timeout: None,
         }
     }
 }
@@ -372,6 +377,20 @@ pub fn start(
     }
     drop(start_line);
 
+    if let Some(timeout) = options.node_timeout {
+        let watched = Arc::clone(&state);
+        // Not joined: it ends by itself once the run has finished.
+        let spawned = thread::Builder::new()
+            .name("node timeouts".to_owned())
+            .spawn(move || watch_calls(&watched, timeout));
+        if let Err(source) = spawned {
+            state.fail(RunError::Spawn {
+                what: "the node-timeout watch".to_owned(),
+                source,
+            });
+        }
+    }
+
     let supervisor_state = Arc::clone(&state);
     let supervisor = thread::Builder::new()
         .name("run supervisor".to_owned())
@@ -394,6 +413,35 @@ pub fn start(
         handle: RunHandle { state },
         supervisor: Some(supervisor),
     })
+}
+
+/// Fails each node whose `process` or `flush` call runs past `timeout` (once per node), then
+/// interrupts it — or, when its engine cannot be interrupted, stops the run, since the node may
+/// never return.
+fn watch_calls(state: &RunState, timeout: Duration) {
+    let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+    let mut timed_out = vec![false; state.node_count()];
+    while !state.is_finished() {
+        thread::sleep(tick);
+        for (index, done) in timed_out.iter_mut().enumerate() {
+            let Some((started, origin, phase)) = state.counters(index).call_in_progress() else {
+                continue;
+            };
+            if *done || started.elapsed() < timeout {
+                continue;
+            }
+            *done = true;
+            let error = NodeError::new(format!(
+                "it took longer than the node timeout of {} s",
+                timeout.as_secs_f64()
+            ));
+            // Recorded before the interruption, whose own error then comes second.
+            state.fail_at(origin, RunError::node(state.node_id(index), phase, error));
+            if !state.interrupt_node(index) {
+                state.stop();
+            }
+        }
+    }
 }
 
 /// Waits for every stage to initialize, gives the start signal, then waits for every stage to end.
@@ -566,6 +614,11 @@ impl RunHandle {
     /// True once the run was cancelled (or failed before data flowed): nodes are stopping.
     pub fn is_stopping(&self) -> bool {
         self.state.is_stopping()
+    }
+
+    /// The run's failure so far (the one [`Run::finish`] will report), as one line, if any.
+    pub fn failure_message(&self) -> Option<String> {
+        self.state.failure_message()
     }
 
     /// The ids of the nodes inside one of their calls (create, initialize, process, flush,

@@ -96,7 +96,7 @@ impl Stage {
             }
         };
         if let Some(interrupter) = instance.interrupter() {
-            state.add_interrupter(interrupter);
+            state.add_interrupter(index, interrupter);
         }
         let initialized = counters.busy_in(|| guarded(|| instance.initialize()));
         let ready = initialized.is_ok();
@@ -256,10 +256,12 @@ impl Driver<'_> {
             failed_on: None,
             rejected: None,
         };
-        let result = self
-            .state
-            .counters(self.index)
-            .busy_in(|| guarded(|| step(&mut *self.instance, &mut emitter)));
+        let counters = self.state.counters(self.index);
+        let result = counters.busy_in(|| {
+            counters.timed(phase, origin, || {
+                guarded(|| step(&mut *self.instance, &mut emitter))
+            })
+        });
         // A node with items in flight may fail on an earlier item than this call's.
         let origin = emitter.failed_on.unwrap_or(origin);
         // An output that failed the run's check is the node's failure, as if it had raised.

@@ -37,13 +37,16 @@ pub(crate) struct RunState {
     /// The failure reported, with the input it happened on: the earliest input wins, so the
     /// run reports what a one-item-at-a-time run would have met first.
     failure: Mutex<Option<(u64, RunError)>>,
-    /// How to interrupt the nodes whose engines can, called once when the run stops.
+    /// How to interrupt the nodes whose engines can, by node index; all are called once when
+    /// the run stops, one alone when that node runs past the node timeout.
     interrupters: Interrupters,
+    /// The interrupters were all called: one registered later is called at once.
+    all_interrupted: AtomicBool,
 }
 
-/// The nodes' [`Interrupt`]s; `None` once they were called.
+/// The nodes' [`Interrupt`]s, with their node's index.
 #[derive(Default)]
-struct Interrupters(Mutex<Option<Vec<Arc<dyn Interrupt>>>>);
+struct Interrupters(Mutex<Vec<(usize, Arc<dyn Interrupt>)>>);
 
 impl fmt::Debug for Interrupters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,7 +77,8 @@ impl RunState {
             interrupted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             failure: Mutex::new(None),
-            interrupters: Interrupters(Mutex::new(Some(Vec::new()))),
+            interrupters: Interrupters::default(),
+            all_interrupted: AtomicBool::new(false),
         }
     }
 
@@ -129,30 +133,50 @@ impl RunState {
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         lock(&self.stop_sender).take();
-        if let Some(interrupters) = lock(&self.interrupters.0).take()
-            && !interrupters.is_empty()
-        {
+        let interrupters = if self.all_interrupted.swap(true, Ordering::SeqCst) {
+            Vec::new()
+        } else {
+            lock(&self.interrupters.0).clone()
+        };
+        if !interrupters.is_empty() {
             // On a thread of its own: an engine may have to wait for its interpreter's lock, and
             // `stop` is called from signal handlers and stage threads.
             let interrupting = std::thread::Builder::new()
                 .name("interrupting nodes".to_owned())
-                .spawn(move || interrupters.iter().for_each(|node| node.interrupt()));
+                .spawn(move || interrupters.iter().for_each(|(_, node)| node.interrupt()));
             if let Err(error) = interrupting {
                 tracing::warn!("busy nodes will not be interrupted: {error}");
             }
         }
     }
 
-    /// Registers how to interrupt a node; one registered after the run stopped is interrupted now.
-    pub(crate) fn add_interrupter(&self, interrupter: Arc<dyn Interrupt>) {
-        let mut interrupters = lock(&self.interrupters.0);
-        match interrupters.as_mut() {
-            Some(interrupters) => interrupters.push(interrupter),
-            None => {
-                drop(interrupters);
-                interrupter.interrupt();
-            }
+    /// Registers how to interrupt node `index`; one registered after the run stopped is
+    /// interrupted now.
+    pub(crate) fn add_interrupter(&self, index: usize, interrupter: Arc<dyn Interrupt>) {
+        lock(&self.interrupters.0).push((index, Arc::clone(&interrupter)));
+        if self.all_interrupted.load(Ordering::SeqCst) {
+            interrupter.interrupt();
         }
+    }
+
+    /// Interrupts node `index`'s call in progress; false when its engine cannot.
+    pub(crate) fn interrupt_node(&self, index: usize) -> bool {
+        let interrupter = lock(&self.interrupters.0)
+            .iter()
+            .find(|(node, _)| *node == index)
+            .map(|(_, interrupter)| Arc::clone(interrupter));
+        interrupter.map(|node| node.interrupt()).is_some()
+    }
+
+    pub(crate) fn node_count(&self) -> usize {
+        self.node_ids.len()
+    }
+
+    /// The failure recorded so far, as one line with its causes, without taking it.
+    pub(crate) fn failure_message(&self) -> Option<String> {
+        lock(&self.failure)
+            .as_ref()
+            .map(|(_, error)| super::error_chain(error))
     }
 
     /// The nodes inside one of their calls now.

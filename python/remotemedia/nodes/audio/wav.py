@@ -10,7 +10,7 @@ from typing import Any
 
 from remotemedia.core.exceptions import ConfigurationError, NodeError
 from remotemedia.core.node import Node
-from remotemedia.nodes.audio.frames import Frame, StreamFormat
+from remotemedia.nodes.audio.frames import MAX_CHANNELS, MAX_SAMPLE_RATE, Frame, StreamFormat
 
 _INT16_MAX = 32767
 
@@ -49,8 +49,11 @@ def read_wav(path: str, frame_ms: int, node: str) -> Iterator[dict[str, Any]]:
         reader = wave.open(path, "rb")
     except (OSError, wave.Error, EOFError) as exc:
         raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
+    except RuntimeError as exc:  # the wave module's bare error for a chunk running past its parent
+        raise NodeError(f"cannot read WAV file {path!r}: a chunk's size runs past the end of the file") from exc
     with reader:
         channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
+        check_wav_format(path, channels, rate)
         frames_per_chunk = max(1, rate * frame_ms // 1000)
         frame_size = channels * width
         position = 0
@@ -73,6 +76,14 @@ def read_wav(path: str, frame_ms: int, node: str) -> Iterator[dict[str, Any]]:
 STREAMING_WAV_LENGTH = 0x7FFFF000
 """WAV writers that cannot seek back to patch the header (writing to a pipe) announce a length they
 cannot know: sox writes 0x7ffff000 bytes, ffmpeg 0xffffffff. Lengths this large mean "read to the end"."""
+
+
+def check_wav_format(path: str, channels: int, rate: int) -> None:
+    """Refuse a header whose rate or channel count no frame may carry (see `frames.Frame`), saying which."""
+    if not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise NodeError(f"cannot read WAV file {path!r}: sample rate {rate} Hz (1 to {MAX_SAMPLE_RATE} Hz expected)")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise NodeError(f"cannot read WAV file {path!r}: {channels} channels (1 to {MAX_CHANNELS} expected)")
 
 
 class WavWriterNode(Node):
