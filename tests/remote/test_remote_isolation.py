@@ -60,7 +60,7 @@ CRASH_MODULE = textwrap.dedent(
 
         def cleanup(self):
             with open(self.log, "a", encoding="utf-8") as file:
-                file.write(f"{self.name} cleanup\n")
+                file.write(f"{self.name} cleanup\\n")
     '''
 )
 
