@@ -360,8 +360,13 @@ mod seccomp {
         // its own group (0), it goes through. pidfd_send_signal needs a descriptor of the target
         // that the filter cannot read: refused, as is tkill (a thread id of any process).
         let first_argument_is_not = |value: u32| {
-            SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, u64::from(value))
-                .map_err(|err| error(&err))
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                u64::from(value),
+            )
+            .map_err(|err| error(&err))
         };
         for &call in SIGNALS {
             // The conditions of a rule must all hold: the target is neither this process nor,
@@ -444,7 +449,10 @@ mod tests {
         // SAFETY: every number given below fails before it reads its (null) arguments, or is
         // getpid; none changes the process.
         let result = unsafe { libc::syscall(number, 0, 0, 0) };
-        (result, std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        (
+            result,
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )
     }
 
     #[test]
@@ -467,8 +475,18 @@ mod tests {
         let x32 = super::seccomp::X32_SYSCALL_BIT;
         // Without the x32 rules these answer ENOSYS here (a kernel without x32) or do what they
         // do (a kernel with it): the filter must answer first.
-        for number in [x32 | libc::SYS_socket, x32 | libc::SYS_execve, x32 | 520, x32 | libc::SYS_getpid] {
-            assert_eq!(call(number), (-1, libc::EPERM), "x32 call {}", number & !x32);
+        for number in [
+            x32 | libc::SYS_socket,
+            x32 | libc::SYS_execve,
+            x32 | 520,
+            x32 | libc::SYS_getpid,
+        ] {
+            assert_eq!(
+                call(number),
+                (-1, libc::EPERM),
+                "x32 call {}",
+                number & !x32
+            );
         }
         // The x86-64 numbers: socket refused, clone3 sent to clone, getpid untouched.
         assert_eq!(call(libc::SYS_socket), (-1, libc::EPERM));
@@ -498,7 +516,10 @@ mod tests {
         let kill = |target: libc::pid_t| unsafe { libc::kill(target, 0) };
         // The parent (the test runner), any process (-1): refused; this process and its group: not.
         assert_eq!(
-            (kill(std::os::unix::process::parent_id() as libc::pid_t), errno()),
+            (
+                kill(std::os::unix::process::parent_id() as libc::pid_t),
+                errno()
+            ),
             (-1, Some(libc::EPERM))
         );
         assert_eq!((kill(-1), errno()), (-1, Some(libc::EPERM)));
