@@ -240,7 +240,7 @@ LYING_HEADERS = {
     # A LIST chunk claiming 4 GB before the data.
     "list-4gb.wav": (lying_wav(32000, b"\1\0" * 16000, b"LIST" + (0xFFFFFFF0).to_bytes(4, "little") + b"INFO" * 100), {
         "file": (2, "a chunk's size runs past the end of the file"),
-        "stdin": (2, "stdin: invalid header")}),
+        "stdin": (2, "stdin: the input ends inside its header")}),
 }
 
 

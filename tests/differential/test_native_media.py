@@ -62,8 +62,15 @@ def speech(tmp_path_factory) -> dict[str, Path]:
     files["mono16"] = directory / "mono16.wav"
     sh("sox", base, "-r", "16000", "-c", "1", "-b", "16", files["mono16"])
     # Other rates and channel counts: 48 kHz with 3 channels, 22.05 kHz stereo, 8 kHz mono 8-bit.
+    # (sox writes WAVE_FORMAT_EXTENSIBLE above 2 channels; Python's `wave` writes the plain header.)
     files["3ch48"] = directory / "3ch48.wav"
-    sh("sox", base, "-r", "48000", "-b", "16", files["3ch48"], "remix", "1", "1v0.5", "1v-0.25")
+    raw = subprocess.run(["sox", str(base), "-r", "48000", "-b", "16", "-e", "signed-integer", "-t", "raw", "-",
+                          "remix", "1", "1v0.5", "1v-0.25"], check=True, capture_output=True, timeout=120).stdout
+    with wave.open(str(files["3ch48"]), "wb") as target:
+        target.setnchannels(3)
+        target.setsampwidth(2)
+        target.setframerate(48000)
+        target.writeframes(raw)
     files["stereo22"] = directory / "stereo22.wav"
     sh("sox", base, "-r", "22050", "-b", "16", files["stereo22"], "remix", "1v0.8", "1")
     files["mono8k-8bit"] = directory / "mono8k-8bit.wav"
