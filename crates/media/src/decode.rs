@@ -290,11 +290,12 @@ impl AudioDecoder {
         if let AudioInput::File(path) = &input
             && seekable
         {
-            check_wav_chunks(path, source.byte_len().unwrap_or(0))
-                .map_err(|err| fail(match err {
+            check_wav_chunks(path, source.byte_len().unwrap_or(0)).map_err(|err| {
+                fail(match err {
                     WavCheck::Refused(what) => Problem::WavHeader(what),
                     WavCheck::Io(err) => Problem::Read(err),
-                }))?;
+                })
+            })?;
         }
         let mut probed = probe(source, &hint);
         let mut seekable = seekable;
