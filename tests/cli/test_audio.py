@@ -154,11 +154,21 @@ def zero_channel_wav() -> bytes:
             b"data" + struct.pack("<I", 0))
 
 
+def mp3_in_wav() -> bytes:
+    """A WAV whose format tag (0x55) says its data is MP3: a codec the WAV reader does not decode."""
+    import struct
+
+    body = (b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 0x55, 1, 16000, 32000, 2, 16) +
+            b"data" + struct.pack("<I", 2000) + b"\1" * 2000)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 BAD_MEDIA = {
     "empty.wav": (b"", 2, "the input is empty"),
     "garbage.mp3": (bytes((i * 7919) % 251 for i in range(20000)), 2, "not a supported audio format"),
     "header-only.wav": (truncated_wav()[:30], 2, "ends inside its header"),
-    "zero-channels.wav": (zero_channel_wav(), 2, "channel"),
+    "zero-channels.wav": (zero_channel_wav(), 2, "0 channels (1 to 256 expected)"),
+    "mp3-in.wav": (mp3_in_wav(), 2, "unsupported WAV audio"),
     "truncated.wav": (truncated_wav(), 1, "truncated: the header announces 32000 samples per channel, the data ends after 16000"),
 }
 
