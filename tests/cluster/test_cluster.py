@@ -168,6 +168,7 @@ def test_resources_no_machine_offers_fail_before_data_flows_naming_node_and_reso
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`" in ran.stderr
     assert "no machine of the cluster offers gpu_memory_gb 16 (the most any machine offers: 8)" in ran.stderr
+    print(f"unsatisfiable: exit 2 after {time.monotonic() - started:.1f} s")
     assert time.monotonic() - started < 120
     assert ray_cluster.actors() == []
 
@@ -193,6 +194,7 @@ def test_an_unreachable_cluster_fails_before_data_flows_within_a_bound(run_remot
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`: cannot reach the Ray cluster at ray://127.0.0.1:{closed}" in ran.stderr
     assert "Connection refused" in ran.stderr
+    print(f"unreachable: exit 2 after {time.monotonic() - started:.1f} s")
     # A bound, not a speed target: a refused connection is not retried for Ray's half minute.
     assert time.monotonic() - started < 30
 
@@ -215,6 +217,7 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
     finally:
         client.kill()
     assert client.returncode == 1, stderr
+    print(f"actor killed: exit 1 after {time.monotonic() - killed:.1f} s")
     assert time.monotonic() - killed < 30
     assert f"node `{GPU_NODE}` failed" in stderr
     assert "Ray:" in stderr and "ray.kill" in stderr, stderr

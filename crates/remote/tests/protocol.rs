@@ -579,7 +579,10 @@ fn created_engine(server: &Server, node_type: &str, params: &[(&str, Value)]) ->
     }
     runtime().block_on(async {
         let mut client = connect(server.addr).await;
-        let (answers, _) = exchange(&mut client, vec![request]).await;
+        let close = NodeRequest {
+            kind: Some(RequestKind::Close(proto::Close {})),
+        };
+        let (answers, _) = exchange(&mut client, vec![request, close]).await;
         match answers.first() {
             Some(ResponseKind::Created(created)) => created.engine.clone(),
             other => panic!("{node_type} was not created: {other:?}"),
