@@ -140,7 +140,7 @@ def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
     ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "the actor is gone after the run")
     (after,) = [entry for entry in ray_cluster.actor_table() if entry["name"] == actor["name"]]
     assert after["state"] == "DEAD", after
-    wait_for_no_workers(remotemedia_bin, 10)
+    wait_for_no_workers(remotemedia_bin, 30)
 
 
 def test_placement_cluster_sends_a_node_there_and_needs_a_cluster(ray_cluster, run_remotemedia, manifest):
@@ -222,7 +222,7 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
     assert f"node `{GPU_NODE}` failed" in stderr
     assert "Ray:" in stderr and "ray.kill" in stderr, stderr
     ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "no actor is left")
-    wait_for_no_workers(remotemedia_bin, 10)
+    wait_for_no_workers(remotemedia_bin, 30)
 
 
 def test_a_node_failing_on_the_cluster_fails_the_run_and_its_actor_is_released(
@@ -265,7 +265,7 @@ def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remoteme
     # SIGINT/SIGTERM: the run cleans its nodes up, releasing the actor. SIGKILL: the driver process
     # sees its stdin close and releases it; Ray would also kill the actors of a dead driver.
     ray_cluster.wait_for_actors(lambda actors: actors == [], 60, "no actor is left")
-    wait_for_no_workers(remotemedia_bin, 10)
+    wait_for_no_workers(remotemedia_bin, 30)
     print(f"{sig.name}: no actor or worker left {time.monotonic() - ended:.1f} s after the client ended")
 
 
