@@ -6,6 +6,7 @@ placement's GPU memory check admits a GPU with exactly the memory a node asks fo
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ EXIT_FAILURE = 1
 # The server's peak resident memory (VmHWM) after the frame bomb: its own ~40 MB, the node, and
 # room for a loaded allocator; the unchecked resampler grew by ~290 MB/s until the kernel said no.
 SERVER_RSS_BOUND_MB = 200
+SLOT_FREED_S = 2.0
 BOMB = {"samples": [0.0] * 1000, "sample_rate": 1, "channels": 1}
 
 
@@ -72,7 +74,12 @@ def test_a_message_over_the_limit_ends_its_stream_with_resource_exhausted(serve,
     server = serve("--capabilities", profile("cuda-8gb"), "--max-message-mib", "1")
     assert run_node_status(server.address, node_request_item(2 * 2**20)) == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert run_node_status(server.address, b"\x12\x05\xff\xff") == grpc.StatusCode.INVALID_ARGUMENT
-    assert active_nodes(server.address) == 0
+    # The refused streams' slots are given back (just after their status is sent).
+    deadline = time.monotonic() + SLOT_FREED_S
+    while active_nodes(server.address) != 0:
+        assert time.monotonic() < deadline, "the refused streams still count as open nodes"
+        time.sleep(0.02)
+    assert server.process.poll() is None
 
 
 @pytest.mark.parametrize("where", ["here", "host"])
@@ -99,3 +106,44 @@ def test_a_gpu_with_exactly_the_memory_asked_for_is_enough(serve, remotemedia, p
     refused = remotemedia("run", more, "--capabilities", client_profile, "--input", "3")
     assert refused.returncode == 2, refused.stderr
     assert "needs gpu cuda ≥ 8.001 GB — largest cuda GPU has 8 GB" in refused.stderr, refused.stderr
+
+
+HOG_MODULE = '''
+from remotemedia.core.node import Node
+
+class Hog(Node):
+    """Allocates 16 MiB after 16 MiB, keeping them all, for ever."""
+
+    def process(self, data):
+        kept = []
+        while True:
+            kept.append(bytearray(16 * 1024 * 1024))
+'''
+WORKER_MEMORY_LIMIT_MIB = 512
+
+
+def test_serve_isolate_with_a_memory_limit_is_a_per_node_budget(serve, remotemedia, profile, write_manifest, tmp_path):
+    """A node that allocates without end, on `serve --isolate --memory-limit`: its worker hits the
+    limit and ends, the client gets the node's failure, and the server — small all along — frees
+    the slot and serves the next client (docs/remote.md, "Memory per node stream")."""
+    (tmp_path / "hog_nodes.py").write_text(HOG_MODULE)
+    server = serve("--capabilities", profile("cuda-8gb"), "--python-path", tmp_path, "--isolate",
+                   "--memory-limit", str(WORKER_MEMORY_LIMIT_MIB))
+    hog = write_manifest(one_node({"id": "hog", "node_type": "Hog", "module": "hog_nodes",
+                                   "host": server.address, "capabilities": CUDA}), "hog")
+    result = remotemedia("run", hog, "--capabilities", profile("no-gpu"), "--input", "1")
+    assert result.returncode == EXIT_FAILURE, result.stderr
+    assert "node `hog` failed" in result.stderr, result.stderr
+    assert "lost host" not in result.stderr
+
+    assert server.process.poll() is None, server.log()
+    assert peak_rss_mb(server.process.pid) < SERVER_RSS_BOUND_MB
+    deadline = time.monotonic() + SLOT_FREED_S
+    while active_nodes(server.address) != 0:
+        assert time.monotonic() < deadline, "the failed node still counts as open"
+        time.sleep(0.02)
+    same = write_manifest(one_node({"id": "same", "node_type": "PassThroughNode",
+                                    "host": server.address, "capabilities": CUDA}), "same")
+    after = remotemedia("run", same, "--capabilities", profile("no-gpu"), "--input", "5")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.split() == ["5"]
