@@ -8,6 +8,9 @@ CARGO_FLAGS := --release --locked --ignore-rust-version
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/remotemedia
 export REMOTEMEDIA_BIN := $(abspath $(BIN))
+# The SDK's sources are compiled into the binary (crates/python-sdk), and cargo rebuilds on any file below
+# python/: bytecode written there by the tests would rebuild the crates that embed the SDK mid-run.
+export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: build demo test test-rust test-python python-deps bench fuzz
 

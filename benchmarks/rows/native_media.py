@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks import workloads
 from benchmarks.context import Bench, child_figures, node_metrics, run_metrics
-from benchmarks.measure import BenchError, ProcessSample, compare, pairwise, run_process, stats
+from benchmarks.measure import BenchError, Contender, ProcessSample, compare, pairwise, run_process, stats
 from benchmarks.results import Figure, Ratio, Row, Target
 from benchmarks.rows.compute import NODE, long_speech
 
@@ -43,6 +43,7 @@ def _resampling(bench: Bench, wav: Path, seconds: int) -> Row:
     native = bench.binary_run("native (binary)", spec, inputs, metrics=True, figures=_node_time)
     rustpython = _pinned(bench.binary_run("RustPython (binary)", spec, inputs, metrics=True, figures=_node_time))
     cpython = bench.cpython_run("CPython", "node-time", spec, inputs, NODE, figures=child_figures)
+    row.checks += [_placed(bench, native, "native"), _placed(bench, rustpython, "rustpython")]
     comparison = compare([native, rustpython, cpython], bench.sizes.repetitions, progress=bench.log)
     times = {c.name: comparison.values(c.name, "node_seconds") for c in (native, rustpython, cpython)}
     row.figures += [Figure(name, "s", stats(values)) for name, values in times.items()]
@@ -68,6 +69,7 @@ def _speech_pipeline(bench: Bench, wav: Path, seconds: int) -> Row:
     cpython = bench.cpython_run("CPython SDK", "sdk", spec, inputs)
     # Two sinks: the binary tags each output with its sink, and at the end either sink may go first,
     # so the outputs are compared here as sets of values, those of the last run of each.
+    row.checks.append(_placed(bench, binary, "native"))
     comparison = compare([binary, cpython], bench.sizes.repetitions, progress=bench.log, outputs_are_timings=True)
     ours = sorted(json.dumps(json.loads(line)["value"], sort_keys=True) for line in binary.output.read_text().splitlines())
     theirs = sorted(json.dumps(json.loads(line), sort_keys=True) for line in cpython.output.read_text().splitlines())
@@ -94,6 +96,7 @@ def _startup(bench: Bench) -> Row:
     spec = workloads.NATIVE_CHAIN
     inputs = bench.inputs("native-startup", [frame])
     binary = bench.binary_run("binary (native)", spec, inputs, metrics=True, figures=_startup_figures)
+    row.checks.append(_placed(bench, binary, "native"))
     comparison = compare([binary], bench.sizes.cold_start_repetitions, progress=bench.log)
     startup = comparison.values(binary.name, "startup_seconds")
     row.figures += [Figure("run start-up (engines + node init)", "s", stats(startup)),
@@ -177,6 +180,17 @@ def _tone_gains(samples: list[float], tones: list[float], rate: int, seconds: fl
         rms = math.sqrt(sum(value * value for value in middle) / len(middle))
         gains.append(20 * math.log10(max(rms * math.sqrt(2) / 0.5, 1e-12)))
     return gains
+
+
+def _placed(bench: Bench, contender: Contender, engine: str) -> str:
+    """Checks with `plan --json`, in the contender's environment, that every node of its manifest
+    runs on `engine`: a node that fell back to an interpreter would time the wrong code."""
+    manifest = contender.argv[contender.argv.index("run") + 1]
+    plan = run_process([str(bench.binary), "plan", "--json", manifest], env=contender.env)
+    engines = sorted({node["engine"]["kind"] for node in json.loads(plan.stdout)["nodes"]})
+    if engines != [engine]:
+        raise BenchError(f"{contender.name}: nodes placed on {engines}, not only on {engine}")
+    return f"plan --json: every node of {contender.name} on {engine}"
 
 
 def _pinned(contender):

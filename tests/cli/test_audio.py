@@ -154,11 +154,21 @@ def zero_channel_wav() -> bytes:
             b"data" + struct.pack("<I", 0))
 
 
+def mp3_in_wav() -> bytes:
+    """A WAV whose format tag (0x55) says its data is MP3: a codec the WAV reader does not decode."""
+    import struct
+
+    body = (b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 0x55, 1, 16000, 32000, 2, 16) +
+            b"data" + struct.pack("<I", 2000) + b"\1" * 2000)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 BAD_MEDIA = {
     "empty.wav": (b"", 2, "the input is empty"),
     "garbage.mp3": (bytes((i * 7919) % 251 for i in range(20000)), 2, "not a supported audio format"),
     "header-only.wav": (truncated_wav()[:30], 2, "ends inside its header"),
-    "zero-channels.wav": (zero_channel_wav(), 2, "channel"),
+    "zero-channels.wav": (zero_channel_wav(), 2, "0 channels (1 to 256 expected)"),
+    "mp3-in.wav": (mp3_in_wav(), 2, "unsupported WAV audio"),
     "truncated.wav": (truncated_wav(), 1, "truncated: the header announces 32000 samples per channel, the data ends after 16000"),
 }
 
@@ -216,3 +226,60 @@ def test_a_reader_node_on_a_truncated_file_names_the_node(run_remotemedia, tmp_p
     assert result.returncode == 1
     assert "node `reader` failed in process" in result.stderr and "truncated" in result.stderr, result.stderr
     assert len(outputs(result.stdout)) == 50
+
+
+def lying_wav(data_length: int, data: bytes, extra: bytes = b"") -> bytes:
+    """A 16 kHz mono WAV whose RIFF length claims 4 GB and whose data chunk claims `data_length`."""
+    import struct
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + extra + b"data" + struct.pack("<I", data_length) + data
+    return b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + body
+
+
+# Headers claiming gigabytes, in files of a few KB: file → {source: (exit code, what stderr must say)},
+# read from the file and from stdin (where no length can be checked against the end of the input).
+LYING_HEADERS = {
+    # 1.5 GB announced, 1 s there: the second goes through, then the file is truncated; a stream
+    # is read to its end.
+    "data-1.5gb.wav": (lying_wav(1_500_000_000, b"\1\0" * 16000), {
+        "file": (1, "truncated: the header announces 750000000 samples per channel, the data ends after 16000"),
+        "stdin": (0, "")}),
+    # 4 GB announced is what writers to a pipe announce: read to its end.
+    "data-4gb.wav": (lying_wav(0xFFFFFFF0, b"\1\0" * 16000), {"file": (0, ""), "stdin": (0, "")}),
+    # A LIST chunk claiming 4 GB before the data.
+    "list-4gb.wav": (lying_wav(32000, b"\1\0" * 16000, b"LIST" + (0xFFFFFFF0).to_bytes(4, "little") + b"INFO" * 100), {
+        "file": (2, "a chunk's size runs past the end of the file"),
+        "stdin": (2, "stdin: the input ends inside its header")}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LYING_HEADERS))
+def test_a_header_claiming_gigabytes_allocates_what_is_there(name, remotemedia_bin, binary_env, tmp_path):
+    """Run with its address space capped at 256 MB (an all-native run needs far less: the 4 GB case
+    reads its second of audio under it): a buffer sized by the header, 1.5 to 4 GB, cannot be
+    allocated there and would abort the run."""
+    import resource
+
+    content, expected = LYING_HEADERS[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    manifest = tmp_path / "gain.json"
+    manifest.write_text(json.dumps({"version": "v1", "metadata": {"name": "gain"},
+                                    "nodes": [{"id": "gain", "node_type": "GainNode"}]}))
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
+
+    for source, (code, message) in expected.items():
+        argument, stdin = (str(path), None) if source == "file" else ("-", content)
+        result = subprocess.run([str(remotemedia_bin), "run", str(manifest), "--audio", argument, "--quiet"],
+                                input=stdin, capture_output=True, env=binary_env(), timeout=60,
+                                preexec_fn=cap_memory)
+        stderr = result.stderr.decode()
+        assert result.returncode == code, (source, stderr)
+        assert message in stderr and "panicked" not in stderr and "allocat" not in stderr, (source, stderr)
+        if code != 2:
+            assert len(result.stdout.splitlines()) == 50, (source, stderr)  # the second that is there
+        if code == 1:
+            assert name in stderr

@@ -5,7 +5,7 @@ The candidate is `remotemedia run`, with every node placed on the native engine 
 the SDK's pure-CPython run (`Pipeline.run` with REMOTEMEDIA_ENGINE=python, set for the whole suite)
 of the same manifest. Outputs are compared in the canonical JSON form both sides write.
 
-Bit-identical: WAV reading (8/16/24/32-bit, mono to 3 channels, any rate), FLAC against the same
+Bit-identical: WAV reading (8/16/24/32-bit, mono to 3 channels, 8 to 48 kHz), FLAC against the same
 samples, mix-down, gain, linear resampling (down and up), energy VAD segments, the WAV writer's
 file. Within a stated tolerance: the sinc resampler (rubato's filter, not numpy's; see
 SINC_TOLERANCE) and lossy formats (MP3, Ogg: VAD segments within 0.03 s of the WAV's).
@@ -61,6 +61,20 @@ def speech(tmp_path_factory) -> dict[str, Path]:
     sh(tool("sox"), base, "-r", "44100", "-b", "16", files["stereo44"], "remix", "1", "1v0.6")
     files["mono16"] = directory / "mono16.wav"
     sh("sox", base, "-r", "16000", "-c", "1", "-b", "16", files["mono16"])
+    # Other rates and channel counts: 48 kHz with 3 channels, 22.05 kHz stereo, 8 kHz mono 8-bit.
+    # (sox writes WAVE_FORMAT_EXTENSIBLE above 2 channels; Python's `wave` writes the plain header.)
+    files["3ch48"] = directory / "3ch48.wav"
+    raw = subprocess.run(["sox", str(base), "-r", "48000", "-b", "16", "-e", "signed-integer", "-t", "raw", "-",
+                          "remix", "1", "1v0.5", "1v-0.25"], check=True, capture_output=True, timeout=120).stdout
+    with wave.open(str(files["3ch48"]), "wb") as target:
+        target.setnchannels(3)
+        target.setsampwidth(2)
+        target.setframerate(48000)
+        target.writeframes(raw)
+    files["stereo22"] = directory / "stereo22.wav"
+    sh("sox", base, "-r", "22050", "-b", "16", files["stereo22"], "remix", "1v0.8", "1")
+    files["mono8k-8bit"] = directory / "mono8k-8bit.wav"
+    sh("sox", base, "-r", "8000", "-c", "1", "-b", "8", "-e", "unsigned-integer", files["mono8k-8bit"])
     # 8/24/32-bit PCM written by Python's wave (sox writes WAVE_FORMAT_EXTENSIBLE above 16 bits,
     # which the reference's `wave` reads only from Python 3.12 on).
     with wave.open(str(files["stereo44"])) as source:
@@ -143,6 +157,13 @@ CASES = {
     "vad-tuned": ("mono16", [{"node_type": "EnergyVADNode", "params": {"threshold_db": -35.5, "window_ms": 10,
                                                                        "min_speech_ms": 50, "min_silence_ms": 120}}], 30),
     "vad-stereo-windows": ("32bit", [{"node_type": "EnergyVADNode", "params": {"window_ms": 25}}], 20),
+    "read-3ch-48k": ("3ch48", [], 20),
+    "mixdown-3ch": ("3ch48", [{"node_type": "MixDownNode"}], 15),
+    "resample-3ch-48k-to-16k": ("3ch48", [{"node_type": "ResampleNode", "params": {"target_rate": 16000}}], 20),
+    "resample-down-22050-to-16k": ("stereo22", [{"node_type": "ResampleNode", "params": {"target_rate": 16000}}], 20),
+    "resample-up-8k-to-44100": ("mono8k-8bit", [{"node_type": "ResampleNode", "params": {"target_rate": 44100}}], 20),
+    "vad-8k-upsampled": ("mono8k-8bit", [{"node_type": "ResampleNode", "params": {"target_rate": 16000}},
+                                         {"node_type": "EnergyVADNode", "params": {"min_silence_ms": 200}}], 20),
 }
 
 

@@ -6,8 +6,12 @@ sandboxed as not."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
+import platform
 import socket
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -259,3 +263,77 @@ def test_a_well_behaved_node_gives_the_same_outputs_sandboxed(
     )
     assert plain.returncode == sandboxed.returncode == switched.returncode == 0, sandboxed.stderr + switched.stderr
     assert plain.stdout == sandboxed.stdout == switched.stdout == "6.5\n13.0\n32.5\n"
+
+
+def without_landlock(error: int):
+    """A `preexec_fn` making the binary's kernel look like one without Landlock: a seccomp filter
+    (inherited across exec) answers `landlock_create_ruleset` with `error` — ENOSYS as a kernel
+    predating it does, EOPNOTSUPP as one built with it but booted without it. Four instructions,
+    built here in the parent so the child only calls prctl."""
+    # struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: load the call's number, compare it
+    # with landlock_create_ruleset (444 on every architecture), answer `error` or let it through.
+    program = (ctypes.c_uint64 * 4)(
+        *(
+            code | jt << 16 | jf << 24 | k << 32
+            for code, jt, jf, k in [
+                (0x20, 0, 0, 0),  # BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+                (0x15, 0, 1, 444),  # BPF_JMP | BPF_JEQ | BPF_K
+                (0x06, 0, 0, 0x0005_0000 | error),  # BPF_RET: SECCOMP_RET_ERRNO | error
+                (0x06, 0, 0, 0x7FFF_0000),  # BPF_RET: SECCOMP_RET_ALLOW
+            ]
+        )
+    )
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.addressof(program))
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+
+    def install() -> None:
+        if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) or libc.prctl(
+            pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0
+        ):
+            raise OSError(ctypes.get_errno(), "cannot install the test's seccomp filter")
+
+    install.keep = (program, fprog)  # alive until the child has installed it
+    return install
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="Landlock and seccomp are Linux's")
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(errno.ENOSYS, "the kernel predates Landlock"), (errno.EOPNOTSUPP, "Landlock is built in but not enabled")],
+    ids=["kernel-without-landlock", "landlock-not-enabled"],
+)
+def test_without_landlock_the_sandbox_is_refused_not_weakened(
+    error, reason, remotemedia_bin, binary_env, chain, attempts_dir, cpython_env
+) -> None:
+    """The documented fallback: where the kernel offers no Landlock, a sandboxed node fails before
+    its worker starts, naming why (exit 1, nothing written); the same run unsandboxed, under the
+    same filter, works, so it is the sandbox that refuses and not the filter that breaks the run."""
+    node = {"id": "compute", "node_type": "Attempt", "module": "attempts", "params": {"action": "compute"}}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(remotemedia_bin), "run", str(chain([node], name="no-landlock")), "--input", "1"]
+            + ["--python-path", str(attempts_dir), *args],
+            capture_output=True,
+            text=True,
+            env=binary_env(cpython_env),
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            preexec_fn=without_landlock(error),
+        )
+
+    refused_run = run("--sandbox")
+    assert refused_run.returncode == EXIT_FAILURE, refused_run.stderr
+    assert "node `compute` failed" in refused_run.stderr, refused_run.stderr
+    assert "the sandbox needs Landlock, which this kernel does not offer" in refused_run.stderr
+    assert reason in refused_run.stderr and "refusing to run the node unsandboxed" in refused_run.stderr
+    assert refused_run.stdout == ""
+    assert worker_pids(refused_run.stderr) == set(), "a worker was started"
+    isolated = run("--isolate")
+    assert isolated.returncode == 0, isolated.stderr
+    assert isolated.stdout == "6.5\n"

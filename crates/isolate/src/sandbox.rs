@@ -191,7 +191,7 @@ pub fn enter(readable: &[PathBuf]) -> Result<SandboxReport, SandboxError> {
     readable.sort();
     readable.dedup();
     let fully_enforced = landlock::restrict(&readable)?;
-    seccomp::install()?;
+    seccomp::install(std::process::id())?;
     Ok(SandboxReport {
         landlock_abi: abi,
         fully_enforced,
@@ -262,6 +262,9 @@ mod seccomp {
     const DENIED: &[libc::c_long] = &[
         // Network: no socket can be made (socketpair stays: it reaches nothing outside).
         libc::SYS_socket,
+        // Truncating a file by path: Landlock governs it from ABI 3 (Linux 6.2) only.
+        // (ftruncate stays: the worker grows its arena by descriptor.)
+        libc::SYS_truncate,
         // New programs.
         libc::SYS_execve,
         libc::SYS_execveat,
@@ -323,8 +326,19 @@ mod seccomp {
         libc::SYS_ioperm,
     ];
 
-    /// Installs the filters on every thread of the process.
-    pub(super) fn install() -> Result<(), SandboxError> {
+    /// System calls that send a signal, with the argument naming the target process: allowed
+    /// only when it is this process (Landlock's signal scope does the same from ABI 6, Linux
+    /// 6.12; this holds on older kernels). `kill(0, …)` reaches this process's group, which is
+    /// the worker alone; `kill(-1, …)`, every process the user may signal, is refused.
+    const SIGNALS: &[libc::c_long] = &[
+        libc::SYS_kill,
+        libc::SYS_tgkill,
+        libc::SYS_rt_sigqueueinfo,
+        libc::SYS_rt_tgsigqueueinfo,
+    ];
+
+    /// Installs the filters on every thread of the process, whose id is `pid`.
+    pub(super) fn install(pid: u32) -> Result<(), SandboxError> {
         let error = |err: &dyn std::fmt::Display| SandboxError::Seccomp(err.to_string());
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|err| error(&err))?;
         let mut denied: BTreeMap<i64, Vec<SeccompRule>> =
@@ -342,6 +356,32 @@ mod seccomp {
             libc::SYS_clone,
             vec![SeccompRule::new(vec![new_process]).map_err(|err| error(&err))?],
         );
+        // A signal to another process (pid_t, the first argument) is refused; to this one, or
+        // its own group (0), it goes through. pidfd_send_signal needs a descriptor of the target
+        // that the filter cannot read: refused, as is tkill (a thread id of any process).
+        let first_argument_is_not = |value: u32| {
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                u64::from(value),
+            )
+            .map_err(|err| error(&err))
+        };
+        for &call in SIGNALS {
+            // The conditions of a rule must all hold: the target is neither this process nor,
+            // for kill, its own group.
+            let mut conditions = vec![first_argument_is_not(pid)?];
+            if call == libc::SYS_kill {
+                conditions.push(first_argument_is_not(0)?);
+            }
+            denied.insert(
+                call,
+                vec![SeccompRule::new(conditions).map_err(|err| error(&err))?],
+            );
+        }
+        denied.insert(libc::SYS_tkill, Vec::new());
+        denied.insert(libc::SYS_pidfd_send_signal, Vec::new());
         let filter = SeccompFilter::new(
             denied,
             SeccompAction::Allow,
@@ -358,10 +398,136 @@ mod seccomp {
             arch,
         )
         .map_err(|err| error(&err))?;
-        for filter in [clone3, filter] {
+        let mut filters = vec![clone3, filter];
+        #[cfg(target_arch = "x86_64")]
+        filters.push(x32(arch)?);
+        for filter in filters {
             let program: BpfProgram = filter.try_into().map_err(|err| error(&err))?;
             seccompiler::apply_filter_all_threads(&program).map_err(|err| error(&err))?;
         }
         Ok(())
+    }
+
+    /// The x32 ABI's system call numbers: the x86-64 numbers with this bit set. A kernel built
+    /// with x32 support takes them from an x86-64 process under the same audit architecture, so a
+    /// filter listing only the x86-64 numbers would let `socket`, `clone` or `execve` through
+    /// under their x32 numbers (seccompiler's architecture check does not look at this bit).
+    #[cfg(target_arch = "x86_64")]
+    pub(super) const X32_SYSCALL_BIT: libc::c_long = 0x4000_0000;
+
+    /// The last x32 system call number the filter refuses: the x32 table is the shared numbers
+    /// (0–467 in Linux 6.18) and x32's own entries 512–547; the margin covers calls added later.
+    #[cfg(target_arch = "x86_64")]
+    const X32_LAST: libc::c_long = 599;
+
+    /// Every x32 system call fails with `EPERM`: nothing in a worker uses that ABI. (On kernels
+    /// without x32, the default since Linux 5.x in most distributions, they fail with `ENOSYS`
+    /// anyway; this closes the hole where it is enabled, e.g. Debian's `syscall.x32=y`.)
+    #[cfg(target_arch = "x86_64")]
+    fn x32(arch: TargetArch) -> Result<SeccompFilter, SandboxError> {
+        let calls = (0..=X32_LAST).map(|call| (X32_SYSCALL_BIT | call, Vec::new()));
+        SeccompFilter::new(
+            calls.collect(),
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM as u32),
+            arch,
+        )
+        .map_err(|err| SandboxError::Seccomp(err.to_string()))
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_arch = "x86_64"))]
+mod tests {
+    use std::process::Command;
+
+    /// Set in the process that installs the filter: a filter cannot be removed, so the test runs
+    /// this test binary again, for this one test, and the filter goes with that process.
+    const FILTERED_CHILD: &str = "REMOTEMEDIA_TEST_SECCOMP_CHILD";
+
+    /// `(return value, errno)` of a raw system call with three zero arguments.
+    fn call(number: libc::c_long) -> (libc::c_long, i32) {
+        // SAFETY: every number given below fails before it reads its (null) arguments, or is
+        // getpid; none changes the process.
+        let result = unsafe { libc::syscall(number, 0, 0, 0) };
+        (
+            result,
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )
+    }
+
+    #[test]
+    fn the_filter_refuses_calls_under_their_x32_numbers_too() {
+        if std::env::var_os(FILTERED_CHILD).is_none() {
+            let status = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "sandbox::tests::the_filter_refuses_calls_under_their_x32_numbers_too",
+                    "--test-threads=1",
+                ])
+                .env(FILTERED_CHILD, "1")
+                .status()
+                .unwrap();
+            assert!(status.success(), "the filtered child failed: {status}");
+            return;
+        }
+        let pid = std::process::id();
+        super::seccomp::install(pid).unwrap();
+        let x32 = super::seccomp::X32_SYSCALL_BIT;
+        // Without the x32 rules these answer ENOSYS here (a kernel without x32) or do what they
+        // do (a kernel with it): the filter must answer first.
+        for number in [
+            x32 | libc::SYS_socket,
+            x32 | libc::SYS_execve,
+            x32 | 520,
+            x32 | libc::SYS_getpid,
+        ] {
+            assert_eq!(
+                call(number),
+                (-1, libc::EPERM),
+                "x32 call {}",
+                number & !x32
+            );
+        }
+        // The x86-64 numbers: socket refused, clone3 sent to clone, getpid untouched.
+        assert_eq!(call(libc::SYS_socket), (-1, libc::EPERM));
+        assert_eq!(call(libc::SYS_clone3), (-1, libc::ENOSYS));
+        assert_eq!(call(libc::SYS_getpid).0, libc::c_long::from(pid));
+    }
+
+    #[test]
+    fn the_filter_refuses_signals_to_other_processes_and_truncating_by_path() {
+        if std::env::var_os(FILTERED_CHILD).is_none() {
+            let status = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "sandbox::tests::the_filter_refuses_signals_to_other_processes_and_truncating_by_path",
+                    "--test-threads=1",
+                ])
+                .env(FILTERED_CHILD, "1")
+                .status()
+                .unwrap();
+            assert!(status.success(), "the filtered child failed: {status}");
+            return;
+        }
+        let pid = std::process::id();
+        super::seccomp::install(pid).unwrap();
+        let errno = || std::io::Error::last_os_error().raw_os_error();
+        // SAFETY: signal 0 only checks that the target could be signalled.
+        let kill = |target: libc::pid_t| unsafe { libc::kill(target, 0) };
+        // The parent (the test runner), any process (-1): refused; this process and its group: not.
+        assert_eq!(
+            (
+                kill(std::os::unix::process::parent_id() as libc::pid_t),
+                errno()
+            ),
+            (-1, Some(libc::EPERM))
+        );
+        assert_eq!((kill(-1), errno()), (-1, Some(libc::EPERM)));
+        assert_eq!(kill(pid as libc::pid_t), 0);
+        assert_eq!(kill(0), 0);
+        // Without the filter: ENOENT.
+        // SAFETY: a NUL-terminated path that does not exist.
+        let truncated = unsafe { libc::truncate(c"/nonexistent/remotemedia".as_ptr(), 0) };
+        assert_eq!((truncated, errno()), (-1, Some(libc::EPERM)));
     }
 }

@@ -119,7 +119,7 @@ impl Container {
 
 /// Audio that cannot be read, naming the input and, once reading started, where in it.
 #[derive(Debug, thiserror::Error)]
-#[error("{input}: {problem}{}", self.location())]
+#[error("{}", self.message())]
 pub struct DecodeError {
     /// The path, or `stdin`.
     pub input: String,
@@ -131,6 +131,17 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
+    /// `{input}: {problem} (near byte …)`; a WAV header the reference refuses reads as its
+    /// message does: `cannot read WAV file '{path}': {what}`.
+    fn message(&self) -> String {
+        match &self.problem {
+            Problem::WavHeader(what) => {
+                format!("cannot read WAV file {}: {what}", py_quote(&self.input))
+            }
+            problem => format!("{}: {problem}{}", self.input, self.location()),
+        }
+    }
+
     fn location(&self) -> String {
         match (self.byte, self.seconds) {
             (Some(byte), Some(seconds)) => {
@@ -154,7 +165,7 @@ pub enum Problem {
     Empty,
     #[error("not a supported audio format (WAV, FLAC, MP3, Ogg Vorbis): {0}")]
     UnknownFormat(String),
-    #[error("the input ends inside its header: it is truncated, or not audio")]
+    #[error("{TRUNCATED_HEADER}")]
     TruncatedHeader,
     #[error("has no audio track")]
     NoAudioTrack,
@@ -165,6 +176,9 @@ pub enum Problem {
     },
     #[error("invalid header: {0}")]
     BadHeader(String),
+    /// A WAV header the Python reader (`check_wav_format`) refuses too, in its words.
+    #[error("{0}")]
+    WavHeader(String),
     #[error("malformed audio data: {0}")]
     Malformed(String),
     #[error(
@@ -178,6 +192,8 @@ pub enum Problem {
     )]
     FormatChange { from: Format, to: Format },
 }
+
+const TRUNCATED_HEADER: &str = "the input ends inside its header: it is truncated, or not audio";
 
 /// Sample rates above this are refused as a lying header (the highest studio rate is 768 kHz).
 pub const MAX_SAMPLE_RATE: u32 = 1_536_000;
@@ -271,6 +287,16 @@ impl AudioDecoder {
         if empty_file {
             return Err(fail(Problem::Empty));
         }
+        if let AudioInput::File(path) = &input
+            && seekable
+        {
+            check_wav_chunks(path, source.byte_len().unwrap_or(0)).map_err(|err| {
+                fail(match err {
+                    WavCheck::Refused(what) => Problem::WavHeader(what),
+                    WavCheck::Io(err) => Problem::Read(err),
+                })
+            })?;
+        }
         let mut probed = probe(source, &hint);
         let mut seekable = seekable;
         if let (Err(SymphoniaError::IoError(err)), AudioInput::File(path)) = (&probed, &input)
@@ -325,13 +351,16 @@ impl AudioDecoder {
         let Some(CodecParameters::Audio(params)) = &track.codec_params else {
             return Err(at(Problem::NoAudioTrack));
         };
+        let header = |what: String| {
+            if container == Container::Wav {
+                Problem::WavHeader(what)
+            } else {
+                Problem::BadHeader(what)
+            }
+        };
         let sample_rate = match params.sample_rate {
             Some(rate) if (1..=MAX_SAMPLE_RATE).contains(&rate) => rate,
-            Some(rate) => {
-                return Err(at(Problem::BadHeader(format!(
-                    "sample rate {rate} Hz (1 to {MAX_SAMPLE_RATE} Hz expected)"
-                ))));
-            }
+            Some(rate) => return Err(at(header(rate_problem(rate)))),
             None => return Err(at(Problem::BadHeader("no sample rate".to_owned()))),
         };
         let channels = params
@@ -339,9 +368,7 @@ impl AudioDecoder {
             .as_ref()
             .map_or(0, |channels| channels.count());
         if channels == 0 || channels > MAX_CHANNELS {
-            return Err(at(Problem::BadHeader(format!(
-                "{channels} channels (1 to {MAX_CHANNELS} expected)"
-            ))));
+            return Err(at(header(channels_problem(channels as u64))));
         }
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default())
@@ -552,6 +579,120 @@ impl Iterator for AudioDecoder {
             }
         }
     }
+}
+
+fn rate_problem(rate: u32) -> String {
+    format!("sample rate {rate} Hz (1 to {MAX_SAMPLE_RATE} Hz expected)")
+}
+
+fn channels_problem(channels: u64) -> String {
+    format!("{channels} channels (1 to {MAX_CHANNELS} expected)")
+}
+
+/// Why [`check_wav_chunks`] refused a file.
+enum WavCheck {
+    Refused(String),
+    Io(io::Error),
+}
+
+/// The checks the Python `read_wav` makes on a WAV file's header (`check_wav_format`, and
+/// Python's `wave` refusing a chunk that runs past the end of the file or a format of 0
+/// channels), made before symphonia reads it so that both readers refuse the same files in the
+/// same words. Only a RIFF/WAVE file is looked at (anything else is left to the probe), and only
+/// its chunks before `data` (the data chunk's length is checked as truncation, at its end);
+/// whatever this walk cannot read is left to symphonia too.
+fn check_wav_chunks(path: &Path, len: u64) -> Result<(), WavCheck> {
+    let mut file = io::BufReader::new(File::open(path).map_err(WavCheck::Io)?);
+    let mut head = [0u8; 12];
+    if read_full(&mut file, &mut head).map_err(WavCheck::Io)? < head.len()
+        || &head[0..4] != b"RIFF"
+        || &head[8..12] != b"WAVE"
+    {
+        return Ok(());
+    }
+    let mut position = 12u64;
+    loop {
+        let mut chunk = [0u8; 8];
+        if read_full(&mut file, &mut chunk).map_err(WavCheck::Io)? < chunk.len() {
+            return Ok(());
+        }
+        let size = u64::from(u32::from_le_bytes(chunk[4..8].try_into().expect("4 bytes")));
+        let body = position + 8;
+        if &chunk[0..4] == b"data" {
+            return Ok(());
+        }
+        if body + size > len {
+            // The format chunk is read, not skipped: a file ending inside it is cut short.
+            return Err(WavCheck::Refused(if &chunk[0..4] == b"fmt " {
+                TRUNCATED_HEADER.to_owned()
+            } else {
+                "a chunk's size runs past the end of the file".to_owned()
+            }));
+        }
+        if &chunk[0..4] == b"fmt " && size >= 8 {
+            let mut format = [0u8; 8];
+            read_full(&mut file, &mut format).map_err(WavCheck::Io)?;
+            let channels = u16::from_le_bytes([format[2], format[3]]);
+            let rate = u32::from_le_bytes(format[4..8].try_into().expect("4 bytes"));
+            // In the reference's order: `wave` refuses 0 channels, then the rate, then too many.
+            if channels == 0 {
+                return Err(WavCheck::Refused(channels_problem(0)));
+            }
+            if !(1..=MAX_SAMPLE_RATE).contains(&rate) {
+                return Err(WavCheck::Refused(rate_problem(rate)));
+            }
+            if usize::from(channels) > MAX_CHANNELS {
+                return Err(WavCheck::Refused(channels_problem(channels.into())));
+            }
+        }
+        // Chunks are word-aligned: an odd size is followed by a pad byte.
+        position = body + size + (size & 1);
+        file.seek(SeekFrom::Start(position)).map_err(WavCheck::Io)?;
+    }
+}
+
+/// Reads into `buf` until it is full or the input ends; how many bytes were read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+/// A string as Python's `repr` quotes it (the reference's messages quote paths so).
+fn py_quote(text: &str) -> String {
+    // Single quotes, unless the text holds one and no double quote.
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if c == quote => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                quoted.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push(quote);
+    quoted
 }
 
 /// Finds the container of `source` and opens its reader.

@@ -262,25 +262,53 @@ fn a_truncated_wav_gives_its_frames_then_says_so() {
 #[test]
 fn lying_and_impossible_headers_are_refused() {
     let dir = TempDir::new("headers");
-    let (_, err) = problem(file(
-        &dir,
+    // Refused as the Python reader refuses them, in its words (`check_wav_format`).
+    let refused = |name: &str, bytes: &[u8], what: &str| {
+        let (_, err) = problem(file(&dir, name, bytes));
+        assert!(
+            matches!(&err.problem, Problem::WavHeader(got) if got == what),
+            "{err}"
+        );
+        let path = dir.path(name);
+        assert_eq!(
+            err.to_string(),
+            format!("cannot read WAV file '{}': {what}", path.display())
+        );
+    };
+    refused(
         "zero-channels.wav",
         &wav_header(1, 0, 16000, 16, 0),
-    ));
-    assert!(
-        err.to_string().contains("0 channels") || matches!(err.problem, Problem::BadHeader(_)),
-        "{err}"
+        "0 channels (1 to 256 expected)",
     );
-
-    let (_, err) = problem(file(&dir, "zero-rate.wav", &wav_header(1, 1, 0, 16, 0)));
-    assert!(matches!(err.problem, Problem::BadHeader(_)), "{err}");
-
-    let (_, err) = problem(file(
-        &dir,
+    refused(
+        "257-channels.wav",
+        &wav_header(1, 257, 16000, 16, 0),
+        "257 channels (1 to 256 expected)",
+    );
+    refused(
+        "zero-rate.wav",
+        &wav_header(1, 1, 0, 16, 0),
+        "sample rate 0 Hz (1 to 1536000 Hz expected)",
+    );
+    refused(
         "fast.wav",
         &wav_header(1, 1, 4_000_000_000, 16, 0),
-    ));
-    assert!(matches!(err.problem, Problem::BadHeader(_)), "{err}");
+        "sample rate 4000000000 Hz (1 to 1536000 Hz expected)",
+    );
+    refused(
+        "cut-in-fmt.wav",
+        &wav_header(1, 1, 16000, 16, 0)[..30],
+        "the input ends inside its header: it is truncated, or not audio",
+    );
+    let mut list = wav_header(1, 1, 16000, 16, 0);
+    list.truncate(36); // before the data chunk: a LIST chunk claiming 4 GB
+    list.extend(b"LIST\xf0\xff\xff\xffINFO");
+    list.extend(b"data\0\0\0\0");
+    refused(
+        "list-past-end.wav",
+        &list,
+        "a chunk's size runs past the end of the file",
+    );
 
     // An unknown codec (format tag 0x0055: MP3 inside WAV).
     let (_, err) = problem(file(

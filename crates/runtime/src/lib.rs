@@ -1,7 +1,8 @@
 //! The remotemedia runtime for embedders: validates pipeline manifests, decides where every node
-//! runs, and streams data through the graph, with the default engines wired in — the embedded
-//! RustPython interpreter for pure-Python nodes and CPython (loaded at run time) for nodes that need
-//! C extensions. It is the library behind the `remotemedia` executable.
+//! runs, and streams data through the graph, with the default engines wired in — the native
+//! engine for the catalogue's audio nodes (Rust, no interpreter), the embedded RustPython
+//! interpreter for pure-Python nodes and CPython (loaded at run time) for nodes that need C
+//! extensions. It is the library behind the `remotemedia` executable.
 //!
 //! ```no_run
 //! use remotemedia_runtime::{Pipeline, Value};

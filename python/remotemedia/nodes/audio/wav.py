@@ -47,7 +47,15 @@ def read_wav(path: str, frame_ms: int, node: str) -> Iterator[dict[str, Any]]:
     """
     try:
         reader = wave.open(path, "rb")
-    except (OSError, wave.Error, EOFError) as exc:
+    except wave.Error as exc:
+        if str(exc) == "bad # of channels":  # `wave`'s words for 0 channels; the native reader's are these
+            raise NodeError(f"cannot read WAV file {path!r}: 0 channels (1 to {MAX_CHANNELS} expected)") from exc
+        raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
+    except EOFError as exc:  # a bare EOFError: the file ends inside a chunk `wave` reads
+        raise NodeError(
+            f"cannot read WAV file {path!r}: the input ends inside its header: it is truncated, or not audio"
+        ) from exc
+    except OSError as exc:
         raise NodeError(f"cannot read WAV file {path!r}: {exc}") from exc
     except RuntimeError as exc:  # the wave module's bare error for a chunk running past its parent
         raise NodeError(f"cannot read WAV file {path!r}: a chunk's size runs past the end of the file") from exc
