@@ -295,7 +295,7 @@ pub fn format_gb(gb: f64) -> String {
 }
 
 /// A machine's `have` GB that fall short of `need`, as [`format_gb`] shows them unless that would
-/// read as enough (`has 8.6 GB` against `≥ 8.55 GB`): then rounded down, to two decimals.
+/// read as enough (`has 8.6 GB` against `≥ 8.58 GB`): then rounded down, to two decimals.
 pub fn format_gb_short_of(have: f64, need: f64) -> String {
     if have >= need || (have * 10.0).round() / 10.0 < need {
         return format_gb(have);
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(format_gb_given(8.0), "8 GB");
         assert_eq!(format_gb_given(8.001), "8.001 GB");
         assert_eq!(format_gb_short_of(8.0, 8.001), "8 GB");
-        assert_eq!(format_gb_short_of(8.589_934_592, 8.55), "8.58 GB");
+        assert_eq!(format_gb_short_of(8.56, 8.58), "8.56 GB");
         assert_eq!(format_gb_short_of(8.589_934_592, 16.0), "8.6 GB");
     }
 }
