@@ -34,20 +34,8 @@ impl Engine for NativeEngine {
 }
 
 impl NodeInstance for Pass {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         Ok(out.emit(item)?)
-    }
-
-    fn flush(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
-        Ok(())
     }
 }
 

@@ -110,17 +110,24 @@ pub trait Engine: Send + Sync {
 /// One live node. The executor calls `initialize`, then `process` per input, `flush` once at end of
 /// stream, and `cleanup` always — also after a failure anywhere in the run.
 pub trait NodeInstance {
-    /// Prepares the node (load a model, open a file). Every node initializes before data flows.
-    fn initialize(&mut self) -> Result<(), NodeError>;
+    /// Prepares the node (load a model, open a file). Every node initializes before data flows;
+    /// a node with nothing to prepare keeps this default.
+    fn initialize(&mut self) -> Result<(), NodeError> {
+        Ok(())
+    }
 
     /// Handles one input, emitting 0..n outputs as soon as each is produced.
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError>;
 
-    /// Emits what the node still holds at end of stream.
-    fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError>;
+    /// Emits what the node still holds at end of stream (by default, nothing).
+    fn flush(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
+        Ok(())
+    }
 
-    /// Releases the node's resources.
-    fn cleanup(&mut self) -> Result<(), NodeError>;
+    /// Releases the node's resources (by default, none to release).
+    fn cleanup(&mut self) -> Result<(), NodeError> {
+        Ok(())
+    }
 
     /// For a node that keeps items in flight — `process` returns once an item is sent on, before
     /// its outputs exist (a remote node streams items ahead of their answers) — a channel with a

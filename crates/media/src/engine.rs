@@ -496,10 +496,6 @@ struct Reader {
 }
 
 impl NodeInstance for Reader {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let path = match (&item, &self.path) {
             (Value::Str(path), _) => path.to_string(),
@@ -532,14 +528,6 @@ impl NodeInstance for Reader {
         }
         Ok(())
     }
-
-    fn flush(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
 }
 
 /// `WavWriterNode`: writes frames, then emits the file's summary at end of stream.
@@ -550,10 +538,6 @@ struct Writer {
 }
 
 impl NodeInstance for Writer {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, _out: &mut dyn Emitter) -> Result<(), NodeError> {
         let frame = InFrame::from_item(&item, &self.id)?;
         self.writer
@@ -600,10 +584,6 @@ struct Stateless {
 }
 
 impl NodeInstance for Stateless {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let frame = InFrame::from_item(&item, &self.id)?;
         let value = match self.gain {
@@ -625,14 +605,6 @@ impl NodeInstance for Stateless {
         out.emit(value)?;
         Ok(())
     }
-
-    fn flush(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
 }
 
 /// `ResampleNode`.
@@ -642,10 +614,6 @@ struct Linear {
 }
 
 impl NodeInstance for Linear {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let frame = InFrame::from_item(&item, &self.id)?;
         let result = self
@@ -653,14 +621,6 @@ impl NodeInstance for Linear {
             .process(frame.as_ref())
             .map_err(|err| node_error(format!("{}: {err}", self.id)))?;
         emit_resampled(result, &frame, out)
-    }
-
-    fn flush(&mut self, _out: &mut dyn Emitter) -> Result<(), NodeError> {
-        Ok(())
-    }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
-        Ok(())
     }
 }
 
@@ -684,10 +644,6 @@ struct Sinc {
 }
 
 impl NodeInstance for Sinc {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let frame = InFrame::from_item(&item, &self.id)?;
         let result = self
@@ -707,10 +663,6 @@ impl NodeInstance for Sinc {
         }
         Ok(())
     }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
 }
 
 /// `EnergyVADNode`.
@@ -720,10 +672,6 @@ struct Vad {
 }
 
 impl NodeInstance for Vad {
-    fn initialize(&mut self) -> Result<(), NodeError> {
-        Ok(())
-    }
-
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let frame = InFrame::from_item(&item, &self.id)?;
         let segments = self
@@ -740,10 +688,6 @@ impl NodeInstance for Vad {
         for segment in self.vad.flush() {
             out.emit(segment_value(segment))?;
         }
-        Ok(())
-    }
-
-    fn cleanup(&mut self) -> Result<(), NodeError> {
         Ok(())
     }
 }

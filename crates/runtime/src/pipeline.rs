@@ -241,7 +241,9 @@ impl Pipeline {
                             .unwrap_or_else(PoisonError::into_inner)
                             .take()
                             .map(|ProvidedEngine(engine)| engine),
-                        EngineKind::Native | EngineKind::Remote { .. } | EngineKind::Cluster => None,
+                        EngineKind::Native | EngineKind::Remote { .. } | EngineKind::Cluster => {
+                            None
+                        }
                     };
                     let engine = match (engine, &placed.engine) {
                         (Some(engine), _) => engine,

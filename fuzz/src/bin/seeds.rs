@@ -69,6 +69,8 @@ fn main() -> std::io::Result<()> {
                 name: "operand".into(),
                 value: Some(convert::encode_value(&Value::Int(5))),
             }],
+            // A pipelining client's request (issue 15): up to 4 items in flight.
+            window: 4,
             requirements: Some(convert::encode_requirements(None)),
             runtime_hint: 0,
             isolation: 1,
