@@ -536,6 +536,10 @@ impl LocalEngines for DefaultEngines {
     ) -> Result<Arc<dyn Engine>, EngineStartError> {
         Ok(isolation::isolated_engine(kind, isolation, &self.config))
     }
+
+    fn native(&self, node: &NodeManifest) -> NativeFinding {
+        native_finding(node)
+    }
 }
 
 /// The RustPython engine's settings for `config`: its Python path (with the environment's) and
