@@ -6,12 +6,12 @@ sandboxed as not."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import json
 import platform
 import socket
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -265,40 +265,37 @@ def test_a_well_behaved_node_gives_the_same_outputs_sandboxed(
     assert plain.stdout == sandboxed.stdout == switched.stdout == "6.5\n13.0\n32.5\n"
 
 
-def without_landlock(error: int):
-    """A `preexec_fn` making the binary's kernel look like one without Landlock: a seccomp filter
-    (inherited across exec) answers `landlock_create_ruleset` with `error` — ENOSYS as a kernel
-    predating it does, EOPNOTSUPP as one built with it but booted without it. Four instructions,
-    built here in the parent so the child only calls prctl."""
-    # struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: load the call's number, compare it
-    # with landlock_create_ruleset (444 on every architecture), answer `error` or let it through.
-    program = (ctypes.c_uint64 * 4)(
-        *(
-            code | jt << 16 | jf << 24 | k << 32
-            for code, jt, jf, k in [
-                (0x20, 0, 0, 0),  # BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
-                (0x15, 0, 1, 444),  # BPF_JMP | BPF_JEQ | BPF_K
-                (0x06, 0, 0, 0x0005_0000 | error),  # BPF_RET: SECCOMP_RET_ERRNO | error
-                (0x06, 0, 0, 0x7FFF_0000),  # BPF_RET: SECCOMP_RET_ALLOW
-            ]
-        )
-    )
+WITHOUT_LANDLOCK = textwrap.dedent(
+    """
+    import ctypes, os, sys
+
+    # struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: load the call's number, compare it with
+    # landlock_create_ruleset (444 on every architecture), answer the errno given, or let it through.
+    error = int(sys.argv[1])
+    program = (ctypes.c_uint64 * 4)(*(
+        code | jt << 16 | jf << 24 | k << 32
+        for code, jt, jf, k in [
+            (0x20, 0, 0, 0),                    # BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr
+            (0x15, 0, 1, 444),                  # BPF_JMP | BPF_JEQ | BPF_K
+            (0x06, 0, 0, 0x0005_0000 | error),  # BPF_RET: SECCOMP_RET_ERRNO | error
+            (0x06, 0, 0, 0x7FFF_0000),          # BPF_RET: SECCOMP_RET_ALLOW
+        ]
+    ))
 
     class SockFprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    fprog = SockFprog(len(program), ctypes.addressof(program))
     libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
-
-    def install() -> None:
-        if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) or libc.prctl(
-            pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0
-        ):
-            raise OSError(ctypes.get_errno(), "cannot install the test's seccomp filter")
-
-    install.keep = (program, fprog)  # alive until the child has installed it
-    return install
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.prctl(
+        PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(SockFprog(4, ctypes.addressof(program))), 0, 0
+    ):
+        sys.exit(f"cannot install the test's seccomp filter: {os.strerror(ctypes.get_errno())}")
+    os.execv(sys.argv[2], sys.argv[2:])
+    """
+)
+"""Runs `argv[2:]` with `landlock_create_ruleset` answering `argv[1]` (an errno), as a kernel without
+Landlock would: a seccomp filter, installed by this fresh interpreter and kept across exec."""
 
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="Landlock and seccomp are Linux's")
@@ -317,14 +314,13 @@ def test_without_landlock_the_sandbox_is_refused_not_weakened(
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(remotemedia_bin), "run", str(chain([node], name="no-landlock")), "--input", "1"]
-            + ["--python-path", str(attempts_dir), *args],
+            [sys.executable, "-c", WITHOUT_LANDLOCK, str(error), str(remotemedia_bin), "run"]
+            + [str(chain([node], name="no-landlock")), "--input", "1", "--python-path", str(attempts_dir), *args],
             capture_output=True,
             text=True,
             env=binary_env(cpython_env),
             stdin=subprocess.DEVNULL,
             timeout=120,
-            preexec_fn=without_landlock(error),
         )
 
     refused_run = run("--sandbox")

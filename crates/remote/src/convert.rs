@@ -361,6 +361,8 @@ pub fn decode_open(open: proto::OpenNode) -> Result<(NodeManifest, NodeSpec), Ma
         is_streaming: None,
         placement: None,
         isolation: Some(decode_isolation(open.isolation, "open.isolation")?),
+        // The client's executor times the node's calls (it waits on them); the host does not.
+        timeout_s: None,
         rewritten_from: None,
     };
     let spec = NodeSpec {

@@ -849,14 +849,24 @@ impl Session<'_> {
                 "a request with no kind set",
             ))),
             Ok(None) => Ok(None),
-            // Undecodable or oversized messages are the client's fault; say so.
+            // Undecodable or oversized messages are the client's fault; say so. A message over the
+            // limit (tonic's decoder says OUT_OF_RANGE) is RESOURCE_EXHAUSTED, as gRPC itself
+            // reports one: the client can tell "too large" from "malformed" by the code.
             Err(status)
                 if matches!(
                     status.code(),
-                    tonic::Code::Internal
-                        | tonic::Code::InvalidArgument
-                        | tonic::Code::OutOfRange
-                        | tonic::Code::ResourceExhausted
+                    tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+                ) && !status.message().contains("transport") =>
+            {
+                Err(Ending::Refused(Status::resource_exhausted(format!(
+                    "request too large: {}",
+                    status.message()
+                ))))
+            }
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Internal | tonic::Code::InvalidArgument
                 ) && !status.message().contains("transport") =>
             {
                 Err(Ending::Refused(Status::invalid_argument(format!(
