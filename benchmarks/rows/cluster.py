@@ -122,7 +122,7 @@ def _measure(bench: Bench, row: Row, address: str) -> None:
         Figure(
             "start-up cost of placing a node on Ray",
             "s",
-            stats(pairwise(runs[1]["local"], runs[1]["cluster"], lambda local, cluster: cluster - local)),
+            pairwise(runs[1]["local"], runs[1]["cluster"], lambda local, cluster: cluster - local),
             note="cluster run − local run, one item, pair by pair",
         ),
         Figure(

@@ -1,6 +1,7 @@
-"""`run --node-timeout` fails one slow `process` call, naming the node (issue 16, finding 4): the
-outputs before it are written and the run exits 1 — the node interrupted and cleaned up where its
-engine can (CPython), the run stopped after --stop-timeout where it cannot (in-process RustPython)."""
+"""`run --node-timeout`, or a node's own `timeout_s`, fails one slow `process` call, naming the node
+(issue 16, finding 4): the outputs before it are written and the run exits 1 — the node interrupted
+and cleaned up where its engine can (CPython), the run stopped after --stop-timeout where it cannot
+(in-process RustPython)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,37 @@ def test_calls_within_the_node_timeout_are_untouched(run_remotemedia, manifest_f
                              "--node-timeout", "5")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "3"]
+
+
+def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
+    run_remotemedia, manifest_file, tmp_path
+):
+    """`timeout_s` on the node: it applies without --node-timeout, and in place of a longer one;
+    the other nodes keep the run's."""
+    (tmp_path / "stall_nodes.py").write_text(STALL_MODULE)
+    log = tmp_path / "cleanup.log"
+    manifest = manifest_file(
+        [{"id": "before", "node_type": "PassThroughNode"},
+         {"id": "stall", "node_type": "StallOnTwo", "module": "stall_nodes", "params": {"log": str(log)},
+          "runtime_hint": "cpython", "timeout_s": 0.5}],
+        [("before", "stall")],
+        name="own-timeout",
+    )
+    env = {} if "REMOTEMEDIA_PYTHON" in os.environ else {"REMOTEMEDIA_PYTHON": sys.executable}
+    for run_timeout in ([], ["--node-timeout", "30"]):
+        result = run_remotemedia(
+            "run", manifest, "--python-path", tmp_path, "--input", "1", "--input", "2", "--input", "3",
+            "--stop-timeout", "1", *run_timeout, env=env,
+        )
+        assert result.returncode == EXIT_FAILURE, result.stderr
+        assert "node `stall` failed in process: it took longer than the node timeout of 0.5 s" in result.stderr
+        assert result.stdout.split() == ["1"]
+        assert log.read_text() == "cleanup"
+
+
+@pytest.mark.parametrize("value", [0, -1, "1", 31536001])
+def test_a_node_timeout_in_the_manifest_must_be_a_positive_number_of_seconds(run_remotemedia, manifest_file, value):
+    manifest = manifest_file([{"id": "n", "node_type": "PassThroughNode", "timeout_s": value}], name="bad-timeout")
+    result = run_remotemedia("validate", manifest)
+    assert result.returncode == 2, result.stderr
+    assert "/nodes/0/timeout_s" in result.stderr

@@ -220,3 +220,19 @@ def test_a_ring_of_100_000_nodes_is_one_named_cycle(validate, tmp_path):
     assert error["pointer"] == "/connections/0"
     assert error["message"].startswith("cycle: n0 -> n1 -> n2 -> ")
     assert error["message"].endswith(" -> n99999 -> n0")
+
+
+def test_a_cycle_is_named_along_its_edges_when_they_are_declared_out_of_node_order(validate, tmp_path):
+    """The loop a -> c -> b -> a, its edges listed backwards: the message follows the edges (a name
+    list in node order, a -> b -> c, would describe edges that do not exist)."""
+    manifest = tmp_path / "backwards.json"
+    manifest.write_text(json.dumps({
+        "version": "v1",
+        "metadata": {"name": "backwards"},
+        "nodes": [{"id": node_id, "node_type": "PassThroughNode"} for node_id in ("a", "b", "c", "d")],
+        "connections": [{"from": "d", "to": "a"}, {"from": "b", "to": "a"}, {"from": "c", "to": "b"},
+                        {"from": "a", "to": "c"}],
+    }))
+    result = validate(manifest.name, cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr == "backwards.json: /connections/1: cycle: a -> c -> b -> a\n"

@@ -32,10 +32,35 @@ class Cluster:
     address: str
     ray: Any
 
+    def actor_table(self) -> list[dict[str, Any]]:
+        """remotemedia's actors in Ray's actor table (the GCS's: what `ray list actors` shows,
+        without the dashboard the state API needs), dead ones included: name, state, node IP,
+        process id and, for a dead one, why it died. Read by a task on the cluster, as the
+        client API has no actor table."""
+        ray = self.ray
+
+        @ray.remote(num_cpus=0)
+        def table() -> list[dict[str, Any]]:
+            import ray._private.state
+
+            return [
+                {
+                    "name": actor["Name"],
+                    "state": actor["State"],
+                    "ip": actor["Address"]["IPAddress"],
+                    "pid": actor["Pid"],
+                    "death": str(actor["DeathCause"]).strip(),
+                }
+                for actor in ray._private.state.actors().values()
+                if actor["Name"].startswith("remotemedia-")
+            ]
+
+        return ray.get(table.remote(), timeout=60)
+
     def actors(self) -> list[str]:
-        """The names of remotemedia's live actors (the runs' node workers)."""
-        named = self.ray.util.list_named_actors(all_namespaces=True)
-        return sorted(actor["name"] for actor in named if actor["name"].startswith("remotemedia-"))
+        """The names of remotemedia's actors that are not dead (alive, pending or restarting),
+        from Ray's actor table."""
+        return sorted(actor["name"] for actor in self.actor_table() if actor["state"] != "DEAD")
 
     def wait_for_actors(self, predicate: Any, timeout_s: float, what: str) -> list[str]:
         deadline = time.monotonic() + timeout_s

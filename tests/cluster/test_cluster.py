@@ -70,6 +70,22 @@ def start_run(
     )
 
 
+def workers(remotemedia_bin: Path) -> list[int]:
+    """The node workers (`serve --one-run`) of this checkout's binary still running, by pid."""
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    prefix = f"{remotemedia_bin} serve --one-run"
+    rows = [line.split(None, 1) for line in listing.splitlines()]
+    return [int(row[0]) for row in rows if len(row) == 2 and row[1].startswith(prefix)]
+
+
+def wait_for_no_workers(remotemedia_bin: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while workers(remotemedia_bin):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"node workers still running after {timeout_s} s: {workers(remotemedia_bin)}")
+        time.sleep(0.25)
+
+
 def first_output(client: subprocess.Popen[str]) -> str:
     """The run's next output line; a run that ended instead fails the test with its stderr."""
     line = client.stdout.readline()
@@ -105,18 +121,26 @@ def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
         client.stdin.write("1\n")
         client.stdin.flush()
         first = first_output(client)
-        # The run is streaming: its node's actor is alive now, named after the node.
-        during = ray_cluster.actors()
+        # The run is streaming: its node's actor is alive now, named after the node, on the
+        # machine that declared the GPU, and so is its node worker.
+        during = [actor for actor in ray_cluster.actor_table() if actor["state"] != "DEAD"]
+        workers_during = workers(remotemedia_bin)
         rest, stderr = client.communicate("".join(f"{n}\n" for n in range(2, 6)), timeout=RUN_TIMEOUT_S)
     finally:
         client.kill()
     assert client.returncode == 0, stderr
     assert first + rest == local.stdout
-    assert len(during) == 1 and during[0].endswith(f"-{GPU_NODE}"), during
+    assert [(actor["state"], actor["ip"]) for actor in during] == [("ALIVE", "127.0.0.3")], during
+    (actor,) = during
+    assert actor["name"].endswith(f"-{GPU_NODE}"), actor
+    assert len(workers_during) == 1, workers_during
     assert "placed on the Ray cluster" in stderr and f"node={GPU_NODE}" in stderr
     worker = next(line for line in stderr.splitlines() if "placed on the Ray cluster" in line)
     assert "worker=127.0.0.3:" in worker, worker  # the machine that declared the GPU
     ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "the actor is gone after the run")
+    (after,) = [entry for entry in ray_cluster.actor_table() if entry["name"] == actor["name"]]
+    assert after["state"] == "DEAD", after
+    wait_for_no_workers(remotemedia_bin, 30)
 
 
 def test_placement_cluster_sends_a_node_there_and_needs_a_cluster(ray_cluster, run_remotemedia, manifest):
@@ -144,6 +168,7 @@ def test_resources_no_machine_offers_fail_before_data_flows_naming_node_and_reso
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`" in ran.stderr
     assert "no machine of the cluster offers gpu_memory_gb 16 (the most any machine offers: 8)" in ran.stderr
+    print(f"unsatisfiable: exit 2 after {time.monotonic() - started:.1f} s")
     assert time.monotonic() - started < 120
     assert ray_cluster.actors() == []
 
@@ -169,6 +194,7 @@ def test_an_unreachable_cluster_fails_before_data_flows_within_a_bound(run_remot
     assert ran.stdout == ""
     assert f"node `{GPU_NODE}`: cannot reach the Ray cluster at ray://127.0.0.1:{closed}" in ran.stderr
     assert "Connection refused" in ran.stderr
+    print(f"unreachable: exit 2 after {time.monotonic() - started:.1f} s")
     # A bound, not a speed target: a refused connection is not retried for Ray's half minute.
     assert time.monotonic() - started < 30
 
@@ -191,10 +217,12 @@ def test_an_actor_killed_mid_stream_fails_the_run_naming_the_node_and_rays_reaso
     finally:
         client.kill()
     assert client.returncode == 1, stderr
+    print(f"actor killed: exit 1 after {time.monotonic() - killed:.1f} s")
     assert time.monotonic() - killed < 30
     assert f"node `{GPU_NODE}` failed" in stderr
     assert "Ray:" in stderr and "ray.kill" in stderr, stderr
     ray_cluster.wait_for_actors(lambda actors: actors == [], 30, "no actor is left")
+    wait_for_no_workers(remotemedia_bin, 30)
 
 
 def test_a_node_failing_on_the_cluster_fails_the_run_and_its_actor_is_released(
@@ -233,6 +261,47 @@ def test_a_client_ended_by_a_signal_leaves_no_actor_behind(ray_cluster, remoteme
     finally:
         client.kill()
     assert client.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    ended = time.monotonic()
     # SIGINT/SIGTERM: the run cleans its nodes up, releasing the actor. SIGKILL: the driver process
     # sees its stdin close and releases it; Ray would also kill the actors of a dead driver.
     ray_cluster.wait_for_actors(lambda actors: actors == [], 60, "no actor is left")
+    wait_for_no_workers(remotemedia_bin, 30)
+    print(f"{sig.name}: no actor or worker left {time.monotonic() - ended:.1f} s after the client ended")
+
+
+def test_a_native_node_placed_on_the_cluster_runs_natively_on_its_worker(
+    ray_cluster, run_remotemedia, manifest
+):
+    document = json.loads((REPO_ROOT / "examples" / "manifests" / "speech_audio.json").read_text())
+    # No recording: the worker would write it on its machine.
+    document["nodes"] = [node for node in document["nodes"] if node["node_type"] != "WavWriterNode"]
+    document["connections"] = [edge for edge in document["connections"] if "recorder_2" not in edge.values()]
+    speech = REPO_ROOT / "examples" / "audio" / "speech.mp3"
+    local = run_remotemedia("run", manifest(document), "--audio", speech)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.count("\n") >= 2, local.stdout  # speech segments
+
+    for node in document["nodes"]:
+        if node["id"] == "resample_1":
+            node["placement"] = "cluster"
+    path = manifest(document)
+    plan = run_remotemedia("plan", path, "--cluster", ray_cluster.address, "--json", timeout=RUN_TIMEOUT_S)
+    assert plan.returncode == 0, plan.stderr
+    engines = {node["id"]: node["engine"]["kind"] for node in json.loads(plan.stdout)["nodes"]}
+    assert engines == {"mono_0": "native", "resample_1": "cluster", "vad_3": "native"}
+
+    ran = run_remotemedia(
+        "run",
+        path,
+        "--audio",
+        speech,
+        "--cluster",
+        ray_cluster.address,
+        env={"RUST_LOG": "remotemedia_cluster=info,remotemedia_remote=debug"},
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == local.stdout
+    # The worker placed it on its native engine, as a local run does — not on a Python fallback.
+    (created,) = [line for line in ran.stderr.splitlines() if "remote node created" in line]
+    assert "node=resample_1" in created and "engine=native" in created, created

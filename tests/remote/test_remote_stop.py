@@ -1,6 +1,7 @@
 """A node busy on `serve` is not left behind when its client goes (issue 16, finding 4): a client
 SIGKILLed mid-item gets its server-side node interrupted, cleaned up and its slot freed; a client
-stopped with SIGTERM while its remote node is mid-item exits 130 within its stop timeout."""
+stopped with SIGTERM while its remote node is mid-item exits 130 within its stop timeout. The
+server's own account (`Describe`'s open node streams) is what proves the slot is free."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from raw_grpc import active_nodes
 
 EXIT_INTERRUPTED = 130
 HANG_GUARD_S = 60
@@ -107,11 +109,16 @@ def test_a_killed_clients_busy_node_is_interrupted_cleaned_up_and_its_slot_freed
     assert refused.returncode != 0
     assert "this host already runs 1 nodes, its limit" in refused.stderr, refused.stderr
 
+    assert active_nodes(spinning_server.address) == 1
+
     client.kill()
     client.wait()
     took = wait_for(lambda: "cleanup" in log.read_text(), "the server never cleaned the node up")
     assert took < CLEANUP_BOUND_S, f"cleaned up {took:.2f} s after the client died"
     wait_for(lambda: "client gone" in spinning_server.log(), "the server did not end the stream", bound=CLEANUP_BOUND_S)
+    # The server itself counts no open node stream within the bound (measured from the kill).
+    wait_for(lambda: active_nodes(spinning_server.address) == 0, "Describe still counts the node",
+             bound=CLEANUP_BOUND_S - took)
     # The slot is free again.
     again = passthrough_runs_on(spinning_server, remotemedia, write_manifest, profile)
     assert again.returncode == 0, again.stderr
@@ -136,6 +143,8 @@ def test_sigterm_on_a_client_whose_remote_node_is_mid_item_exits_130_in_time(
     assert took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
     # And the server does not keep the node: it is interrupted and cleaned up.
     wait_for(lambda: "cleanup" in log.read_text(), "the server never cleaned the node up", bound=CLEANUP_BOUND_S)
+    wait_for(lambda: active_nodes(spinning_server.address) == 0, "Describe still counts the node",
+             bound=CLEANUP_BOUND_S)
 
 
 def test_serve_isolate_ends_a_gone_clients_busy_rustpython_node_and_frees_its_slot(
@@ -164,6 +173,7 @@ def test_serve_isolate_ends_a_gone_clients_busy_rustpython_node_and_frees_its_sl
     client.wait()
     took = wait_for(lambda: "client gone" in server.log(), "the server kept the node", bound=HANG_GUARD_S)
     assert took < CLEANUP_BOUND_S, f"the stream ended {took:.2f} s after the client died"
+    wait_for(lambda: active_nodes(server.address) == 0, "Describe still counts the node", bound=CLEANUP_BOUND_S)
     again = passthrough_runs_on(server, remotemedia, write_manifest, profile)
     assert again.returncode == 0, again.stderr
     assert again.stdout.split() == ["7"]

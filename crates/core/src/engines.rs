@@ -7,8 +7,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::engine::Engine;
-use crate::manifest::Isolation;
+use crate::engine::{Engine, NativeFinding};
+use crate::manifest::{Isolation, NodeManifest};
 use crate::placement::EngineKind;
 
 /// Starts this process's engines by the kind placement chose.
@@ -31,6 +31,13 @@ pub trait LocalEngines: Send + Sync + fmt::Debug {
         isolation: Isolation,
     ) -> Result<Arc<dyn Engine>, EngineStartError> {
         Err(format!("this process cannot run {kind} nodes with isolation `{isolation}`").into())
+    }
+
+    /// Whether these engines run `node` natively (as Rust), for placement: a `serve` host asks it
+    /// of every node a client opens, so a catalogue node it implements natively runs natively
+    /// there too. By default nothing is native.
+    fn native(&self, _node: &NodeManifest) -> NativeFinding {
+        NativeFinding::NotImplemented
     }
 }
 

@@ -350,13 +350,19 @@ pub fn decode_open(open: proto::OpenNode) -> Result<(NodeManifest, NodeSpec), Ma
         id: open.node_id.clone(),
         node_type: open.node_type.clone(),
         module: open.module.clone(),
-        params: Default::default(),
+        // For placement, which asks whether a native implementation takes these params.
+        params: params
+            .iter()
+            .map(|(name, value)| (name.clone(), value.to_json()))
+            .collect(),
         capabilities: decode_requirements(open.requirements)?,
         host: None,
         runtime_hint: Some(decode_hint(open.runtime_hint)?),
         is_streaming: None,
         placement: None,
         isolation: Some(decode_isolation(open.isolation, "open.isolation")?),
+        // The client's executor times the node's calls (it waits on them); the host does not.
+        timeout_s: None,
         rewritten_from: None,
     };
     let spec = NodeSpec {

@@ -16,7 +16,8 @@ use remotemedia_core::engines::LocalEngines;
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{Isolation, Manifest, Metadata, NodeManifest};
 use remotemedia_core::placement::{
-    self, EngineKind, MachineCapabilities, NoClassProbe, Plan, PlanOptions,
+    self, ClassFinding, ClassProbe, EngineKind, MachineCapabilities, NativeFinding, NoClassProbe,
+    Plan, PlanOptions,
 };
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -415,8 +416,11 @@ impl Shared {
             nodes: vec![node.clone()],
             connections: Vec::new(),
         };
-        let probe = self.rustpython.class_probe().unwrap_or(&NoClassProbe);
-        let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, probe)
+        let probe = HostProbe {
+            classes: self.rustpython.class_probe().unwrap_or(&NoClassProbe),
+            engines: self.local_engines.as_ref(),
+        };
+        let plan = placement::plan_probed(&manifest, &self.machine, &self.plan_options, &probe)
             .map_err(|error| Status::failed_precondition(format!("this host: {error}")))?;
         let kind = &plan.nodes[0].engine;
         let isolation = node.isolation.unwrap_or_default().max(self.isolation);
@@ -433,6 +437,24 @@ impl Shared {
                 ))
             })?;
         Ok((engine, isolation))
+    }
+}
+
+/// Placement's questions on this host: classes answered by its RustPython interpreter, native
+/// support by its engines — so a node this build implements natively runs natively here, as it
+/// would in a local run (a node placed on a cluster worker included).
+struct HostProbe<'a> {
+    classes: &'a dyn ClassProbe,
+    engines: &'a dyn LocalEngines,
+}
+
+impl ClassProbe for HostProbe<'_> {
+    fn probe(&self, node: &NodeManifest) -> ClassFinding {
+        self.classes.probe(node)
+    }
+
+    fn native(&self, node: &NodeManifest) -> NativeFinding {
+        self.engines.native(node)
     }
 }
 
@@ -827,14 +849,24 @@ impl Session<'_> {
                 "a request with no kind set",
             ))),
             Ok(None) => Ok(None),
-            // Undecodable or oversized messages are the client's fault; say so.
+            // Undecodable or oversized messages are the client's fault; say so. A message over the
+            // limit (tonic's decoder says OUT_OF_RANGE) is RESOURCE_EXHAUSTED, as gRPC itself
+            // reports one: the client can tell "too large" from "malformed" by the code.
             Err(status)
                 if matches!(
                     status.code(),
-                    tonic::Code::Internal
-                        | tonic::Code::InvalidArgument
-                        | tonic::Code::OutOfRange
-                        | tonic::Code::ResourceExhausted
+                    tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+                ) && !status.message().contains("transport") =>
+            {
+                Err(Ending::Refused(Status::resource_exhausted(format!(
+                    "request too large: {}",
+                    status.message()
+                ))))
+            }
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Internal | tonic::Code::InvalidArgument
                 ) && !status.message().contains("transport") =>
             {
                 Err(Ending::Refused(Status::invalid_argument(format!(

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use remotemedia_core::cluster::ClusterConnector;
 use remotemedia_core::engine::{Engine, NodeSpec, ParamError};
@@ -261,12 +262,15 @@ impl Pipeline {
                 engine,
             });
         }
-        Ok(executor::start(
-            &self.graph,
-            nodes,
-            inputs,
-            &self.config.run,
-        )?)
+        let mut options = self.config.run.clone();
+        // A node's own `timeout_s` replaces the run's `--node-timeout` for it.
+        options
+            .node_timeouts
+            .extend(self.manifest.nodes.iter().filter_map(|node| {
+                let seconds = node.timeout_s?;
+                Some((node.id.clone(), Duration::try_from_secs_f64(seconds).ok()?))
+            }));
+        Ok(executor::start(&self.graph, nodes, inputs, &options)?)
     }
 }
 
@@ -531,6 +535,10 @@ impl LocalEngines for DefaultEngines {
         isolation: Isolation,
     ) -> Result<Arc<dyn Engine>, EngineStartError> {
         Ok(isolation::isolated_engine(kind, isolation, &self.config))
+    }
+
+    fn native(&self, node: &NodeManifest) -> NativeFinding {
+        native_finding(node)
     }
 }
 

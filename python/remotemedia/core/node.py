@@ -76,6 +76,10 @@ class Node:
     """Where the node's code runs: None (in the runtime's process), "process" (a worker process of
     its own, so a crash ends only this node) or "sandbox" (a sandboxed worker: docs/isolation.md).
     Set on the class, or on one node object (`node.isolation = "sandbox"`)."""
+    timeout_s: float | None = None
+    """The longest one `process` (or `flush`) call may take on the runtime, in seconds: past it the
+    node fails, naming the timeout, instead of stalling the run; it overrides `run --node-timeout`.
+    None leaves it to the run. Set on the class or on one node object, like `isolation`."""
 
     logger: logging.Logger = _ClassLogger()  # type: ignore[assignment]
     """A logger named after the node's class (as in the upstream SDK), created on first use."""
@@ -172,6 +176,8 @@ class Node:
             entry["placement"] = cls.placement
         if self.isolation is not None:
             entry["isolation"] = self.isolation
+        if self.timeout_s is not None:
+            entry["timeout_s"] = self.timeout_s
         return entry
 
     def _manifest_params(self) -> dict[str, Any]:

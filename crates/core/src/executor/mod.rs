@@ -36,6 +36,7 @@ mod metrics;
 mod stage;
 mod state;
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -113,6 +114,9 @@ pub struct RunOptions {
     /// the timeout, and is interrupted where its engine can ([`crate::engine::Interrupt`]); where
     /// it cannot, the run stops. `None`: no limit.
     pub node_timeout: Option<Duration>,
+    /// Per-node limits by node id (the manifest's `timeout_s`), in place of `node_timeout` for
+    /// those nodes.
+    pub node_timeouts: HashMap<String, Duration>,
 }
 
 impl Default for RunOptions {
@@ -122,6 +126,7 @@ impl Default for RunOptions {
             batch_linger: DEFAULT_BATCH_LINGER,
             output_check: None,
             node_timeout: None,
+            node_timeouts: HashMap::new(),
         }
     }
 }
@@ -377,12 +382,21 @@ pub fn start(
     }
     drop(start_line);
 
-    if let Some(timeout) = options.node_timeout {
+    let timeouts: Vec<Option<Duration>> = (0..state.node_count())
+        .map(|index| {
+            options
+                .node_timeouts
+                .get(state.node_id(index))
+                .copied()
+                .or(options.node_timeout)
+        })
+        .collect();
+    if timeouts.iter().any(Option::is_some) {
         let watched = Arc::clone(&state);
         // Not joined: it ends by itself once the run has finished.
         let spawned = thread::Builder::new()
             .name("node timeouts".to_owned())
-            .spawn(move || watch_calls(&watched, timeout));
+            .spawn(move || watch_calls(&watched, &timeouts));
         if let Err(source) = spawned {
             state.fail(RunError::Spawn {
                 what: "the node-timeout watch".to_owned(),
@@ -418,12 +432,16 @@ pub fn start(
 /// Fails each node whose `process` or `flush` call runs past `timeout` (once per node), then
 /// interrupts it — or, when its engine cannot be interrupted, stops the run, since the node may
 /// never return.
-fn watch_calls(state: &RunState, timeout: Duration) {
-    let tick = (timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
+fn watch_calls(state: &RunState, timeouts: &[Option<Duration>]) {
+    let shortest = timeouts.iter().flatten().min().copied().unwrap_or_default();
+    let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
     let mut timed_out = vec![false; state.node_count()];
     while !state.is_finished() {
         thread::sleep(tick);
         for (index, done) in timed_out.iter_mut().enumerate() {
+            let Some(timeout) = timeouts[index] else {
+                continue;
+            };
             let Some((started, origin, phase)) = state.counters(index).call_in_progress() else {
                 continue;
             };

@@ -294,6 +294,22 @@ pub fn format_gb(gb: f64) -> String {
     }
 }
 
+/// A machine's `have` GB that fall short of `need`, as [`format_gb`] shows them unless that would
+/// read as enough (`has 8.6 GB` against `≥ 8.58 GB`): then rounded down, to two decimals.
+pub fn format_gb_short_of(have: f64, need: f64) -> String {
+    if have >= need || (have * 10.0).round() / 10.0 < need {
+        return format_gb(have);
+    }
+    let floor = (have * 100.0).floor() / 100.0;
+    format!("{floor} GB")
+}
+
+/// A figure a user gave (a requirement), as given: `8 GB`, `8.001 GB` — rounding it could make
+/// a machine that falls short look as if it had enough.
+pub fn format_gb_given(gb: f64) -> String {
+    format!("{gb} GB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +381,10 @@ mod tests {
         assert_eq!(format_gb(8.0), "8 GB");
         assert_eq!(format_gb(7.54), "7.5 GB");
         assert_eq!(format_gb(0.04), "0 GB");
+        assert_eq!(format_gb_given(8.0), "8 GB");
+        assert_eq!(format_gb_given(8.001), "8.001 GB");
+        assert_eq!(format_gb_short_of(8.0, 8.001), "8 GB");
+        assert_eq!(format_gb_short_of(8.56, 8.58), "8.56 GB");
+        assert_eq!(format_gb_short_of(8.589_934_592, 16.0), "8.6 GB");
     }
 }

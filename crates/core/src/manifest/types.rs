@@ -54,6 +54,10 @@ pub struct NodeManifest {
     /// Whether the node runs in a worker process of its own (see [`Isolation`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
+    /// The longest one `process` (or `flush`) call may take, in seconds; overrides the run's
+    /// [`node_timeout`](crate::executor::RunOptions::node_timeout) for this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
     /// How loading rewrote this node, for people (`plan` shows it): set when the manifest wrote
     /// it in the upstream SDK's `RemoteExecutionNode` form. Not part of the JSON.
     #[serde(skip)]

@@ -6,7 +6,7 @@ use crate::manifest::{Capabilities, GpuKind, Manifest, NodeManifest, Placement, 
 use super::error::{PlanError, UnplaceableNode};
 use super::types::{EngineKind, NodePlan, Plan, PythonEngine, Requirement, Shortfall};
 use crate::engine::{ClassFinding, ClassProbe, NativeFinding, NoClassProbe};
-use crate::machine::{MachineCapabilities, format_gb, gpu_kind_name};
+use crate::machine::{MachineCapabilities, format_gb_short_of, gpu_kind_name};
 
 /// Choices that come from outside the manifest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -306,8 +306,12 @@ fn shortfall(requirement: &Requirement, machine: &MachineCapabilities) -> Option
         Requirement::CpuArch { arch } => (canonical_arch(arch)
             != canonical_arch(&machine.cpu.arch))
         .then(|| format!("cpu is {}", machine.cpu.arch)),
-        Requirement::Memory { gb } => (machine.memory.total_gb < *gb)
-            .then(|| format!("only {} total", format_gb(machine.memory.total_gb))),
+        Requirement::Memory { gb } => (machine.memory.total_gb < *gb).then(|| {
+            format!(
+                "only {} total",
+                format_gb_short_of(machine.memory.total_gb, *gb)
+            )
+        }),
         Requirement::Engine { .. } | Requirement::Native | Requirement::Cluster => None,
     }
 }
@@ -343,7 +347,7 @@ fn gpu_shortfall(
             Some(largest.map_or(gb, |l| l.max(gb)))
         });
     Some(match largest {
-        Some(gb) => format!("largest {kind_name}GPU has {}", format_gb(gb)),
+        Some(gb) => format!("largest {kind_name}GPU has {}", format_gb_short_of(gb, min)),
         None => format!("{kind_name}GPU memory unknown"),
     })
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::manifest::GpuKind;
 
-use crate::machine::{format_gb, gpu_kind_name};
+use crate::machine::{format_gb_given, gpu_kind_name};
 
 /// Where and on which engine every node of a manifest runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,14 +149,14 @@ impl fmt::Display for Requirement {
             } => {
                 write!(f, "gpu {}", gpu_kind_name(*kind))?;
                 if let Some(gb) = min_memory_gb {
-                    write!(f, " ≥ {}", format_gb(*gb))?;
+                    write!(f, " ≥ {}", format_gb_given(*gb))?;
                 }
                 Ok(())
             }
             Requirement::CpuCores { cores: 1 } => f.write_str("≥ 1 cpu core"),
             Requirement::CpuCores { cores } => write!(f, "≥ {cores} cpu cores"),
             Requirement::CpuArch { arch } => write!(f, "cpu arch {arch}"),
-            Requirement::Memory { gb } => write!(f, "≥ {} memory", format_gb(*gb)),
+            Requirement::Memory { gb } => write!(f, "≥ {} memory", format_gb_given(*gb)),
             Requirement::Engine {
                 engine: PythonEngine::Rustpython,
             } => f.write_str("the RustPython engine"),

@@ -5,40 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from remotemedia.core.exceptions import ConfigurationError, NodeError
-from remotemedia.core.node import Node
+from remotemedia.core.exceptions import NodeError
 from remotemedia.nodes.audio.frames import Frame
-from remotemedia.nodes.audio.wav import read_wav
+from remotemedia.nodes.audio.wav import WavReaderNode, read_wav
 
 
-class AudioReaderNode(Node):
+class AudioReaderNode(WavReaderNode):
     """Reads an audio file (WAV, FLAC, MP3, Ogg Vorbis) and emits it as frames of `frame_ms`
     milliseconds (the last may be shorter), the frames WavReaderNode emits for a WAV file.
 
-    The input item is the file's path; an item of None reads the `path` parameter instead. The
-    runtime decodes every format natively (in Rust, no Python package needed). In Python, PCM WAV
-    files are read with the standard library's `wave`; the other formats (and float WAV) need the
-    `soundfile` package (pip install soundfile).
+    Its parameters and inputs are WavReaderNode's: the input item is the file's path; an item of
+    None reads the `path` parameter instead. The runtime decodes every format natively (in Rust, no
+    Python package needed). In Python, PCM WAV files are read with the standard library's `wave`;
+    the other formats (and float WAV) need the `soundfile` package (pip install soundfile).
     """
 
-    def __init__(self, path: str | None = None, frame_ms: int = 20, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not isinstance(frame_ms, int) or isinstance(frame_ms, bool) or frame_ms <= 0:
-            raise ConfigurationError(f"frame_ms must be a positive integer, got {frame_ms!r}")
-        self.path = path
-        self.frame_ms = frame_ms
+    _file_kind = "an audio file"
 
-    def process(self, data: Any) -> Iterator[dict[str, Any]]:
-        path = self.path if data is None else data
-        if not isinstance(path, str):
-            raise NodeError(
-                f"{self.name} expects an audio file path (str) or None for its `path` parameter, "
-                f"got {type(data).__name__}"
-            )
+    def _frames(self, path: str) -> Iterator[dict[str, Any]]:
         if _is_pcm_wav(path):
-            yield from read_wav(path, self.frame_ms, self.name)
-        else:
-            yield from self._read_with_soundfile(path)
+            return read_wav(path, self.frame_ms, self.name)
+        return self._read_with_soundfile(path)
 
     def _read_with_soundfile(self, path: str) -> Iterator[dict[str, Any]]:
         try:

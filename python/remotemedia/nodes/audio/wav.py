@@ -29,13 +29,20 @@ class WavReaderNode(Node):
         self.path = path
         self.frame_ms = frame_ms
 
+    _file_kind = "a WAV file"
+    """What the path names, for the error on an input that is not one."""
+
     def process(self, data: Any) -> Iterator[dict[str, Any]]:
         path = self.path if data is None else data
         if not isinstance(path, str):
             raise NodeError(
-                f"{self.name} expects a WAV file path (str) or None for its `path` parameter, got {type(data).__name__}"
+                f"{self.name} expects {self._file_kind} path (str) or None for its `path` parameter, "
+                f"got {type(data).__name__}"
             )
-        yield from read_wav(path, self.frame_ms, self.name)
+        yield from self._frames(path)
+
+    def _frames(self, path: str) -> Iterator[dict[str, Any]]:
+        return read_wav(path, self.frame_ms, self.name)
 
 
 def read_wav(path: str, frame_ms: int, node: str) -> Iterator[dict[str, Any]]:
