@@ -95,11 +95,15 @@ impl LinearResampler {
             (end - self.position) / source + 1
         };
         let rate = target as f64;
+        // Positions step by `source`: the whole and fractional parts are advanced incrementally
+        // (no 128-bit division per sample); the remainder is below `target`, a u32.
+        let (step_whole, step_rest) = ((source / target) as usize, (source % target) as u64);
+        let target_rate = u64::from(self.target_rate);
+        let mut index = (self.position / target) as usize;
+        let mut rest = (self.position % target) as u64;
         let mut output = Vec::with_capacity(count as usize * channels);
-        for step in 0..count {
-            let position = self.position + step * source;
-            let index = (position / target) as usize;
-            let fraction = (position % target) as f64 / rate;
+        for _ in 0..count {
+            let fraction = rest as f64 / rate;
             let left = &buffer[index * channels..(index + 1) * channels];
             if fraction == 0.0 {
                 output.extend_from_slice(left);
@@ -109,6 +113,12 @@ impl LinearResampler {
                     let (a, b) = (f64::from(a), f64::from(b));
                     (a + (b - a) * fraction) as f32
                 }));
+            }
+            index += step_whole;
+            rest += step_rest;
+            if rest >= target_rate {
+                rest -= target_rate;
+                index += 1;
             }
         }
         self.position = self.position + count * source - end;
