@@ -615,21 +615,20 @@ struct Linear {
 
 impl NodeInstance for Linear {
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        let frame = InFrame::from_item(&item, &self.id)?;
-        let result = self
-            .resampler
-            .process(frame.as_ref())
-            .map_err(|err| node_error(format!("{}: {err}", self.id)))?;
-        emit_resampled(result, &frame, out)
+        resample_item(&self.id, &item, out, |frame| self.resampler.process(frame))
     }
 }
 
-fn emit_resampled(
-    result: Resampled,
-    frame: &InFrame,
+/// Passes one frame item through `resample` and emits what it gives: the same frame when the
+/// stream is already at the target rate, a new frame, or nothing yet.
+fn resample_item<E: std::fmt::Display>(
+    id: &str,
+    item: &Value,
     out: &mut dyn Emitter,
+    resample: impl FnOnce(FrameRef<'_>) -> Result<Resampled, E>,
 ) -> Result<(), NodeError> {
-    match result {
+    let frame = InFrame::from_item(item, id)?;
+    match resample(frame.as_ref()).map_err(|err| node_error(format!("{id}: {err}")))? {
         Resampled::Unchanged => out.emit(frame.to_value())?,
         Resampled::Frame(frame) => out.emit(audio_frame_value(frame))?,
         Resampled::Nothing => {}
@@ -645,12 +644,7 @@ struct Sinc {
 
 impl NodeInstance for Sinc {
     fn process(&mut self, item: Value, out: &mut dyn Emitter) -> Result<(), NodeError> {
-        let frame = InFrame::from_item(&item, &self.id)?;
-        let result = self
-            .resampler
-            .process(frame.as_ref())
-            .map_err(|err| node_error(format!("{}: {err}", self.id)))?;
-        emit_resampled(result, &frame, out)
+        resample_item(&self.id, &item, out, |frame| self.resampler.process(frame))
     }
 
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {

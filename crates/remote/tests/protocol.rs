@@ -599,5 +599,8 @@ fn a_host_runs_natively_the_nodes_its_native_engine_implements_as_a_local_run_do
         created_engine(&server, "GainNode", &[("name", Value::Str("gain".into()))]),
         "rustpython"
     );
-    assert_eq!(created_engine(&server, "PassThroughNode", &[]), "rustpython");
+    assert_eq!(
+        created_engine(&server, "PassThroughNode", &[]),
+        "rustpython"
+    );
 }
