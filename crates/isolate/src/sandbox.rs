@@ -444,6 +444,21 @@ mod tests {
     /// this test binary again, for this one test, and the filter goes with that process.
     const FILTERED_CHILD: &str = "REMOTEMEDIA_TEST_SECCOMP_CHILD";
 
+    /// True in the child that runs test `name` alone, where it may install the filter for good;
+    /// in the test process itself, runs that child, checks it passed, and gives false.
+    fn in_filtered_child(name: &str) -> bool {
+        if std::env::var_os(FILTERED_CHILD).is_some() {
+            return true;
+        }
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1"])
+            .env(FILTERED_CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the filtered child failed: {status}");
+        false
+    }
+
     /// `(return value, errno)` of a raw system call with three zero arguments.
     fn call(number: libc::c_long) -> (libc::c_long, i32) {
         // SAFETY: every number given below fails before it reads its (null) arguments, or is
@@ -457,17 +472,9 @@ mod tests {
 
     #[test]
     fn the_filter_refuses_calls_under_their_x32_numbers_too() {
-        if std::env::var_os(FILTERED_CHILD).is_none() {
-            let status = Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "sandbox::tests::the_filter_refuses_calls_under_their_x32_numbers_too",
-                    "--test-threads=1",
-                ])
-                .env(FILTERED_CHILD, "1")
-                .status()
-                .unwrap();
-            assert!(status.success(), "the filtered child failed: {status}");
+        if !in_filtered_child(
+            "sandbox::tests::the_filter_refuses_calls_under_their_x32_numbers_too",
+        ) {
             return;
         }
         let pid = std::process::id();
@@ -496,17 +503,9 @@ mod tests {
 
     #[test]
     fn the_filter_refuses_signals_to_other_processes_and_truncating_by_path() {
-        if std::env::var_os(FILTERED_CHILD).is_none() {
-            let status = Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "sandbox::tests::the_filter_refuses_signals_to_other_processes_and_truncating_by_path",
-                    "--test-threads=1",
-                ])
-                .env(FILTERED_CHILD, "1")
-                .status()
-                .unwrap();
-            assert!(status.success(), "the filtered child failed: {status}");
+        if !in_filtered_child(
+            "sandbox::tests::the_filter_refuses_signals_to_other_processes_and_truncating_by_path",
+        ) {
             return;
         }
         let pid = std::process::id();
