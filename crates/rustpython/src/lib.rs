@@ -26,6 +26,7 @@ mod convert;
 mod exception;
 mod frozen;
 mod inspect;
+mod interrupt;
 mod node;
 mod stdio;
 
@@ -36,6 +37,7 @@ use std::time::Instant;
 
 use frozen::CuratedStdlib as _;
 use rustpython_vm::builtins::{PyDict, PyStrRef};
+use rustpython_vm::signal::UserSignalSender;
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 
@@ -55,10 +57,17 @@ pub struct RustPythonConfig {
 }
 
 /// Which nodes of a run get an interpreter of their own (`remotemedia run --interpreters`).
+///
+/// Only a node with an interpreter of its own can be interrupted while busy in `process` or
+/// `flush` (a stop, `--node-timeout`, a gone client on `serve`), so that its `cleanup` runs:
+/// RustPython delivers an exception into running code on an interpreter's main VM only, which
+/// only that node enters (see the `interrupt` module).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum InterpreterSharing {
-    /// A node that declares `capabilities.cpu.cores` — CPU-bound work that should run in
-    /// parallel with the others — gets its own; the other nodes share one.
+    /// A user's own node (its class in a module on the Python path, not in the frozen SDK) gets
+    /// its own, so it can be interrupted; so does a node that declares `capabilities.cpu.cores` —
+    /// CPU-bound work that should run in parallel with the others. The catalogue's nodes share
+    /// one.
     #[default]
     Auto,
     /// Every node shares one interpreter (the least start-up time and memory).
@@ -73,13 +82,27 @@ impl InterpreterSharing {
         match self {
             InterpreterSharing::Shared => false,
             InterpreterSharing::PerNode => true,
-            InterpreterSharing::Auto => spec
-                .capabilities
-                .as_ref()
-                .and_then(|capabilities| capabilities.cpu.as_ref())
-                .is_some_and(|cpu| cpu.cores.is_some()),
+            InterpreterSharing::Auto => {
+                user_code(spec)
+                    || spec
+                        .capabilities
+                        .as_ref()
+                        .and_then(|capabilities| capabilities.cpu.as_ref())
+                        .is_some_and(|cpu| cpu.cores.is_some())
+            }
         }
     }
+}
+
+/// Whether the node's class is the user's own: in a module that is not frozen into the binary,
+/// so imported from the Python path.
+fn user_code(spec: &NodeSpec) -> bool {
+    let module = spec.module.as_deref().or_else(|| {
+        spec.node_type
+            .split_once(':')
+            .map(|(module, _class)| module)
+    });
+    module.is_some_and(|module| !frozen::is_frozen(module))
 }
 
 impl RustPythonConfig {
@@ -133,6 +156,9 @@ struct PythonInterpreter {
     /// The node it was built for, if it is that node's own.
     owner: Option<Arc<str>>,
     built_on: ThreadId,
+    /// A node's own interpreter: the user-signal channel of its main VM, which the node enters
+    /// from the thread that built it, so that it can be interrupted (module `interrupt`).
+    signals: Option<UserSignalSender>,
 }
 
 impl PythonInterpreter {
@@ -155,14 +181,20 @@ impl PythonInterpreter {
 
     fn start_now(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
         let started = Instant::now();
-        let interpreter = rustpython::InterpreterBuilder::new()
+        let mut builder = rustpython::InterpreterBuilder::new()
             .settings(embedded_settings())
             .init_curated_stdlib()
             .add_frozen_modules(frozen::sdk_modules())
             .add_frozen_modules(frozen::embedded_modules())
             // Last, so each shim replaces the frozen standard-library module it is named after.
-            .add_frozen_modules(frozen::shim_modules())
-            .build();
+            .add_frozen_modules(frozen::shim_modules());
+        let mut signals = None;
+        if owner.is_some() {
+            let (sender, receiver) = rustpython_vm::signal::user_signal_channel();
+            builder = builder.init_hook(move |vm| vm.set_user_signal_channel(receiver));
+            signals = Some(sender);
+        }
+        let interpreter = builder.build();
         let built = started.elapsed();
         let sdk = interpreter
             .enter(|vm| prepare(vm, python_path).map_err(|exc| exception::node_error(vm, &exc)))
@@ -181,7 +213,27 @@ impl PythonInterpreter {
             sdk: Some(sdk),
             owner,
             built_on: std::thread::current().id(),
+            signals,
         })
+    }
+
+    /// Whether the calling thread enters the main VM: for a node's own interpreter, on the thread
+    /// that built it — the node's stage thread, which makes every call of the node.
+    fn main_vm_here(&self) -> bool {
+        self.owner.is_some() && std::thread::current().id() == self.built_on
+    }
+
+    /// Runs `f` on the main VM; only where [`main_vm_here`](Self::main_vm_here). The lock is held
+    /// for the call: no other thread uses a node's own interpreter meanwhile (only `thread_handle`
+    /// takes it, which that node made at its creation).
+    fn enter_main<R>(&self, f: impl FnOnce(&VirtualMachine) -> R) -> R {
+        debug_assert!(self.main_vm_here());
+        self.interpreter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .expect("the interpreter lives until it is dropped")
+            .enter(f)
     }
 
     /// A handle for entering the interpreter from the calling thread. Never enter the main
