@@ -1,9 +1,10 @@
 """A stop reaches nodes busy inside `process` (issue 16, finding 4): SIGINT/SIGTERM while a node
 spins in a `while True:` loop ends the run with code 130 — a CPython node, and a RustPython node
-with an interpreter of its own (a user's node gets one by default), is interrupted and its
-`cleanup` runs; an isolated node's worker is ended; a node the engine cannot interrupt (a
-RustPython node sharing an interpreter, `--interpreters shared`) is named after `--stop-timeout`
-and the run exits anyway."""
+with an interpreter of its own (`--interpreters per-node`, or a node declaring
+`capabilities.cpu.cores`), is interrupted and its `cleanup` runs; an isolated node's worker is
+ended; a node the engine cannot interrupt (a RustPython node sharing the run's interpreter, the
+default for a node that declares no core) is named after `--stop-timeout` and the run exits
+anyway."""
 
 from __future__ import annotations
 
@@ -52,15 +53,16 @@ SPIN_MODULE = textwrap.dedent(
 
 def start_spinning(
     remotemedia_bin: Path, manifest_file, tmp_path: Path, engine: str, *args: str, isolation: str = "none",
-    spinners: int = 1,
+    spinners: int = 1, capabilities: dict | None = None,
 ):
     """Runs `spinners` Spin nodes side by side (each a root fed the one input); returns once every
     one is busy, with the path of the first one's log."""
     (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
     logs = [tmp_path / ("spin.log" if index == 0 else f"spin{index}.log") for index in range(spinners)]
+    declared = {"capabilities": capabilities} if capabilities else {}
     manifest = manifest_file(
         [{"id": "spin" if index == 0 else f"spin{index}", "node_type": "Spin", "module": "spin_nodes",
-          "params": {"log": str(log)}, "runtime_hint": engine, "isolation": isolation}
+          "params": {"log": str(log)}, "runtime_hint": engine, "isolation": isolation, **declared}
          for index, log in enumerate(logs)],
         name="spin",
     )
@@ -90,11 +92,12 @@ def stop(process: subprocess.Popen, signal_number: int) -> tuple[float, str]:
     return time.monotonic() - sent, stderr
 
 
+# How to start the node: engine, run options, declared capabilities. RustPython nodes get
+# interpreters of their own: every node (`--interpreters per-node`), or (`auto`) one declaring a core.
 ENGINES = {
-    "cpython": ("cpython",),
-    # A user's node gets an interpreter of its own by default (`--interpreters auto`).
-    "rustpython": ("rustpython",),
-    "rustpython-per-node": ("rustpython", "--interpreters", "per-node"),
+    "cpython": ("cpython", (), None),
+    "rustpython-per-node": ("rustpython", ("--interpreters", "per-node"), None),
+    "rustpython-declares-a-core": ("rustpython", (), {"cpu": {"cores": 1}}),
 }
 
 
@@ -103,7 +106,10 @@ ENGINES = {
 def test_a_signal_interrupts_a_spinning_node_and_its_cleanup_runs(
     remotemedia_bin, manifest_file, tmp_path, signal_number, engine
 ):
-    process, log = start_spinning(remotemedia_bin, manifest_file, tmp_path, *ENGINES[engine])
+    hint, options, capabilities = ENGINES[engine]
+    process, log = start_spinning(
+        remotemedia_bin, manifest_file, tmp_path, hint, *options, capabilities=capabilities
+    )
     took, stderr = stop(process, signal_number)
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert log.read_text().split() == ["busy", "cleanup"], stderr
@@ -114,7 +120,9 @@ def test_a_signal_interrupts_a_spinning_node_and_its_cleanup_runs(
 
 def test_a_signal_interrupts_spinning_rustpython_nodes_side_by_side(remotemedia_bin, manifest_file, tmp_path):
     """Three interpreters spinning at once, each interrupted and cleaned up."""
-    process, _ = start_spinning(remotemedia_bin, manifest_file, tmp_path, "rustpython", spinners=3)
+    process, _ = start_spinning(
+        remotemedia_bin, manifest_file, tmp_path, "rustpython", "--interpreters", "per-node", spinners=3
+    )
     took, stderr = stop(process, signal.SIGINT)
     assert process.returncode == EXIT_INTERRUPTED, stderr
     logs = sorted(tmp_path.glob("spin*.log"))
@@ -129,11 +137,10 @@ def test_a_signal_interrupts_spinning_rustpython_nodes_side_by_side(remotemedia_
 def test_a_node_that_cannot_be_interrupted_is_named_and_the_run_exits_after_the_stop_timeout(
     remotemedia_bin, manifest_file, tmp_path, signal_number
 ):
-    """A RustPython node in a shared interpreter runs on a thread VM, which RustPython cannot
-    interrupt: its cleanup does not run (a documented limit)."""
-    process, log = start_spinning(
-        remotemedia_bin, manifest_file, tmp_path, "rustpython", "--interpreters", "shared"
-    )
+    """A RustPython node sharing the run's interpreter (the default for a node declaring no core)
+    runs on a thread VM, which RustPython cannot interrupt: its cleanup does not run (a documented
+    limit)."""
+    process, log = start_spinning(remotemedia_bin, manifest_file, tmp_path, "rustpython")
     took, stderr = stop(process, signal_number)
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert f"node `spin` did not stop within {STOP_TIMEOUT_S} s (--stop-timeout)" in stderr

@@ -1,8 +1,8 @@
 """`run --node-timeout`, or a node's own `timeout_s`, fails one slow `process` call, naming the node
 (issue 16, finding 4): the outputs before it are written and the run exits 1 — the node interrupted
-and cleaned up where its engine can (CPython; RustPython with an interpreter of its own, which a
-user's node gets by default), the run stopped after --stop-timeout where it cannot (a RustPython
-node sharing an interpreter, `--interpreters shared`)."""
+and cleaned up where its engine can (CPython; RustPython with an interpreter of its own,
+`--interpreters per-node`), the run stopped after --stop-timeout where it cannot (a RustPython node
+sharing the run's interpreter, the default for a node that declares no core)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ STALL_MODULE = textwrap.dedent(
 
 ENGINES = {
     "cpython": ("cpython",),
-    "rustpython": ("rustpython",),
-    "rustpython-shared": ("rustpython", "--interpreters", "shared"),
+    "rustpython-per-node": ("rustpython", "--interpreters", "per-node"),
+    "rustpython-shared": ("rustpython",),
 }
 
 
@@ -85,7 +85,7 @@ def test_calls_within_the_node_timeout_are_untouched(run_remotemedia, manifest_f
     assert result.stdout.split() == ["1", "3"]
 
 
-@pytest.mark.parametrize("engine", ["cpython", "rustpython"])
+@pytest.mark.parametrize("engine", ["cpython", "rustpython-per-node"])
 def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
     run_remotemedia, manifest_file, tmp_path, engine
 ):
@@ -96,7 +96,7 @@ def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
     manifest = manifest_file(
         [{"id": "before", "node_type": "PassThroughNode"},
          {"id": "stall", "node_type": "StallOnTwo", "module": "stall_nodes", "params": {"log": str(log)},
-          "runtime_hint": engine, "timeout_s": 0.5}],
+          "runtime_hint": ENGINES[engine][0], "timeout_s": 0.5}],
         [("before", "stall")],
         name="own-timeout",
     )
@@ -104,7 +104,7 @@ def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
     for run_timeout in ([], ["--node-timeout", "30"]):
         result = run_remotemedia(
             "run", manifest, "--python-path", tmp_path, "--input", "1", "--input", "2", "--input", "3",
-            "--stop-timeout", "1", *run_timeout, env=env,
+            "--stop-timeout", "1", *ENGINES[engine][1:], *run_timeout, env=env,
         )
         assert result.returncode == EXIT_FAILURE, result.stderr
         assert "node `stall` failed in process: it took longer than the node timeout of 0.5 s" in result.stderr

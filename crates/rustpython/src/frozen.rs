@@ -59,16 +59,6 @@ pub fn embedded_modules() -> impl Iterator<Item = (&'static str, FrozenModule)> 
     EMBEDDED.into_iter()
 }
 
-/// Whether module `name` is frozen into the binary (standard library, SDK, set-up or shim), so
-/// never read from the Python path.
-pub fn is_frozen(name: &str) -> bool {
-    stdlib_modules()
-        .chain(sdk_modules())
-        .chain(embedded_modules())
-        .chain(shim_modules())
-        .any(|(frozen, _)| frozen == name)
-}
-
 /// The standard-library shims, as `(module name, bytecode)`.
 ///
 /// Register them after the frozen standard library, so each replaces the module it is named after.
@@ -90,16 +80,6 @@ mod tests {
                 names.contains(&expected),
                 "{expected} is not frozen; frozen: {names:?}"
             );
-        }
-    }
-
-    #[test]
-    fn frozen_modules_are_told_from_the_users() {
-        for frozen in ["remotemedia.nodes", "json", "_remotemedia_embedded"] {
-            assert!(super::is_frozen(frozen), "{frozen}");
-        }
-        for user in ["my_nodes", "remotemedia.nodes.mine", "json.mine"] {
-            assert!(!super::is_frozen(user), "{user}");
         }
     }
 }

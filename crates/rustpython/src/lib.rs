@@ -64,10 +64,8 @@ pub struct RustPythonConfig {
 /// only that node enters (see the `interrupt` module).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum InterpreterSharing {
-    /// A user's own node (its class in a module on the Python path, not in the frozen SDK) gets
-    /// its own, so it can be interrupted; so does a node that declares `capabilities.cpu.cores` —
-    /// CPU-bound work that should run in parallel with the others. The catalogue's nodes share
-    /// one.
+    /// A node that declares `capabilities.cpu.cores` — CPU-bound work that should run in
+    /// parallel with the others — gets its own; the other nodes share one.
     #[default]
     Auto,
     /// Every node shares one interpreter (the least start-up time and memory).
@@ -82,27 +80,13 @@ impl InterpreterSharing {
         match self {
             InterpreterSharing::Shared => false,
             InterpreterSharing::PerNode => true,
-            InterpreterSharing::Auto => {
-                user_code(spec)
-                    || spec
-                        .capabilities
-                        .as_ref()
-                        .and_then(|capabilities| capabilities.cpu.as_ref())
-                        .is_some_and(|cpu| cpu.cores.is_some())
-            }
+            InterpreterSharing::Auto => spec
+                .capabilities
+                .as_ref()
+                .and_then(|capabilities| capabilities.cpu.as_ref())
+                .is_some_and(|cpu| cpu.cores.is_some()),
         }
     }
-}
-
-/// Whether the node's class is the user's own: in a module that is not frozen into the binary,
-/// so imported from the Python path.
-fn user_code(spec: &NodeSpec) -> bool {
-    let module = spec.module.as_deref().or_else(|| {
-        spec.node_type
-            .split_once(':')
-            .map(|(module, _class)| module)
-    });
-    module.is_some_and(|module| !frozen::is_frozen(module))
 }
 
 impl RustPythonConfig {

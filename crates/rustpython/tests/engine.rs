@@ -752,7 +752,7 @@ fn an_interruption_reaches_its_node_while_other_interpreters_run_and_only_its_no
     // The eval-breaker flag that announces an interruption is one for the process: the other
     // node's interpreter, spinning too, may see it first. The interruption must still land, and
     // in the node it was meant for only.
-    let (engine, dir) = spin_engine(InterpreterSharing::Auto);
+    let (engine, dir) = spin_engine(InterpreterSharing::PerNode);
     let (engine, dir) = (&engine, &dir);
     std::thread::scope(|scope| {
         let spinning = |id: &'static str| {
@@ -763,7 +763,7 @@ fn an_interruption_reaches_its_node_while_other_interpreters_run_and_only_its_no
                 move || {
                     let mut node = engine.create(&spin_spec(id, &log, 0.0)).unwrap();
                     node.initialize().unwrap();
-                    let own = node.interrupter().expect("a user's node gets its own");
+                    let own = node.interrupter().expect("a node of its own interpreter");
                     handing.send(own).unwrap();
                     let error = node.process(Value::Int(1), &mut Collect::default());
                     node.cleanup().unwrap();
@@ -790,14 +790,21 @@ fn an_interruption_reaches_its_node_while_other_interpreters_run_and_only_its_no
 }
 
 #[test]
-fn a_node_sharing_the_interpreter_cannot_be_interrupted() {
+fn only_a_node_of_its_own_interpreter_can_be_interrupted() {
+    // Under `Auto`, a node that declares a core gets an interpreter of its own; the others share
+    // one, entered through thread VMs, which RustPython cannot interrupt.
+    let (engine, dir) = spin_engine(InterpreterSharing::Auto);
+    let log = dir.join("spin.log");
+    let sharing = engine.create(&spin_spec("sharing", &log, 0.0)).unwrap();
+    assert!(sharing.interrupter().is_none());
+    let mut declares_a_core = spin_spec("declares_a_core", &log, 0.0);
+    declares_a_core.capabilities = Some(
+        serde_json::from_value(json!({"cpu": {"cores": 1}})).unwrap(),
+    );
+    assert!(engine.create(&declares_a_core).unwrap().interrupter().is_some());
     let (engine, dir) = spin_engine(InterpreterSharing::Shared);
-    let node = engine
-        .create(&spin_spec("spin", &dir.join("spin.log"), 0.0))
+    let shared = engine
+        .create(&spin_spec("shared", &dir.join("spin.log"), 0.0))
         .unwrap();
-    assert!(node.interrupter().is_none());
-    // Under `Auto` the catalogue's nodes share one: only the user's own are interruptible.
-    let (engine, _dir) = spin_engine(InterpreterSharing::Auto);
-    let catalogue_node = create(&engine, "PassThroughNode", json!({}));
-    assert!(catalogue_node.interrupter().is_none());
+    assert!(shared.interrupter().is_none());
 }
