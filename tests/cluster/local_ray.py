@@ -43,9 +43,11 @@ class LocalRay:
             _kill_session(process)
 
 
-def start(temp: Path) -> LocalRay:
+def start(temp: Path, python_path: Path | None = None) -> LocalRay:
     """Starts the head, waits for its client server, starts the worker; `temp` holds Ray's files.
+    `python_path` is put on the Ray nodes' PYTHONPATH: packages their interpreter has installed.
     The caller connects and waits for the worker to join (`wait_for_nodes`)."""
+    env = _ray_env(python_path)
     gcs_port, client_port = _free_port(), _free_port()
     head = _start(
         [
@@ -67,6 +69,7 @@ def start(temp: Path) -> LocalRay:
             str(temp),
         ],
         temp / "head.log",
+        env,
     )
     try:
         _wait_for_port(HEAD_IP, client_port, head, temp / "head.log")
@@ -85,6 +88,7 @@ def start(temp: Path) -> LocalRay:
                 "--disable-usage-stats",
             ],
             temp / "worker.log",
+            env,
         )
     except BaseException:
         _kill_session(head)
@@ -128,10 +132,16 @@ def _ray_command() -> str:
     return str(beside) if beside.exists() else "ray"
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _ray_env(python_path: Path | None) -> dict[str, str]:
     # A RAY_ADDRESS of the caller's (even an empty one) would send Ray's own processes elsewhere.
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
+    return env
+
+
+def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [_ray_command(), "start", "--block", *args],

@@ -9,8 +9,8 @@ the node's items then travel on the worker's own gRPC stream, never through Ray.
 
 Requests (one JSON object per line):
   {"op": "check", "id": ID, "request": {...}}           can any machine of the cluster ever hold it?
-  {"op": "place", "id": ID, "request": {...}, "name": NAME, "executable": PATH, "token": TOKEN,
-   "profile": {...}, "timeout_s": S}                     start the node's actor and worker
+  {"op": "place", "id": ID, "request": {...}, "name": NAME, "executable": PATH or null,
+   "token": TOKEN, "profile": {...}, "timeout_s": S}     start the node's actor and worker
   {"op": "release", "id": ID}                            kill the node's actor
 Answers: {"re": OP, "id": ID, "ok": true, ...} or {"re": OP, "id": ID, "ok": false, "error": TEXT}.
 Events: {"event": "lost", "id": ID, "reason": TEXT} when a node's actor or worker dies.
@@ -18,7 +18,7 @@ Events: {"event": "lost", "id": ID, "reason": TEXT} when a node's actor or worke
 The actors are owned by this driver: when it exits — its stdin closed because the executable
 ended, however it ended — Ray kills them, and each worker exits when its actor (its stdin) goes.
 Every actor class is defined here, in `__main__`, so Ray ships it by value: the cluster's
-machines need `ray` and the `remotemedia` executable, not this package.
+machines need `ray` and a `remotemedia` worker (`worker_command`), not this script.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -35,6 +36,7 @@ from typing import Any
 
 WRITE_LOCK = threading.Lock()
 CONNECT_ATTEMPTS = 3
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 RAY_CLIENT_PORT = 10001
 """Where a head's Ray client server listens unless told otherwise (`ray://HOST`)."""
 
@@ -63,18 +65,12 @@ class NodeWorker:
     def __init__(self) -> None:
         self.process: Any = None
 
-    def start(self, executable: str, token: str, profile: dict[str, Any], node_id: str) -> str:
+    def start(self, executable: str | None, token: str, profile: dict[str, Any], node_id: str) -> str:
         import platform
-        import shutil
         import subprocess
         import tempfile
 
-        program = executable if os.path.isfile(executable) else shutil.which("remotemedia")
-        if program is None:
-            raise RuntimeError(
-                f"no remotemedia executable on {ray.util.get_node_ip_address()}: not at {executable}, "
-                "and none on PATH (install the remotemedia wheel there)"
-            )
+        command = worker_command(executable)
         # What Ray granted this actor is the machine the node is checked against, not what the
         # host has: a GPU another actor holds is not this node's.
         granted = ray.get_runtime_context().get_assigned_resources()
@@ -92,7 +88,7 @@ class NodeWorker:
         env.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
         self.process = subprocess.Popen(
             [
-                program,
+                *command,
                 "serve",
                 "--one-run",
                 "--listen",
@@ -121,6 +117,37 @@ class NodeWorker:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+
+
+PACKAGE_MAIN = "import sys; from remotemedia._native import main; sys.exit(main())"
+"""The wheel's `remotemedia` command (its console script) as a `python -c` program."""
+
+
+def worker_command(executable: str | None) -> list[str]:
+    """The node worker's command on this machine: the `remotemedia` executable at `executable`
+    (the client's, a cargo build's, or REMOTEMEDIA_CLUSTER_WORKER); else the `remotemedia` package
+    of this interpreter (the wheel installed beside `ray`), run by it; else the `remotemedia` on
+    PATH."""
+    import importlib.util
+    import shutil
+
+    if executable and os.path.isfile(executable):
+        return [executable]
+    try:
+        packaged = importlib.util.find_spec("remotemedia._native") is not None
+    except ImportError:  # no remotemedia package at all
+        packaged = False
+    if packaged:
+        return [sys.executable, "-c", PACKAGE_MAIN]
+    on_path = shutil.which("remotemedia")
+    if on_path is not None:
+        return [on_path]
+    tried = f"not at {executable}, " if executable else ""
+    raise RuntimeError(
+        f"no remotemedia worker on {ray.util.get_node_ip_address()}: {tried}no remotemedia package in "
+        f"{sys.executable} and no remotemedia on PATH (install the remotemedia wheel beside ray there, "
+        "or set REMOTEMEDIA_CLUSTER_WORKER)"
+    )
 
 
 def feasible(request: dict[str, Any]) -> str | None:
@@ -217,8 +244,8 @@ class Driver:
 
 
 def reason(error: BaseException) -> str:
-    """Ray's words for why an actor call failed, on one line."""
-    text = " ".join(str(error).split())
+    """Ray's words for why an actor call failed, on one line, without its terminal colours."""
+    text = " ".join(ANSI_ESCAPE.sub("", str(error)).split())
     return text[:600]
 
 
