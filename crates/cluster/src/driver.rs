@@ -93,6 +93,7 @@ impl Driver {
         // The driver bounds its own wait; this one only guards against a driver that hangs.
         let connected = driver.answer("connect", "", timeout + Duration::from_secs(10))?;
         if connected["ok"] == true {
+            tracing::info!(target: "remotemedia_cluster", address, via = %text(&connected["via"]), "connected to the Ray cluster");
             Ok(driver)
         } else {
             Err(text(&connected["error"]))
@@ -128,56 +129,19 @@ impl Driver {
 
     fn answer(&self, op: &str, id: &str, timeout: Duration) -> Result<Value, DriverError> {
         let key = (op.to_owned(), id.to_owned());
-        let deadline = Instant::now() + timeout;
-        let mut state = self
-            .inbox
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(answer) = state.answers.remove(&key) {
-                return Ok(answer);
-            }
-            if state.ended {
-                drop(state);
-                return Err(format!("the Ray driver ended{}", self.log_tail()));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!("no answer from the Ray driver within {timeout:?}"));
-            }
-            state = self
-                .inbox
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.inbox
+            .wait_for(timeout, |state| state.answers.remove(&key))
+            .map_err(|unanswered| match unanswered {
+                Unanswered::Ended => format!("the Ray driver ended{}", self.log_tail()),
+                Unanswered::TimedOut => format!("no answer from the Ray driver within {timeout:?}"),
+            })
     }
 
     /// Why Ray says node `id` was lost, waiting at most `timeout` for the news.
     pub(crate) fn lost(&self, id: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self
-            .inbox
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(reason) = state.lost.get(id) {
-                return Some(reason.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || state.ended {
-                return None;
-            }
-            state = self
-                .inbox
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.inbox
+            .wait_for(timeout, |state| state.lost.get(id).cloned())
+            .ok()
     }
 
     /// `: <Ray's last log lines>`, or nothing.
@@ -218,7 +182,41 @@ impl Drop for Driver {
     }
 }
 
+/// Why a wait for the driver found nothing.
+enum Unanswered {
+    /// Its stdout ended: nothing more will come.
+    Ended,
+    TimedOut,
+}
+
 impl Inbox {
+    /// Waits at most `timeout` until `take` finds what it looks for in what the driver said.
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut take: impl FnMut(&mut InboxState) -> Option<T>,
+    ) -> Result<T, Unanswered> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(found) = take(&mut state) {
+                return Ok(found);
+            }
+            if state.ended {
+                return Err(Unanswered::Ended);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Unanswered::TimedOut);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     fn read(&self, stdout: impl std::io::BufRead) {
         for line in stdout.lines() {
             let Ok(line) = line else { break };

@@ -263,6 +263,44 @@ def unreachable(address: str, timeout_s: float) -> str | None:
         return f"nothing answers at {parts.hostname}:{parts.port or RAY_CLIENT_PORT} ({error})"
 
 
+def local_gcs(address: str) -> str | None:
+    """The GCS address behind `ray://HOST:PORT` when HOST:PORT is a Ray client server of this
+    machine (a client on the cluster's head), or None. The client server's command line names the
+    GCS it serves. A driver connected to that GCS directly skips the client server, which now and
+    then fails to start the per-client server it forks (Ray reports it after ~20 s)."""
+    parts = urllib.parse.urlsplit(address)
+    if parts.scheme != "ray" or not parts.hostname:
+        return None
+    try:
+        import psutil  # Ray's own dependency
+
+        port = parts.port or RAY_CLIENT_PORT
+        hosts = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
+        for process in psutil.process_iter(["cmdline"]):
+            args = process.info["cmdline"] or []
+            if "ray.util.client.server" not in args:
+                continue
+            options = dict(arg[2:].split("=", 1) for arg in args if arg.startswith("--") and "=" in arg)
+            if options.get("mode") != "proxy" or options.get("port") != str(port) or "address" not in options:
+                continue
+            # The server listens on HOST itself, or on every address and HOST is one of ours.
+            if options.get("host") in hosts or (options.get("host") in ("0.0.0.0", "::") and any(map(ours, hosts))):
+                return options["address"]
+    except Exception:  # whatever goes wrong here, the client server remains
+        return None
+    return None
+
+
+def ours(host: str) -> bool:
+    """Whether `host` (an IP address) is one of this machine's: only then can a socket bind it."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
 def main() -> None:
     address, connect_timeout = sys.argv[1], float(sys.argv[2])
     outcome: dict[str, Any] = {}
@@ -270,14 +308,28 @@ def main() -> None:
     if why is not None:
         fail(why)
 
+    def init(target: str) -> None:
+        ray.init(address=target, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
+        outcome["resources"] = ray.cluster_resources()
+        outcome.pop("error", None)
+
     def connect() -> None:
+        gcs = local_gcs(address)
+        if gcs is not None:
+            try:
+                init(gcs)
+                outcome["via"] = f"the GCS at {gcs}"
+                return
+            except Exception as error:  # the client server may still serve
+                outcome["error"] = reason(error)
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
         # Ray's client server forks a server per client; a fork racing another client's comings
         # and goings can fail ("Starting Ray client server failed"): that one is worth a retry.
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
-                ray.init(address=address, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
-                outcome["resources"] = ray.cluster_resources()
-                outcome.pop("error", None)
+                init(address)
+                outcome["via"] = "the Ray client" if address.startswith("ray://") else f"the GCS at {address}"
                 return
             except Exception as error:  # any failure to connect is reported the same way
                 outcome["error"] = reason(error)
@@ -294,7 +346,7 @@ def main() -> None:
         os._exit(0)
     if "error" in outcome:
         fail(outcome["error"])
-    say({"re": "connect", "ok": True, "resources": outcome["resources"]})
+    say({"re": "connect", "ok": True, "resources": outcome["resources"], "via": outcome["via"]})
 
     driver = Driver()
     handlers = {"check": driver.check, "place": driver.place, "release": driver.release}
