@@ -6,16 +6,12 @@ nodes' interpreter imports the package from `wheel_site`, laid out as the wheel 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,37 +84,6 @@ class Cluster:
             time.sleep(0.25)
 
 
-class Relay:
-    """Forwards connections to a local port to `target`, byte for byte, until the process ends."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self.listener.accept()
-            try:
-                server = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        # Either side ending ends the connection: the other direction's thread wakes up too.
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture(scope="session")
 def wheel_site(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, remotemedia_bin: Path) -> Path:
     """A site directory as `pip install` of the wheel fills it (pyproject.toml's maturin settings):
@@ -146,9 +111,7 @@ def ray_cluster(wheel_site: Path) -> Iterator[Cluster]:
         local_ray.connect(ray, cluster.address)
         local_ray.wait_for_nodes(cluster, ray)
         print(f"\nRay cluster up in {time.monotonic() - started:.1f} s at {cluster.address}", file=sys.stderr)
-        client_server = urllib.parse.urlsplit(cluster.address)
-        relay = Relay((client_server.hostname, client_server.port))
-        yield Cluster(cluster.address, f"ray://127.0.0.1:{relay.port}", ray)
+        yield Cluster(cluster.address, local_ray.Relay(cluster.address).address, ray)
     finally:
         try:
             ray.shutdown()

@@ -50,13 +50,48 @@ struct InboxState {
 
 const LOG_LINES: usize = 20;
 
+/// Drivers started to connect, at the most, when Ray's client server fails to start a client's
+/// server.
+const CONNECT_ATTEMPTS: u64 = 3;
+
 impl Driver {
     /// Starts the driver with `python` and connects it to `address`, waiting at most `timeout`.
+    ///
+    /// Ray's client server now and then fails to start the server it forks for a new client; the
+    /// driver says so at once (`retry`), and a new driver usually connects in seconds.
     pub(crate) fn start(
         python: &Path,
         address: &str,
         timeout: Duration,
     ) -> Result<Driver, DriverError> {
+        let deadline = Instant::now() + timeout;
+        let mut attempt = 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let driver = Driver::spawn(python, address, left)?;
+            // The driver bounds its own wait; this one only guards against a driver that hangs.
+            let connected = driver.answer("connect", "", left + Duration::from_secs(10))?;
+            if connected["ok"] == true {
+                tracing::info!(target: "remotemedia_cluster", address, via = %text(&connected["via"]), "connected to the Ray cluster");
+                return Ok(driver);
+            }
+            let error = text(&connected["error"]);
+            let pause = Duration::from_secs(attempt);
+            if connected["retry"] != true
+                || attempt == CONNECT_ATTEMPTS
+                || Instant::now() + pause >= deadline
+            {
+                return Err(error);
+            }
+            tracing::debug!(target: "remotemedia_cluster", attempt, "connecting again: {error}");
+            drop(driver);
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
+    }
+
+    /// Starts a driver process that connects to `address` within `timeout`.
+    fn spawn(python: &Path, address: &str, timeout: Duration) -> Result<Driver, DriverError> {
         let mut child = Command::new(python)
             .arg("-c")
             .arg(SCRIPT)
@@ -85,19 +120,11 @@ impl Driver {
             .name("ray driver log".to_owned())
             .spawn(move || logger.log(BufReader::new(stderr)))
             .map_err(|error| format!("cannot start a thread: {error}"))?;
-        let driver = Driver {
+        Ok(Driver {
             stdin: Mutex::new(child.stdin.take()),
             child: Mutex::new(child),
             inbox,
-        };
-        // The driver bounds its own wait; this one only guards against a driver that hangs.
-        let connected = driver.answer("connect", "", timeout + Duration::from_secs(10))?;
-        if connected["ok"] == true {
-            tracing::info!(target: "remotemedia_cluster", address, via = %text(&connected["via"]), "connected to the Ray cluster");
-            Ok(driver)
-        } else {
-            Err(text(&connected["error"]))
-        }
+        })
     }
 
     /// Sends `request` (for node `id`) and waits at most `timeout` for its answer.

@@ -35,7 +35,8 @@ import urllib.parse
 from typing import Any
 
 WRITE_LOCK = threading.Lock()
-CONNECT_ATTEMPTS = 3
+INIT_FAILURE = "Initialization failure from server"
+"""Ray's client server could not start the server it forks for this client: worth a new driver."""
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 RAY_CLIENT_PORT = 10001
 """Where a head's Ray client server listens unless told otherwise (`ray://HOST`)."""
@@ -49,8 +50,10 @@ def say(message: dict[str, Any]) -> None:
 
 
 def fail(text: str) -> None:
-    say({"re": "connect", "ok": False, "error": text})
-    sys.exit(0)
+    """Says why the driver could not connect, and exits (at once: Ray's threads are no reason to
+    wait). `retry` tells the executable a new driver may succeed."""
+    say({"re": "connect", "ok": False, "error": text, "retry": INIT_FAILURE in text})
+    os._exit(0)
 
 
 try:
@@ -301,6 +304,31 @@ def ours(host: str) -> bool:
         return False
 
 
+def report_init_failure_at_once(outcome: dict[str, Any]) -> threading.Event:
+    """An event set, with `outcome["error"]`, as soon as Ray's client server says it could not
+    start the server it forks for this client (it does now and then). Ray's client raises that
+    only after closing its log stream, which the client server holds open for ~40 s more; a new
+    driver (the executable starts one) connects in seconds instead."""
+    failed = threading.Event()
+    try:
+        from ray.util.client.worker import Worker
+    except ImportError:  # another Ray: its error comes when it comes
+        return failed
+    server_init = Worker._server_init
+
+    def reporting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return server_init(self, *args, **kwargs)
+        except ConnectionAbortedError as error:
+            if INIT_FAILURE in str(error):
+                outcome["error"] = reason(error)
+                failed.set()
+            raise
+
+    Worker._server_init = reporting
+    return failed
+
+
 def main() -> None:
     address, connect_timeout = sys.argv[1], float(sys.argv[2])
     outcome: dict[str, Any] = {}
@@ -324,26 +352,20 @@ def main() -> None:
                 outcome["error"] = reason(error)
                 with contextlib.suppress(Exception):
                     ray.shutdown()
-        # Ray's client server forks a server per client; a fork racing another client's comings
-        # and goings can fail ("Starting Ray client server failed"): that one is worth a retry.
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                init(address)
-                outcome["via"] = "the Ray client" if address.startswith("ray://") else f"the GCS at {address}"
-                return
-            except Exception as error:  # any failure to connect is reported the same way
-                outcome["error"] = reason(error)
-                if "Initialization failure from server" not in str(error) or attempt == CONNECT_ATTEMPTS:
-                    return
-                ray.shutdown()
-                time.sleep(attempt)
+        try:
+            init(address)
+            outcome["via"] = "the Ray client" if address.startswith("ray://") else f"the GCS at {address}"
+        except Exception as error:  # any failure to connect is reported the same way
+            outcome["error"] = reason(error)
 
+    init_failed = report_init_failure_at_once(outcome)
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
-    thread.join(connect_timeout)
-    if thread.is_alive():
-        say({"re": "connect", "ok": False, "error": f"no answer within {connect_timeout:g} s"})
-        os._exit(0)
+    deadline = time.monotonic() + connect_timeout
+    while thread.is_alive() and not init_failed.is_set() and time.monotonic() < deadline:
+        thread.join(0.05)
+    if thread.is_alive() and not init_failed.is_set():
+        fail(f"no answer within {connect_timeout:g} s")
     if "error" in outcome:
         fail(outcome["error"])
     say({"re": "connect", "ok": True, "resources": outcome["resources"], "via": outcome["via"]})
