@@ -4,6 +4,7 @@ Both Ray nodes run on loopback addresses of their own (127.0.0.2 head, 127.0.0.3
 replaces 127.0.0.1 by the machine's network address), each `ray start --block` in a session of its
 own, so `stop` kills exactly their process trees (raylet, GCS, Ray workers, node workers). The
 worker declares a CUDA GPU with 8 GB (`--num-gpus 1`, custom resources); nothing needs a real one.
+A `Relay` reaches the head as from another machine.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +46,46 @@ class LocalRay:
             _kill_session(process)
 
 
-def start(temp: Path) -> LocalRay:
+class Relay:
+    """Forwards connections to a port of its own to a `ray://` address's client server, byte for
+    byte, while this process lives. `address` reaches the cluster as a client on another machine
+    does: no Ray process of this machine serves that port, so the remotemedia driver goes through
+    Ray's client server, not to the GCS behind it."""
+
+    def __init__(self, ray_address: str) -> None:
+        server = urllib.parse.urlsplit(ray_address)
+        self.target = (server.hostname, server.port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"ray://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        # Either side ending ends the connection: the other direction's thread wakes up too.
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+def start(temp: Path, python_path: Path | None = None) -> LocalRay:
     """Starts the head, waits for its client server, starts the worker; `temp` holds Ray's files.
+    `python_path` is put on the Ray nodes' PYTHONPATH: packages their interpreter has installed.
     The caller connects and waits for the worker to join (`wait_for_nodes`)."""
+    env = _ray_env(python_path)
     gcs_port, client_port = _free_port(), _free_port()
     head = _start(
         [
@@ -67,6 +107,7 @@ def start(temp: Path) -> LocalRay:
             str(temp),
         ],
         temp / "head.log",
+        env,
     )
     try:
         _wait_for_port(HEAD_IP, client_port, head, temp / "head.log")
@@ -85,6 +126,7 @@ def start(temp: Path) -> LocalRay:
                 "--disable-usage-stats",
             ],
             temp / "worker.log",
+            env,
         )
     except BaseException:
         _kill_session(head)
@@ -128,10 +170,16 @@ def _ray_command() -> str:
     return str(beside) if beside.exists() else "ray"
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _ray_env(python_path: Path | None) -> dict[str, str]:
     # A RAY_ADDRESS of the caller's (even an empty one) would send Ray's own processes elsewhere.
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
+    return env
+
+
+def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             [_ray_command(), "start", "--block", *args],

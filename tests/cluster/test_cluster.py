@@ -116,7 +116,8 @@ def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
     assert local.returncode == 0, local.stderr
 
     assert ray_cluster.actors() == []
-    client = start_run(remotemedia_bin, binary_env, path, ray_cluster.address)
+    # As a client on another machine does: through Ray's client server.
+    client = start_run(remotemedia_bin, binary_env, path, ray_cluster.remote_address)
     try:
         client.stdin.write("1\n")
         client.stdin.flush()
@@ -141,6 +142,22 @@ def test_a_node_needing_a_cuda_gpu_runs_on_the_cluster_with_the_local_outputs(
     (after,) = [entry for entry in ray_cluster.actor_table() if entry["name"] == actor["name"]]
     assert after["state"] == "DEAD", after
     wait_for_no_workers(remotemedia_bin, 30)
+
+
+def test_a_client_on_the_heads_machine_connects_to_the_gcs_others_through_the_ray_client(
+    ray_cluster, run_remotemedia, manifest
+):
+    # Ray's client server now and then fails to start the server it forks for a client (~20 s
+    # each time, docs/cluster.md); a client on the head's machine has no need of it.
+    path = manifest(calculator(placement="cluster"))
+    routes = {ray_cluster.address: "via=the GCS at 127.0.0.2:", ray_cluster.remote_address: "via=the Ray client"}
+    for address, route in routes.items():
+        plan = run_remotemedia(
+            "plan", path, "--cluster", address, env={"RUST_LOG": "remotemedia_cluster=info"}, timeout=RUN_TIMEOUT_S
+        )
+        assert plan.returncode == 0, plan.stderr
+        (connected,) = [line for line in plan.stderr.splitlines() if "connected to the Ray cluster" in line]
+        assert route in connected, connected
 
 
 def test_placement_cluster_sends_a_node_there_and_needs_a_cluster(ray_cluster, run_remotemedia, manifest):

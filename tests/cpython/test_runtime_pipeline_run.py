@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,18 @@ def test_the_three_ways_give_the_same_outputs(run_binary, tmp_path: Path):
 def test_async_variant_returns_the_same():
     pipeline = Pipeline("p").add_node(CalculatorNode(operation="multiply", operand=3))
     assert asyncio.run(pipeline.run_async([1, 2.5, [2]])) == [3, 7.5, [6]]
+
+
+def test_async_variant_takes_the_cluster_too():
+    # A refused port: the run fails at once, naming the cluster it was given (tests/cluster has the
+    # real ones).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"ray://127.0.0.1:{probe.getsockname()[1]}"
+    node = CalculatorNode(name="calc", operation="add", operand=1)
+    node.placement = "cluster"
+    with pytest.raises(ConfigurationError, match=f"cannot reach the Ray cluster at {address}"):
+        asyncio.run(Pipeline("p").add_node(node).run_async([1], cluster=address))
 
 
 def test_user_nodes_run_as_the_callers_objects_and_pure_nodes_in_rustpython():

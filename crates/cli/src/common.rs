@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use remotemedia_cluster::{RAY_ADDRESS, RayCluster, RaySettings};
+use remotemedia_cluster::{RAY_ADDRESS, RayCluster, RaySettings, Worker};
 use remotemedia_remote::{ClientOptions, RemoteHosts, Token};
 use remotemedia_runtime::cluster::ClusterConnector;
 use remotemedia_runtime::engines::cpython;
@@ -195,18 +195,22 @@ impl ClusterArgs {
                 "--cluster {address}: the Ray driver needs a CPython with `ray` installed: {err}"
             ))
         })?;
-        Ok(Some(ray_cluster(address, python, worker_executable()?)?))
+        let worker = match Worker::from_env() {
+            Some(worker) => worker,
+            None => Worker::Executable(worker_executable()?),
+        };
+        Ok(Some(ray_cluster(address, python, worker)?))
     }
 }
 
 /// The Ray cluster at `address`, driven by `python` (a CPython with `ray`), whose actors start
-/// `worker_executable` as node workers; they accept only this client's one-time token.
+/// `worker` as node workers; they accept only this client's one-time token.
 pub fn ray_cluster(
     address: &str,
     python: PathBuf,
-    worker_executable: PathBuf,
+    worker: Worker,
 ) -> anyhow::Result<Arc<dyn ClusterConnector>> {
-    let settings = RaySettings::new(address, python, worker_executable);
+    let settings = RaySettings::new(address, python, worker);
     let cluster = RayCluster::new(settings, |token| {
         let token = Token::new(token, "the cluster's one-time token")
             .map_err(|err| HostError(err.to_string()))?;

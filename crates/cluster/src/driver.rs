@@ -50,13 +50,48 @@ struct InboxState {
 
 const LOG_LINES: usize = 20;
 
+/// Drivers started to connect, at the most, when Ray's client server fails to start a client's
+/// server.
+const CONNECT_ATTEMPTS: u64 = 3;
+
 impl Driver {
     /// Starts the driver with `python` and connects it to `address`, waiting at most `timeout`.
+    ///
+    /// Ray's client server now and then fails to start the server it forks for a new client; the
+    /// driver says so at once (`retry`), and a new driver usually connects in seconds.
     pub(crate) fn start(
         python: &Path,
         address: &str,
         timeout: Duration,
     ) -> Result<Driver, DriverError> {
+        let deadline = Instant::now() + timeout;
+        let mut attempt = 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let driver = Driver::spawn(python, address, left)?;
+            // The driver bounds its own wait; this one only guards against a driver that hangs.
+            let connected = driver.answer("connect", "", left + Duration::from_secs(10))?;
+            if connected["ok"] == true {
+                tracing::info!(target: "remotemedia_cluster", address, via = %text(&connected["via"]), "connected to the Ray cluster");
+                return Ok(driver);
+            }
+            let error = text(&connected["error"]);
+            let pause = Duration::from_secs(attempt);
+            if connected["retry"] != true
+                || attempt == CONNECT_ATTEMPTS
+                || Instant::now() + pause >= deadline
+            {
+                return Err(error);
+            }
+            tracing::debug!(target: "remotemedia_cluster", attempt, "connecting again: {error}");
+            drop(driver);
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
+    }
+
+    /// Starts a driver process that connects to `address` within `timeout`.
+    fn spawn(python: &Path, address: &str, timeout: Duration) -> Result<Driver, DriverError> {
         let mut child = Command::new(python)
             .arg("-c")
             .arg(SCRIPT)
@@ -85,18 +120,11 @@ impl Driver {
             .name("ray driver log".to_owned())
             .spawn(move || logger.log(BufReader::new(stderr)))
             .map_err(|error| format!("cannot start a thread: {error}"))?;
-        let driver = Driver {
+        Ok(Driver {
             stdin: Mutex::new(child.stdin.take()),
             child: Mutex::new(child),
             inbox,
-        };
-        // The driver bounds its own wait; this one only guards against a driver that hangs.
-        let connected = driver.answer("connect", "", timeout + Duration::from_secs(10))?;
-        if connected["ok"] == true {
-            Ok(driver)
-        } else {
-            Err(text(&connected["error"]))
-        }
+        })
     }
 
     /// Sends `request` (for node `id`) and waits at most `timeout` for its answer.
@@ -128,56 +156,19 @@ impl Driver {
 
     fn answer(&self, op: &str, id: &str, timeout: Duration) -> Result<Value, DriverError> {
         let key = (op.to_owned(), id.to_owned());
-        let deadline = Instant::now() + timeout;
-        let mut state = self
-            .inbox
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(answer) = state.answers.remove(&key) {
-                return Ok(answer);
-            }
-            if state.ended {
-                drop(state);
-                return Err(format!("the Ray driver ended{}", self.log_tail()));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!("no answer from the Ray driver within {timeout:?}"));
-            }
-            state = self
-                .inbox
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.inbox
+            .wait_for(timeout, |state| state.answers.remove(&key))
+            .map_err(|unanswered| match unanswered {
+                Unanswered::Ended => format!("the Ray driver ended{}", self.log_tail()),
+                Unanswered::TimedOut => format!("no answer from the Ray driver within {timeout:?}"),
+            })
     }
 
     /// Why Ray says node `id` was lost, waiting at most `timeout` for the news.
     pub(crate) fn lost(&self, id: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self
-            .inbox
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(reason) = state.lost.get(id) {
-                return Some(reason.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || state.ended {
-                return None;
-            }
-            state = self
-                .inbox
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.inbox
+            .wait_for(timeout, |state| state.lost.get(id).cloned())
+            .ok()
     }
 
     /// `: <Ray's last log lines>`, or nothing.
@@ -218,7 +209,41 @@ impl Drop for Driver {
     }
 }
 
+/// Why a wait for the driver found nothing.
+enum Unanswered {
+    /// Its stdout ended: nothing more will come.
+    Ended,
+    TimedOut,
+}
+
 impl Inbox {
+    /// Waits at most `timeout` until `take` finds what it looks for in what the driver said.
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut take: impl FnMut(&mut InboxState) -> Option<T>,
+    ) -> Result<T, Unanswered> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(found) = take(&mut state) {
+                return Ok(found);
+            }
+            if state.ended {
+                return Err(Unanswered::Ended);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Unanswered::TimedOut);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     fn read(&self, stdout: impl std::io::BufRead) {
         for line in stdout.lines() {
             let Ok(line) = line else { break };

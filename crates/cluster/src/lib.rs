@@ -2,8 +2,9 @@
 //!
 //! Ray does placement and lifecycle; items never go through Ray. For each node placed on the
 //! cluster, [`RayCluster`]'s engine asks Ray for an actor with the node's resources
-//! ([`RayRequest`]); the actor starts a node worker — `remotemedia serve --one-run`, the same
-//! executable — on the machine Ray chose, with a one-time token, and hands back its address. The
+//! ([`RayRequest`]); the actor starts a node worker — `remotemedia serve --one-run`, this
+//! executable or the wheel's package ([`Worker`]) — on the machine Ray chose, with a one-time
+//! token, and hands back its address. The
 //! node then runs over the remote engine's gRPC stream to that worker, like a node with a `host`.
 //! The actor is killed when the node is cleaned up (end of run, a failure, SIGINT/SIGTERM).
 //!
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use remotemedia_core::cluster::{ClusterConnector, ClusterError};
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::env_vars;
 use remotemedia_core::hosts::{HostConnector, HostError};
 use remotemedia_core::manifest::{Manifest, NodeManifest};
 use remotemedia_core::value::Value;
@@ -47,9 +49,8 @@ pub struct RaySettings {
     pub address: String,
     /// A CPython with `ray` installed, for the driver process.
     pub python: PathBuf,
-    /// The `remotemedia` executable the actors start (`serve --one-run`); an actor whose machine
-    /// has no file there runs the `remotemedia` on its PATH (from the wheel).
-    pub worker_executable: PathBuf,
+    /// What the actors start as the node's worker (`serve --one-run`).
+    pub worker: Worker,
     /// Longest wait to connect to the cluster (plan time).
     pub connect_timeout: Duration,
     /// Longest wait for Ray to start one node's actor and worker (before data flows).
@@ -61,14 +62,45 @@ pub struct RaySettings {
 impl RaySettings {
     /// Settings for `address` with the default timeouts: 60 s to connect and to place a node
     /// (starting a Ray client session and an actor takes seconds), 5 s for Ray's reason.
-    pub fn new(address: impl Into<String>, python: PathBuf, worker_executable: PathBuf) -> Self {
+    pub fn new(address: impl Into<String>, python: PathBuf, worker: Worker) -> Self {
         RaySettings {
             address: address.into(),
             python,
-            worker_executable,
+            worker,
             connect_timeout: Duration::from_secs(60),
             place_timeout: Duration::from_secs(60),
             reason_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a node's actor starts as its worker (`remotemedia serve --one-run`), on the machine Ray
+/// chose. Whichever it is, an actor whose machine lacks it falls back, in order, to the
+/// `remotemedia` package of the actor's own interpreter (the wheel installed beside `ray`: its
+/// native module's command line, run by that interpreter) and to the `remotemedia` on its `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Worker {
+    /// A `remotemedia` executable at this path: this one (the same path on the cluster's
+    /// machines), a cargo build's, or the one [`env_vars::CLUSTER_WORKER`] names.
+    Executable(PathBuf),
+    /// The `remotemedia` package installed on the cluster's machines (a client running from the
+    /// wheel, which ships no separate executable).
+    Package,
+}
+
+impl Worker {
+    /// The worker [`env_vars::CLUSTER_WORKER`] names, when it is set and not empty.
+    pub fn from_env() -> Option<Worker> {
+        std::env::var_os(env_vars::CLUSTER_WORKER)
+            .filter(|path| !path.is_empty())
+            .map(|path| Worker::Executable(PathBuf::from(path)))
+    }
+
+    /// The driver's `executable`: the path, or `null` for the package.
+    fn executable(&self) -> Option<&std::path::Path> {
+        match self {
+            Worker::Executable(path) => Some(path),
+            Worker::Package => None,
         }
     }
 }
@@ -188,7 +220,7 @@ impl Engine for ClusterEngine {
                 json!({
                     "request": request,
                     "name": name,
-                    "executable": settings.worker_executable,
+                    "executable": settings.worker.executable(),
                     "token": inner.token,
                     "profile": request.worker_profile(spec.capabilities.as_ref()),
                     "timeout_s": settings.place_timeout.as_secs_f64(),

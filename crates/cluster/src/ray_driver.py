@@ -9,8 +9,8 @@ the node's items then travel on the worker's own gRPC stream, never through Ray.
 
 Requests (one JSON object per line):
   {"op": "check", "id": ID, "request": {...}}           can any machine of the cluster ever hold it?
-  {"op": "place", "id": ID, "request": {...}, "name": NAME, "executable": PATH, "token": TOKEN,
-   "profile": {...}, "timeout_s": S}                     start the node's actor and worker
+  {"op": "place", "id": ID, "request": {...}, "name": NAME, "executable": PATH or null,
+   "token": TOKEN, "profile": {...}, "timeout_s": S}     start the node's actor and worker
   {"op": "release", "id": ID}                            kill the node's actor
 Answers: {"re": OP, "id": ID, "ok": true, ...} or {"re": OP, "id": ID, "ok": false, "error": TEXT}.
 Events: {"event": "lost", "id": ID, "reason": TEXT} when a node's actor or worker dies.
@@ -18,7 +18,7 @@ Events: {"event": "lost", "id": ID, "reason": TEXT} when a node's actor or worke
 The actors are owned by this driver: when it exits — its stdin closed because the executable
 ended, however it ended — Ray kills them, and each worker exits when its actor (its stdin) goes.
 Every actor class is defined here, in `__main__`, so Ray ships it by value: the cluster's
-machines need `ray` and the `remotemedia` executable, not this package.
+machines need `ray` and a `remotemedia` worker (`worker_command`), not this script.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -34,7 +35,9 @@ import urllib.parse
 from typing import Any
 
 WRITE_LOCK = threading.Lock()
-CONNECT_ATTEMPTS = 3
+INIT_FAILURE = "Initialization failure from server"
+"""Ray's client server could not start the server it forks for this client: worth a new driver."""
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 RAY_CLIENT_PORT = 10001
 """Where a head's Ray client server listens unless told otherwise (`ray://HOST`)."""
 
@@ -47,8 +50,10 @@ def say(message: dict[str, Any]) -> None:
 
 
 def fail(text: str) -> None:
-    say({"re": "connect", "ok": False, "error": text})
-    sys.exit(0)
+    """Says why the driver could not connect, and exits (at once: Ray's threads are no reason to
+    wait). `retry` tells the executable a new driver may succeed."""
+    say({"re": "connect", "ok": False, "error": text, "retry": INIT_FAILURE in text})
+    os._exit(0)
 
 
 try:
@@ -63,18 +68,12 @@ class NodeWorker:
     def __init__(self) -> None:
         self.process: Any = None
 
-    def start(self, executable: str, token: str, profile: dict[str, Any], node_id: str) -> str:
+    def start(self, executable: str | None, token: str, profile: dict[str, Any], node_id: str) -> str:
         import platform
-        import shutil
         import subprocess
         import tempfile
 
-        program = executable if os.path.isfile(executable) else shutil.which("remotemedia")
-        if program is None:
-            raise RuntimeError(
-                f"no remotemedia executable on {ray.util.get_node_ip_address()}: not at {executable}, "
-                "and none on PATH (install the remotemedia wheel there)"
-            )
+        command = worker_command(executable)
         # What Ray granted this actor is the machine the node is checked against, not what the
         # host has: a GPU another actor holds is not this node's.
         granted = ray.get_runtime_context().get_assigned_resources()
@@ -92,7 +91,7 @@ class NodeWorker:
         env.setdefault("REMOTEMEDIA_PYTHON", sys.executable)
         self.process = subprocess.Popen(
             [
-                program,
+                *command,
                 "serve",
                 "--one-run",
                 "--listen",
@@ -121,6 +120,37 @@ class NodeWorker:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+
+
+PACKAGE_MAIN = "import sys; from remotemedia._native import main; sys.exit(main())"
+"""The wheel's `remotemedia` command (its console script) as a `python -c` program."""
+
+
+def worker_command(executable: str | None) -> list[str]:
+    """The node worker's command on this machine: the `remotemedia` executable at `executable`
+    (the client's, a cargo build's, or REMOTEMEDIA_CLUSTER_WORKER); else the `remotemedia` package
+    of this interpreter (the wheel installed beside `ray`), run by it; else the `remotemedia` on
+    PATH."""
+    import importlib.util
+    import shutil
+
+    if executable and os.path.isfile(executable):
+        return [executable]
+    try:
+        packaged = importlib.util.find_spec("remotemedia._native") is not None
+    except ImportError:  # no remotemedia package at all
+        packaged = False
+    if packaged:
+        return [sys.executable, "-c", PACKAGE_MAIN]
+    on_path = shutil.which("remotemedia")
+    if on_path is not None:
+        return [on_path]
+    tried = f"not at {executable}, " if executable else ""
+    raise RuntimeError(
+        f"no remotemedia worker on {ray.util.get_node_ip_address()}: {tried}no remotemedia package in "
+        f"{sys.executable} and no remotemedia on PATH (install the remotemedia wheel beside ray there, "
+        "or set REMOTEMEDIA_CLUSTER_WORKER)"
+    )
 
 
 def feasible(request: dict[str, Any]) -> str | None:
@@ -217,8 +247,8 @@ class Driver:
 
 
 def reason(error: BaseException) -> str:
-    """Ray's words for why an actor call failed, on one line."""
-    text = " ".join(str(error).split())
+    """Ray's words for why an actor call failed, on one line, without its terminal colours."""
+    text = " ".join(ANSI_ESCAPE.sub("", str(error)).split())
     return text[:600]
 
 
@@ -236,6 +266,69 @@ def unreachable(address: str, timeout_s: float) -> str | None:
         return f"nothing answers at {parts.hostname}:{parts.port or RAY_CLIENT_PORT} ({error})"
 
 
+def local_gcs(address: str) -> str | None:
+    """The GCS address behind `ray://HOST:PORT` when HOST:PORT is a Ray client server of this
+    machine (a client on the cluster's head), or None. The client server's command line names the
+    GCS it serves. A driver connected to that GCS directly skips the client server, which now and
+    then fails to start the per-client server it forks (Ray reports it after ~20 s)."""
+    parts = urllib.parse.urlsplit(address)
+    if parts.scheme != "ray" or not parts.hostname:
+        return None
+    try:
+        import psutil  # Ray's own dependency
+
+        port = parts.port or RAY_CLIENT_PORT
+        hosts = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
+        for process in psutil.process_iter(["cmdline"]):
+            args = process.info["cmdline"] or []
+            if "ray.util.client.server" not in args:
+                continue
+            options = dict(arg[2:].split("=", 1) for arg in args if arg.startswith("--") and "=" in arg)
+            if options.get("mode") != "proxy" or options.get("port") != str(port) or "address" not in options:
+                continue
+            # The server listens on HOST itself, or on every address and HOST is one of ours.
+            if options.get("host") in hosts or (options.get("host") in ("0.0.0.0", "::") and any(map(ours, hosts))):
+                return options["address"]
+    except Exception:  # whatever goes wrong here, the client server remains
+        return None
+    return None
+
+
+def ours(host: str) -> bool:
+    """Whether `host` (an IP address) is one of this machine's: only then can a socket bind it."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
+def report_init_failure_at_once(outcome: dict[str, Any]) -> threading.Event:
+    """An event set, with `outcome["error"]`, as soon as Ray's client server says it could not
+    start the server it forks for this client (it does now and then). Ray's client raises that
+    only after closing its log stream, which the client server holds open for ~40 s more; a new
+    driver (the executable starts one) connects in seconds instead."""
+    failed = threading.Event()
+    try:
+        from ray.util.client.worker import Worker
+    except ImportError:  # another Ray: its error comes when it comes
+        return failed
+    server_init = Worker._server_init
+
+    def reporting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return server_init(self, *args, **kwargs)
+        except ConnectionAbortedError as error:
+            if INIT_FAILURE in str(error):
+                outcome["error"] = reason(error)
+                failed.set()
+            raise
+
+    Worker._server_init = reporting
+    return failed
+
+
 def main() -> None:
     address, connect_timeout = sys.argv[1], float(sys.argv[2])
     outcome: dict[str, Any] = {}
@@ -243,31 +336,39 @@ def main() -> None:
     if why is not None:
         fail(why)
 
-    def connect() -> None:
-        # Ray's client server forks a server per client; a fork racing another client's comings
-        # and goings can fail ("Starting Ray client server failed"): that one is worth a retry.
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                ray.init(address=address, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
-                outcome["resources"] = ray.cluster_resources()
-                outcome.pop("error", None)
-                return
-            except Exception as error:  # any failure to connect is reported the same way
-                outcome["error"] = reason(error)
-                if "Initialization failure from server" not in str(error) or attempt == CONNECT_ATTEMPTS:
-                    return
-                ray.shutdown()
-                time.sleep(attempt)
+    def init(target: str) -> None:
+        ray.init(address=target, logging_level="ERROR", log_to_driver=False, namespace="remotemedia")
+        outcome["resources"] = ray.cluster_resources()
+        outcome.pop("error", None)
 
+    def connect() -> None:
+        gcs = local_gcs(address)
+        if gcs is not None:
+            try:
+                init(gcs)
+                outcome["via"] = f"the GCS at {gcs}"
+                return
+            except Exception as error:  # the client server may still serve
+                outcome["error"] = reason(error)
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+        try:
+            init(address)
+            outcome["via"] = "the Ray client" if address.startswith("ray://") else f"the GCS at {address}"
+        except Exception as error:  # any failure to connect is reported the same way
+            outcome["error"] = reason(error)
+
+    init_failed = report_init_failure_at_once(outcome)
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
-    thread.join(connect_timeout)
-    if thread.is_alive():
-        say({"re": "connect", "ok": False, "error": f"no answer within {connect_timeout:g} s"})
-        os._exit(0)
+    deadline = time.monotonic() + connect_timeout
+    while thread.is_alive() and not init_failed.is_set() and time.monotonic() < deadline:
+        thread.join(0.05)
+    if thread.is_alive() and not init_failed.is_set():
+        fail(f"no answer within {connect_timeout:g} s")
     if "error" in outcome:
         fail(outcome["error"])
-    say({"re": "connect", "ok": True, "resources": outcome["resources"]})
+    say({"re": "connect", "ok": True, "resources": outcome["resources"], "via": outcome["via"]})
 
     driver = Driver()
     handlers = {"check": driver.check, "place": driver.place, "release": driver.release}

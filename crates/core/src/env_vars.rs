@@ -17,6 +17,11 @@ pub const PYTHON_PATH: &str = "REMOTEMEDIA_PYTHON_PATH";
 /// executable.
 pub const CPYTHON_BRIDGE: &str = "REMOTEMEDIA_CPYTHON_BRIDGE";
 
+/// The `remotemedia` executable a Ray cluster's actors start as node workers, as a path on the
+/// cluster's machines; overrides the one `run --cluster` and `Pipeline.run(cluster=…)` find
+/// themselves (docs/cluster.md).
+pub const CLUSTER_WORKER: &str = "REMOTEMEDIA_CLUSTER_WORKER";
+
 /// The token `run` and `plan` present to remote hosts, when `--token-file` is not given.
 pub const TOKEN: &str = "REMOTEMEDIA_TOKEN";
 

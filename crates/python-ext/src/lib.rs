@@ -84,6 +84,10 @@ fn main(py: Python<'_>) -> PyResult<u8> {
 /// that audio file, decoded natively as the run goes (`remotemedia run --audio`).
 #[pyfunction]
 #[pyo3(signature = (manifest, inputs, live_nodes, python_path = Vec::new(), channel_capacity = None, cluster = None, audio = None))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the Python function's keyword arguments, one Rust argument each"
+)]
 fn run(
     py: Python<'_>,
     manifest: &str,
@@ -210,8 +214,7 @@ fn load(py: Python<'_>, manifest: &str, config: Config) -> PyResult<Pipeline> {
         .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
 }
 
-/// The Ray cluster `cluster` (else `RAY_ADDRESS`), driven by this interpreter (which has `ray`),
-/// whose actors start the package's `remotemedia` command next to it (else the one on their PATH).
+/// The Ray cluster `cluster` (else `RAY_ADDRESS`), driven by this interpreter (which has `ray`).
 fn ray_cluster(
     py: Python<'_>,
     cluster: Option<String>,
@@ -223,10 +226,34 @@ fn ray_cluster(
         return Ok(None);
     };
     let python: std::path::PathBuf = py.import("sys")?.getattr("executable")?.extract()?;
-    let worker = python.with_file_name("remotemedia");
+    let worker = match remotemedia_cluster::Worker::from_env() {
+        Some(worker) => worker,
+        None => cluster_worker(py)?,
+    };
     remotemedia_cli::ray_cluster(&address, python, worker)
         .map(Some)
         .map_err(|err| sdk_error(py, "ConfigurationError", &format!("{err:#}")))
+}
+
+/// What the cluster's actors start as node workers when `REMOTEMEDIA_CLUSTER_WORKER` does not
+/// say: the `remotemedia` executable beside this module when there is one — a cargo build puts
+/// both in its `target/release` — else the package the cluster's machines have installed (the
+/// wheel ships this module and no separate executable; its `remotemedia` command runs this
+/// module's `main`).
+fn cluster_worker(py: Python<'_>) -> PyResult<remotemedia_cluster::Worker> {
+    let module: std::path::PathBuf = py
+        .import("remotemedia._native")?
+        .getattr("__file__")?
+        .extract()?;
+    // A module file linked into a package elsewhere still belongs to its build.
+    let beside = std::fs::canonicalize(&module)
+        .unwrap_or(module)
+        .with_file_name("remotemedia");
+    Ok(if beside.is_file() {
+        remotemedia_cluster::Worker::Executable(beside)
+    } else {
+        remotemedia_cluster::Worker::Package
+    })
 }
 
 fn load_config(

@@ -69,9 +69,10 @@ class Node:
     runtime_hint: ClassVar[str | None] = None
     """Which Python engine must run this node ("cpython" for C extensions); None lets placement decide."""
 
-    placement: ClassVar[str | None] = None
+    placement: str | None = None
     """Where placement may put the node: "cluster" sends it to the run's cluster whatever the local
-    machine offers (docs/cluster.md); None is the default, local first."""
+    machine offers (docs/cluster.md); None is the default, local first. Set on the class, or on
+    one node object (`node.placement = "cluster"`), like `isolation`."""
     isolation: str | None = None
     """Where the node's code runs: None (in the runtime's process), "process" (a worker process of
     its own, so a crash ends only this node) or "sandbox" (a sandboxed worker: docs/isolation.md).
@@ -172,8 +173,8 @@ class Node:
                 entry["capabilities"] = capabilities
         if cls.runtime_hint is not None:
             entry["runtime_hint"] = cls.runtime_hint
-        if cls.placement is not None:
-            entry["placement"] = cls.placement
+        if self.placement is not None:
+            entry["placement"] = self.placement
         if self.isolation is not None:
             entry["isolation"] = self.isolation
         if self.timeout_s is not None:

@@ -203,9 +203,7 @@ class Pipeline:
 
         if choose_engine(engine) != PYTHON:
             return run_on_runtime(self, inputs, cluster=cluster)
-        if cluster is not None:
-            raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places "
-                                "nothing")
+        _no_cluster_for_the_local_run(cluster)
         import asyncio
 
         try:
@@ -215,14 +213,16 @@ class Pipeline:
         raise PipelineError("Pipeline.run() blocks, so it cannot be called inside a running event loop; "
                             "use `await pipeline.run_async(inputs)` or `async for output in pipeline.process(inputs)` there")
 
-    async def run_async(self, inputs: Iterable[Any], engine: str | None = None) -> list[Any]:
+    async def run_async(self, inputs: Iterable[Any], engine: str | None = None,
+                        cluster: str | None = None) -> list[Any]:
         """`run` for async code: the event loop keeps running while the pipeline does."""
         from remotemedia.runtime import PYTHON, choose_engine, run_on_runtime
 
         if choose_engine(engine) != PYTHON:
             import asyncio
 
-            return await asyncio.to_thread(run_on_runtime, self, inputs)
+            return await asyncio.to_thread(run_on_runtime, self, inputs, cluster=cluster)
+        _no_cluster_for_the_local_run(cluster)
         return await self._collect(inputs)
 
     async def _collect(self, inputs: Iterable[Any]) -> list[Any]:
@@ -244,6 +244,11 @@ class Pipeline:
                     seen.add(id(target))
                     stack.append([*path, target])
         return []
+
+
+def _no_cluster_for_the_local_run(cluster: str | None) -> None:
+    if cluster is not None:
+        raise PipelineError("cluster= needs the runtime engine; the pure-CPython local run places nothing")
 
 
 def manifest_entry(node_id: str, node: Node, include_capabilities: bool = True) -> dict[str, Any]:
