@@ -96,8 +96,9 @@ pub struct Args {
     channel_capacity: usize,
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
     /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
-    /// and cleaned up, isolated nodes' workers are ended; embedded RustPython cannot interrupt a
-    /// running thread, so an in-process node looping there without emitting is left behind, its
+    /// and cleaned up, and so are RustPython nodes with an interpreter of their own (see
+    /// --interpreters); isolated nodes' workers are ended. A RustPython node sharing an
+    /// interpreter cannot be interrupted: one looping there without emitting is left behind, its
     /// `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
           value_parser = parse_seconds)]
@@ -122,8 +123,9 @@ pub struct Args {
     /// Which pure-Python (RustPython) nodes get an embedded interpreter of their own. Nodes in one
     /// interpreter share its modules and objects, so two CPU-bound nodes in one interpreter slow
     /// each other down; each interpreter of its own costs start-up time (built in parallel, on
-    /// the node's thread) and memory. auto: nodes that declare `capabilities.cpu.cores`
-    /// (SDK: `Node.get_capabilities()`) get their own, the others share one.
+    /// the node's thread) and memory, and only a node with one can be interrupted while busy
+    /// (SIGINT/SIGTERM, --node-timeout). auto: nodes that declare `capabilities.cpu.cores` (SDK:
+    /// `Node.get_capabilities()`) get their own, the others share one.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = Interpreters::Auto)]
     interpreters: Interpreters,
     #[command(flatten)]
