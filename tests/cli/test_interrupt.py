@@ -144,6 +144,9 @@ def test_a_node_that_cannot_be_interrupted_is_named_and_the_run_exits_after_the_
     took, stderr = stop(process, signal_number)
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert f"node `spin` did not stop within {STOP_TIMEOUT_S} s (--stop-timeout)" in stderr
+    # ... and the message says how to make it interruptible.
+    assert "hint: `spin` shared the run's RustPython interpreter" in stderr
+    assert "--interpreters per-node" in stderr
     assert log.read_text().split() == ["busy"], stderr
     assert STOP_TIMEOUT_S <= took < STOP_TIMEOUT_S + MARGIN_S, f"took {took:.2f} s"
 

@@ -67,9 +67,10 @@ def test_a_call_past_the_node_timeout_fails_the_node(run_remotemedia, manifest_f
         assert "did not stop" not in result.stderr
     else:
         # Left running, the node still holds the output of item 1 in the batch it was gathering
-        # (it had more input waiting): the run exits without it. A known limit of an engine that
-        # cannot be interrupted.
+        # (it had more input waiting): the run exits without it. A known limit of a node sharing
+        # the run's RustPython interpreter, which cannot be interrupted; the message says so.
         assert "node `stall` did not stop within 1 s (--stop-timeout)" in result.stderr
+        assert "hint: `stall` shared the run's RustPython interpreter" in result.stderr
 
 
 def test_calls_within_the_node_timeout_are_untouched(run_remotemedia, manifest_file, tmp_path):

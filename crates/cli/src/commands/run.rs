@@ -36,6 +36,7 @@ use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
+use remotemedia_runtime::placement::EngineKind;
 use remotemedia_runtime::value::{Value, check_json, parse_json_line};
 use serde::Serialize;
 
@@ -173,7 +174,15 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let delivery = match delivery {
         Ok(delivery) => delivery,
         // Not `run.finish()`, nor dropping `run`: both wait for the nodes that do not stop.
-        Err(Abandoned(busy)) => abandon(&busy, args.stop_timeout, run.handle().failure_message()),
+        Err(Abandoned(busy)) => {
+            let hint = sharing_hint(&busy, &pipeline, &run.handle());
+            abandon(
+                &busy,
+                args.stop_timeout,
+                run.handle().failure_message(),
+                hint,
+            )
+        }
     };
     let (metrics, timing) = (run.metrics(), run.timing());
     let result = run.finish();
@@ -234,11 +243,11 @@ struct Abandoned(Vec<String>);
 
 /// Exits naming the nodes that did not stop, without waiting for them: with code 1 and the run's
 /// failure when it stopped because of one (a node timeout), otherwise with code 130.
-fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>) -> ! {
+fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>, hint: String) -> ! {
     let nodes: Vec<String> = busy.iter().map(|node| format!("node `{node}`")).collect();
     let left = format!(
         "{} did not stop within {stop_timeout} s (--stop-timeout); exiting without waiting for \
-         {}; the outputs produced so far were written",
+         {}; the outputs produced so far were written{hint}",
         nodes.join(", "),
         if busy.len() == 1 { "it" } else { "them" }
     );
@@ -252,6 +261,31 @@ fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>) -> ! {
             std::process::exit(EXIT_INTERRUPTED.into())
         }
     }
+}
+
+/// For busy nodes in the run's shared RustPython interpreter, which cannot be interrupted: how to
+/// give them one of their own, which can. Empty when there are none.
+fn sharing_hint(busy: &[String], pipeline: &Pipeline, run: &RunHandle) -> String {
+    let sharing: Vec<String> = busy
+        .iter()
+        .filter(|node| {
+            let on_rustpython = pipeline
+                .plan()
+                .node(node)
+                .is_some_and(|plan| plan.engine == EngineKind::Rustpython);
+            on_rustpython && !run.interruptible(node)
+        })
+        .map(|node| format!("`{node}`"))
+        .collect();
+    if sharing.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nhint: {} shared the run's RustPython interpreter, where a busy node cannot be \
+         interrupted; a node with an interpreter of its own can, and is cleaned up: run with \
+         --interpreters per-node, or have the node declare `capabilities.cpu.cores`",
+        sharing.join(", ")
+    )
 }
 
 /// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the
