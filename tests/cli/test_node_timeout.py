@@ -1,7 +1,8 @@
 """`run --node-timeout`, or a node's own `timeout_s`, fails one slow `process` call, naming the node
 (issue 16, finding 4): the outputs before it are written and the run exits 1 — the node interrupted
-and cleaned up where its engine can (CPython), the run stopped after --stop-timeout where it cannot
-(in-process RustPython)."""
+and cleaned up where its engine can (CPython; RustPython with an interpreter of its own,
+`--interpreters per-node`), the run stopped after --stop-timeout where it cannot (a RustPython node
+sharing the run's interpreter, the default for a node that declares no core)."""
 
 from __future__ import annotations
 
@@ -36,30 +37,40 @@ STALL_MODULE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("engine", ["cpython", "rustpython"])
+ENGINES = {
+    "cpython": ("cpython",),
+    "rustpython-per-node": ("rustpython", "--interpreters", "per-node"),
+    "rustpython-shared": ("rustpython",),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_call_past_the_node_timeout_fails_the_node(run_remotemedia, manifest_file, tmp_path, engine):
+    hint, *options = ENGINES[engine]
     (tmp_path / "stall_nodes.py").write_text(STALL_MODULE)
     log = tmp_path / "cleanup.log"
     manifest = manifest_file(
         [{"id": "stall", "node_type": "StallOnTwo", "module": "stall_nodes", "params": {"log": str(log)},
-          "runtime_hint": engine}],
+          "runtime_hint": hint}],
         name="stall",
     )
     env = {} if "REMOTEMEDIA_PYTHON" in os.environ else {"REMOTEMEDIA_PYTHON": sys.executable}
     result = run_remotemedia(
         "run", manifest, "--python-path", tmp_path, "--input", "1", "--input", "2", "--input", "3",
-        "--node-timeout", "1", "--stop-timeout", "1", env=env,
+        "--node-timeout", "1", "--stop-timeout", "1", *options, env=env,
     )
     assert result.returncode == EXIT_FAILURE, result.stderr
     assert "node `stall` failed in process: it took longer than the node timeout of 1 s" in result.stderr
-    if engine == "cpython":
+    if engine != "rustpython-shared":
         assert result.stdout.split() == ["1"]
         assert log.read_text() == "cleanup"
+        assert "did not stop" not in result.stderr
     else:
         # Left running, the node still holds the output of item 1 in the batch it was gathering
-        # (it had more input waiting): the run exits without it. A known limit of an engine that
-        # cannot be interrupted.
+        # (it had more input waiting): the run exits without it. A known limit of a node sharing
+        # the run's RustPython interpreter, which cannot be interrupted; the message says so.
         assert "node `stall` did not stop within 1 s (--stop-timeout)" in result.stderr
+        assert "hint: `stall` shared the run's RustPython interpreter" in result.stderr
 
 
 def test_calls_within_the_node_timeout_are_untouched(run_remotemedia, manifest_file, tmp_path):
@@ -75,8 +86,9 @@ def test_calls_within_the_node_timeout_are_untouched(run_remotemedia, manifest_f
     assert result.stdout.split() == ["1", "3"]
 
 
+@pytest.mark.parametrize("engine", ["cpython", "rustpython-per-node"])
 def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
-    run_remotemedia, manifest_file, tmp_path
+    run_remotemedia, manifest_file, tmp_path, engine
 ):
     """`timeout_s` on the node: it applies without --node-timeout, and in place of a longer one;
     the other nodes keep the run's."""
@@ -85,7 +97,7 @@ def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
     manifest = manifest_file(
         [{"id": "before", "node_type": "PassThroughNode"},
          {"id": "stall", "node_type": "StallOnTwo", "module": "stall_nodes", "params": {"log": str(log)},
-          "runtime_hint": "cpython", "timeout_s": 0.5}],
+          "runtime_hint": ENGINES[engine][0], "timeout_s": 0.5}],
         [("before", "stall")],
         name="own-timeout",
     )
@@ -93,7 +105,7 @@ def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
     for run_timeout in ([], ["--node-timeout", "30"]):
         result = run_remotemedia(
             "run", manifest, "--python-path", tmp_path, "--input", "1", "--input", "2", "--input", "3",
-            "--stop-timeout", "1", *run_timeout, env=env,
+            "--stop-timeout", "1", *ENGINES[engine][1:], *run_timeout, env=env,
         )
         assert result.returncode == EXIT_FAILURE, result.stderr
         assert "node `stall` failed in process: it took longer than the node timeout of 0.5 s" in result.stderr

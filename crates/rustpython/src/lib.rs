@@ -26,6 +26,7 @@ mod convert;
 mod exception;
 mod frozen;
 mod inspect;
+mod interrupt;
 mod node;
 mod stdio;
 
@@ -36,6 +37,7 @@ use std::time::Instant;
 
 use frozen::CuratedStdlib as _;
 use rustpython_vm::builtins::{PyDict, PyStrRef};
+use rustpython_vm::signal::UserSignalSender;
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 
@@ -55,6 +57,11 @@ pub struct RustPythonConfig {
 }
 
 /// Which nodes of a run get an interpreter of their own (`remotemedia run --interpreters`).
+///
+/// Only a node with an interpreter of its own can be interrupted while busy in `process` or
+/// `flush` (a stop, `--node-timeout`, a gone client on `serve`), so that its `cleanup` runs:
+/// RustPython delivers an exception into running code on an interpreter's main VM only, which
+/// only that node enters (see the `interrupt` module).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum InterpreterSharing {
     /// A node that declares `capabilities.cpu.cores` — CPU-bound work that should run in
@@ -133,6 +140,9 @@ struct PythonInterpreter {
     /// The node it was built for, if it is that node's own.
     owner: Option<Arc<str>>,
     built_on: ThreadId,
+    /// A node's own interpreter: the user-signal channel of its main VM, which the node enters
+    /// from the thread that built it, so that it can be interrupted (module `interrupt`).
+    signals: Option<UserSignalSender>,
 }
 
 impl PythonInterpreter {
@@ -155,14 +165,20 @@ impl PythonInterpreter {
 
     fn start_now(python_path: &[String], owner: Option<Arc<str>>) -> Result<Self, EngineError> {
         let started = Instant::now();
-        let interpreter = rustpython::InterpreterBuilder::new()
+        let mut builder = rustpython::InterpreterBuilder::new()
             .settings(embedded_settings())
             .init_curated_stdlib()
             .add_frozen_modules(frozen::sdk_modules())
             .add_frozen_modules(frozen::embedded_modules())
             // Last, so each shim replaces the frozen standard-library module it is named after.
-            .add_frozen_modules(frozen::shim_modules())
-            .build();
+            .add_frozen_modules(frozen::shim_modules());
+        let mut signals = None;
+        if owner.is_some() {
+            let (sender, receiver) = rustpython_vm::signal::user_signal_channel();
+            builder = builder.init_hook(move |vm| vm.set_user_signal_channel(receiver));
+            signals = Some(sender);
+        }
+        let interpreter = builder.build();
         let built = started.elapsed();
         let sdk = interpreter
             .enter(|vm| prepare(vm, python_path).map_err(|exc| exception::node_error(vm, &exc)))
@@ -181,7 +197,27 @@ impl PythonInterpreter {
             sdk: Some(sdk),
             owner,
             built_on: std::thread::current().id(),
+            signals,
         })
+    }
+
+    /// Whether the calling thread enters the main VM: for a node's own interpreter, on the thread
+    /// that built it — the node's stage thread, which makes every call of the node.
+    fn main_vm_here(&self) -> bool {
+        self.owner.is_some() && std::thread::current().id() == self.built_on
+    }
+
+    /// Runs `f` on the main VM; only where [`main_vm_here`](Self::main_vm_here). The lock is held
+    /// for the call: no other thread uses a node's own interpreter meanwhile (only `thread_handle`
+    /// takes it, which that node made at its creation).
+    fn enter_main<R>(&self, f: impl FnOnce(&VirtualMachine) -> R) -> R {
+        debug_assert!(self.main_vm_here());
+        self.interpreter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .expect("the interpreter lives until it is dropped")
+            .enter(f)
     }
 
     /// A handle for entering the interpreter from the calling thread. Never enter the main

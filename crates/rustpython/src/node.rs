@@ -3,6 +3,10 @@
 //! The node object and the SDK's `NodeDriver` around it are created once and kept, with the bound
 //! methods the executor calls, so each item costs one conversion in, one Python call and one
 //! conversion per output — no attribute lookups, no source text, no JSON.
+//!
+//! A node with an interpreter of its own makes its calls on that interpreter's main VM, from the
+//! stage thread that built it, and can be interrupted there (module `interrupt`); a node sharing
+//! an interpreter enters it through a thread VM of its own, where nothing can interrupt it.
 
 use std::sync::Arc;
 
@@ -12,8 +16,9 @@ use rustpython_vm::protocol::{PyIter, PyIterReturn};
 use rustpython_vm::vm::thread::ThreadedVirtualMachine;
 use rustpython_vm::{PyObject, PyObjectRef, PyResult, VirtualMachine};
 
+use super::interrupt::CallInterrupter;
 use super::{PythonInterpreter, convert, exception};
-use remotemedia_core::engine::{Emitter, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{Emitter, Interrupt, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
 
@@ -24,10 +29,40 @@ pub(super) struct RustPythonNode {
     id: Arc<str>,
     /// Python objects, dropped inside the interpreter (see `Drop`).
     objects: Option<NodeObjects>,
-    /// This thread's handle on the interpreter; declared before it, so it is dropped first.
+    vm: NodeVm,
+}
+
+/// How the node enters its interpreter.
+struct NodeVm {
+    /// This thread's handle on the interpreter, for a shared one (or a node's own entered from
+    /// another thread than its builder's); declared before it, so it is dropped first.
     thread: ThreadedVirtualMachine,
-    /// Held, not read: the run's shared interpreter, or the node's own, which ends with the node.
-    _interpreter: Arc<PythonInterpreter>,
+    /// The run's shared interpreter, or the node's own, which ends with the node.
+    interpreter: Arc<PythonInterpreter>,
+    /// For a node's own interpreter: raises into `process` and `flush` on its main VM.
+    interrupter: Option<Arc<CallInterrupter>>,
+}
+
+impl NodeVm {
+    /// Runs `f` in the interpreter: on its main VM where this thread may enter it.
+    fn run<R>(&self, f: impl FnOnce(&VirtualMachine) -> R) -> R {
+        if self.interpreter.main_vm_here() {
+            self.interpreter.enter_main(f)
+        } else {
+            self.thread.run(f)
+        }
+    }
+
+    /// [`run`](Self::run), interruptible where the node can be interrupted: for `process` and
+    /// `flush`, never `cleanup`.
+    fn run_interruptible<R>(&self, f: impl FnOnce(&VirtualMachine) -> R) -> R {
+        match &self.interrupter {
+            Some(interrupter) if self.interpreter.main_vm_here() => {
+                interrupter.armed(|| self.interpreter.enter_main(f))
+            }
+            _ => self.run(f),
+        }
+    }
 }
 
 /// The node and the bound methods the executor calls, looked up once.
@@ -77,9 +112,16 @@ impl RustPythonNode {
     ) -> Result<Self, NodeError> {
         let id: Arc<str> = Arc::from(spec.id.as_str());
         let setting_up = super::setting_up();
-        let thread = interpreter.thread_handle();
-        let sdk = interpreter.sdk();
-        let objects = thread.run(|vm| {
+        let vm = NodeVm {
+            thread: interpreter.thread_handle(),
+            interrupter: interpreter
+                .signals
+                .clone()
+                .map(|signals| Arc::new(CallInterrupter::new(Arc::clone(&id), signals))),
+            interpreter,
+        };
+        let sdk = vm.interpreter.sdk();
+        let objects = vm.run(|vm| {
             let build = || -> PyResult<NodeObjects> {
                 // Every call of this node is made on this thread: its output is labelled from now
                 // on, a user module's top-level `print` included.
@@ -113,8 +155,7 @@ impl RustPythonNode {
         Ok(RustPythonNode {
             id,
             objects: Some(objects),
-            thread,
-            _interpreter: interpreter,
+            vm,
         })
     }
 
@@ -132,7 +173,7 @@ impl NodeInstance for RustPythonNode {
             .objects
             .as_mut()
             .expect("node objects live until the node is dropped");
-        self.thread.run(|vm| {
+        self.vm.run(|vm| {
             let mut initialize = || -> PyResult<()> {
                 objects.initialize.call((), vm)?;
                 objects.process = Some(objects.process_method(vm)?);
@@ -148,7 +189,7 @@ impl NodeInstance for RustPythonNode {
             .as_mut()
             .expect("node objects live until the node is dropped");
         let id = &self.id;
-        self.thread.run(|vm| {
+        self.vm.run_interruptible(|vm| {
             if objects.process.is_none() {
                 // `initialize` comes first in the executor's lifecycle; this is for other callers.
                 let process = objects
@@ -163,7 +204,7 @@ impl NodeInstance for RustPythonNode {
     fn flush(&mut self, out: &mut dyn Emitter) -> Result<(), NodeError> {
         let objects = self.objects();
         let id = &self.id;
-        self.thread.run(|vm| {
+        self.vm.run_interruptible(|vm| {
             let outputs = objects
                 .flush
                 .call((), vm)
@@ -174,7 +215,7 @@ impl NodeInstance for RustPythonNode {
 
     fn cleanup(&mut self) -> Result<(), NodeError> {
         let objects = self.objects();
-        self.thread.run(|vm| {
+        self.vm.run(|vm| {
             let cleaned = objects.cleanup.call((), vm).map(drop);
             // Whatever the node left unfinished on its last line, before its thread moves on.
             let flushed = objects.flush_output.call((), vm).map(drop);
@@ -183,13 +224,18 @@ impl NodeInstance for RustPythonNode {
                 .map_err(|exc| exception::node_error(vm, &exc))
         })
     }
+
+    fn interrupter(&self) -> Option<Arc<dyn Interrupt>> {
+        let interrupter = self.vm.interrupter.as_ref()?;
+        Some(Arc::clone(interrupter) as Arc<dyn Interrupt>)
+    }
 }
 
 impl Drop for RustPythonNode {
     fn drop(&mut self) {
         // Python objects may run `__del__` as they go, which needs the interpreter entered.
         if let Some(objects) = self.objects.take() {
-            self.thread.run(|_| drop(objects));
+            self.vm.run(|_| drop(objects));
         }
     }
 }

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
 use remotemedia_core::value::{Array, Value};
-use remotemedia_rustpython::{EngineError, RustPythonConfig, RustPythonEngine};
+use remotemedia_rustpython::{EngineError, InterpreterSharing, RustPythonConfig, RustPythonEngine};
 use serde_json::json;
 
 /// Collects a node's outputs.
@@ -609,4 +610,211 @@ fn the_catalogue_lists_the_sdk_nodes_with_their_modules() {
         )),
         "{catalogue:?}"
     );
+}
+
+/// Nodes that spin in `process` or `flush` until interrupted (or, so that a test fails instead
+/// of hanging, for `GIVE_UP_S`), writing what they do to `log`; `cleanup` spins too, for
+/// `cleanup_s`, and must not be interrupted.
+const SPIN: &str = r#"
+import time
+from pathlib import Path
+from remotemedia.core.node import Node
+
+GIVE_UP_S = 20
+
+class Spin(Node):
+    def __init__(self, log, cleanup_s=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.log = Path(log)
+        self.cleanup_s = cleanup_s
+
+    def note(self, line):
+        with self.log.open("a") as log:
+            log.write(line + "\n")
+
+    def spin(self, seconds):
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            pass
+
+    def process(self, data):
+        self.note("busy")
+        self.spin(GIVE_UP_S)
+
+    def flush(self):
+        self.note("flushing")
+        self.spin(GIVE_UP_S)
+        return []
+
+    def cleanup(self):
+        self.note("cleaning up")
+        self.spin(self.cleanup_s)
+        self.note("cleaned up")
+"#;
+
+/// How long an interruption may take to land in a spinning node.
+const INTERRUPT_BOUND: Duration = Duration::from_secs(5);
+
+fn spin_engine(sharing: InterpreterSharing) -> (RustPythonEngine, PathBuf) {
+    let dir = scratch_dir();
+    std::fs::write(dir.join("spin_nodes.py"), SPIN).unwrap();
+    let config = RustPythonConfig {
+        python_path: vec![dir.clone()],
+        interpreters: sharing,
+    };
+    (RustPythonEngine::new(&config).unwrap(), dir)
+}
+
+fn spin_spec(id: &str, log: &Path, cleanup_s: f64) -> NodeSpec {
+    NodeSpec {
+        id: id.into(),
+        module: Some("spin_nodes".into()),
+        ..spec(
+            "Spin",
+            json!({"log": log.to_str().unwrap(), "cleanup_s": cleanup_s}),
+        )
+    }
+}
+
+fn log_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `log` has `line`.
+fn wait_for_line(log: &Path, line: &str) {
+    let started = Instant::now();
+    while !log_lines(log).iter().any(|logged| logged == line) {
+        assert!(started.elapsed() < INTERRUPT_BOUND, "never logged {line}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Interrupts `node` from another thread once `log` says it is busy; the call must then end in a
+/// `KeyboardInterrupt`, well within the bound.
+fn interrupted_call(
+    node: &mut dyn NodeInstance,
+    log: &Path,
+    busy: &str,
+    call: impl FnOnce(&mut dyn NodeInstance) -> Result<(), NodeError>,
+) -> NodeError {
+    let interrupter = node.interrupter().expect("a node of its own interpreter");
+    let started = Instant::now();
+    let error = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            wait_for_line(log, busy);
+            interrupter.interrupt();
+        });
+        call(node).expect_err("the call ends interrupted")
+    });
+    assert_interrupted(&error, started);
+    error
+}
+
+/// `error` is the `KeyboardInterrupt` of an interruption asked at `asked`, which landed in time.
+fn assert_interrupted(error: &NodeError, asked: Instant) {
+    assert!(asked.elapsed() < INTERRUPT_BOUND, "{:?}", asked.elapsed());
+    assert_eq!(
+        error.kind.as_deref(),
+        Some("KeyboardInterrupt"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_node_of_its_own_interpreter_is_interrupted_in_process_and_in_flush_never_in_cleanup() {
+    let (engine, dir) = spin_engine(InterpreterSharing::PerNode);
+    let log = dir.join("spin.log");
+    let mut node = engine.create(&spin_spec("spin", &log, 0.3)).unwrap();
+    node.initialize().unwrap();
+    interrupted_call(&mut *node, &log, "busy", |node| {
+        node.process(Value::Int(1), &mut Collect::default())
+    });
+    interrupted_call(&mut *node, &log, "flushing", |node| {
+        node.flush(&mut Collect::default())
+    });
+    // Interruptions asked during `cleanup` (the run stopping meanwhile) do nothing.
+    let interrupter = node.interrupter().unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            wait_for_line(&log, "cleaning up");
+            for _ in 0..20 {
+                interrupter.interrupt();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        node.cleanup().expect("cleanup is not interrupted");
+    });
+    assert_eq!(
+        log_lines(&log),
+        ["busy", "flushing", "cleaning up", "cleaned up"]
+    );
+}
+
+#[test]
+fn an_interruption_reaches_its_node_while_other_interpreters_run_and_only_its_node() {
+    // The eval-breaker flag that announces an interruption is one for the process: the other
+    // node's interpreter, spinning too, may see it first. The interruption must still land, and
+    // in the node it was meant for only.
+    let (engine, dir) = spin_engine(InterpreterSharing::PerNode);
+    let (engine, dir) = (&engine, &dir);
+    std::thread::scope(|scope| {
+        let spinning = |id: &'static str| {
+            let log = dir.join(format!("{id}.log"));
+            let (handing, interrupter) = std::sync::mpsc::channel();
+            let thread = scope.spawn({
+                let log = log.clone();
+                move || {
+                    let mut node = engine.create(&spin_spec(id, &log, 0.0)).unwrap();
+                    node.initialize().unwrap();
+                    let own = node.interrupter().expect("a node of its own interpreter");
+                    handing.send(own).unwrap();
+                    let error = node.process(Value::Int(1), &mut Collect::default());
+                    node.cleanup().unwrap();
+                    error.expect_err("interrupted")
+                }
+            });
+            let interrupter = interrupter.recv().unwrap();
+            wait_for_line(&log, "busy");
+            (thread, interrupter)
+        };
+        let (other, interrupt_other) = spinning("other");
+        let (first, interrupt_first) = spinning("first");
+        let started = Instant::now();
+        interrupt_first.interrupt();
+        assert_interrupted(&first.join().unwrap(), started);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!other.is_finished(), "the other node was interrupted too");
+        let started = Instant::now();
+        interrupt_other.interrupt();
+        assert_interrupted(&other.join().unwrap(), started);
+    });
+}
+
+#[test]
+fn only_a_node_of_its_own_interpreter_can_be_interrupted() {
+    // Under `Auto`, a node that declares a core gets an interpreter of its own; the others share
+    // one, entered through thread VMs, which RustPython cannot interrupt.
+    let (engine, dir) = spin_engine(InterpreterSharing::Auto);
+    let log = dir.join("spin.log");
+    let sharing = engine.create(&spin_spec("sharing", &log, 0.0)).unwrap();
+    assert!(sharing.interrupter().is_none());
+    let mut declares_a_core = spin_spec("declares_a_core", &log, 0.0);
+    declares_a_core.capabilities =
+        Some(serde_json::from_value(json!({"cpu": {"cores": 1}})).unwrap());
+    assert!(
+        engine
+            .create(&declares_a_core)
+            .unwrap()
+            .interrupter()
+            .is_some()
+    );
+    let (engine, dir) = spin_engine(InterpreterSharing::Shared);
+    let shared = engine
+        .create(&spin_spec("shared", &dir.join("spin.log"), 0.0))
+        .unwrap();
+    assert!(shared.interrupter().is_none());
 }

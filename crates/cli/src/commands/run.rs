@@ -36,6 +36,7 @@ use remotemedia_runtime::executor::{
     Inputs, NodeMetrics, Output, Received, Run, RunError, RunHandle, RunTiming,
 };
 use remotemedia_runtime::pipeline::{Config, Pipeline};
+use remotemedia_runtime::placement::EngineKind;
 use remotemedia_runtime::value::{Value, check_json, parse_json_line};
 use serde::Serialize;
 
@@ -96,8 +97,9 @@ pub struct Args {
     channel_capacity: usize,
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
     /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
-    /// and cleaned up, isolated nodes' workers are ended; embedded RustPython cannot interrupt a
-    /// running thread, so an in-process node looping there without emitting is left behind, its
+    /// and cleaned up, and so are RustPython nodes with an interpreter of their own (see
+    /// --interpreters); isolated nodes' workers are ended. A RustPython node sharing an
+    /// interpreter cannot be interrupted: one looping there without emitting is left behind, its
     /// `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
           value_parser = parse_seconds)]
@@ -122,8 +124,9 @@ pub struct Args {
     /// Which pure-Python (RustPython) nodes get an embedded interpreter of their own. Nodes in one
     /// interpreter share its modules and objects, so two CPU-bound nodes in one interpreter slow
     /// each other down; each interpreter of its own costs start-up time (built in parallel, on
-    /// the node's thread) and memory. auto: nodes that declare `capabilities.cpu.cores`
-    /// (SDK: `Node.get_capabilities()`) get their own, the others share one.
+    /// the node's thread) and memory, and only a node with one can be interrupted while busy
+    /// (SIGINT/SIGTERM, --node-timeout). auto: nodes that declare `capabilities.cpu.cores` (SDK:
+    /// `Node.get_capabilities()`) get their own, the others share one.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = Interpreters::Auto)]
     interpreters: Interpreters,
     #[command(flatten)]
@@ -171,7 +174,15 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     let delivery = match delivery {
         Ok(delivery) => delivery,
         // Not `run.finish()`, nor dropping `run`: both wait for the nodes that do not stop.
-        Err(Abandoned(busy)) => abandon(&busy, args.stop_timeout, run.handle().failure_message()),
+        Err(Abandoned(busy)) => {
+            let hint = sharing_hint(&busy, &pipeline, &run.handle());
+            abandon(
+                &busy,
+                args.stop_timeout,
+                run.handle().failure_message(),
+                hint,
+            )
+        }
     };
     let (metrics, timing) = (run.metrics(), run.timing());
     let result = run.finish();
@@ -232,11 +243,11 @@ struct Abandoned(Vec<String>);
 
 /// Exits naming the nodes that did not stop, without waiting for them: with code 1 and the run's
 /// failure when it stopped because of one (a node timeout), otherwise with code 130.
-fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>) -> ! {
+fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>, hint: String) -> ! {
     let nodes: Vec<String> = busy.iter().map(|node| format!("node `{node}`")).collect();
     let left = format!(
         "{} did not stop within {stop_timeout} s (--stop-timeout); exiting without waiting for \
-         {}; the outputs produced so far were written",
+         {}; the outputs produced so far were written{hint}",
         nodes.join(", "),
         if busy.len() == 1 { "it" } else { "them" }
     );
@@ -250,6 +261,31 @@ fn abandon(busy: &[String], stop_timeout: f64, failure: Option<String>) -> ! {
             std::process::exit(EXIT_INTERRUPTED.into())
         }
     }
+}
+
+/// For busy nodes in the run's shared RustPython interpreter, which cannot be interrupted: how to
+/// give them one of their own, which can. Empty when there are none.
+fn sharing_hint(busy: &[String], pipeline: &Pipeline, run: &RunHandle) -> String {
+    let sharing: Vec<String> = busy
+        .iter()
+        .filter(|node| {
+            let on_rustpython = pipeline
+                .plan()
+                .node(node)
+                .is_some_and(|plan| plan.engine == EngineKind::Rustpython);
+            on_rustpython && !run.interruptible(node)
+        })
+        .map(|node| format!("`{node}`"))
+        .collect();
+    if sharing.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nhint: {} shared the run's RustPython interpreter, where a busy node cannot be \
+         interrupted; a node with an interpreter of its own can, and is cleaned up: run with \
+         --interpreters per-node, or have the node declare `capabilities.cpu.cores`",
+        sharing.join(", ")
+    )
 }
 
 /// Writes outputs as they come, flushing whenever none is waiting. A write failure cancels the

@@ -644,4 +644,10 @@ impl RunHandle {
     pub fn busy_nodes(&self) -> Vec<String> {
         self.state.busy_nodes()
     }
+
+    /// Whether the node with this id can be interrupted inside a call: its engine gave an
+    /// [`Interrupt`](crate::engine::Interrupt) when the node was created.
+    pub fn interruptible(&self, node: &str) -> bool {
+        self.state.interruptible(node)
+    }
 }

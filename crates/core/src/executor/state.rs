@@ -161,11 +161,23 @@ impl RunState {
 
     /// Interrupts node `index`'s call in progress; false when its engine cannot.
     pub(crate) fn interrupt_node(&self, index: usize) -> bool {
-        let interrupter = lock(&self.interrupters.0)
+        let interrupter = self.interrupter(index);
+        interrupter.map(|node| node.interrupt()).is_some()
+    }
+
+    /// Node `index`'s [`Interrupt`], if its engine gave one.
+    fn interrupter(&self, index: usize) -> Option<Arc<dyn Interrupt>> {
+        lock(&self.interrupters.0)
             .iter()
             .find(|(node, _)| *node == index)
-            .map(|(_, interrupter)| Arc::clone(interrupter));
-        interrupter.map(|node| node.interrupt()).is_some()
+            .map(|(_, interrupter)| Arc::clone(interrupter))
+    }
+
+    /// Whether the node with this id can be interrupted in a call (its engine gave an
+    /// [`Interrupt`] when it was created).
+    pub(crate) fn interruptible(&self, node: &str) -> bool {
+        let index = self.node_ids.iter().position(|id| id == node);
+        index.is_some_and(|index| self.interrupter(index).is_some())
     }
 
     pub(crate) fn node_count(&self) -> usize {
