@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use remotemedia_core::engine::{Emitter, Engine, ItemTag, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::hosts::{HostConnector, HostError};
@@ -377,7 +377,7 @@ impl Engine for RemoteEngine {
     }
 }
 
-/// What a node's reader thread hands over: the host's next message, or why the stream broke.
+/// What a node's reader task hands over: the host's next message, or why the stream broke.
 type Arrival = Result<ResponseKind, String>;
 
 /// Messages of the host read ahead of the node (outputs of items in flight); beyond this the
@@ -387,7 +387,7 @@ const ARRIVALS_BUFFER: usize = 64;
 /// A node running on a host, driven through one `RunNode` stream.
 ///
 /// Items are pipelined: `process` sends an item and returns while earlier items are still being
-/// answered, up to the window the host granted (and a byte budget). A reader thread takes the
+/// answered, up to the window the host granted (and a byte budget). A reader task takes the
 /// host's messages off the stream as they come and rings the executor (`arrivals`), which then
 /// has the node emit them (`deliver`); so outputs leave as soon as they arrive, in order, and a
 /// failure is reported on the next call into the node.
@@ -397,7 +397,7 @@ struct RemoteNode {
     /// `None` once closed or broken: nothing more can be sent.
     requests: Option<mpsc::Sender<NodeRequest>>,
     /// The host's messages, in order; `None` once closed or broken.
-    arrivals: Option<crossbeam_channel::Receiver<Arrival>>,
+    arrivals: Option<mpsc::Receiver<Arrival>>,
     /// Rung by the reader after each message (it holds at most one ring).
     doorbell: crossbeam_channel::Receiver<()>,
     window: Window,
@@ -498,15 +498,11 @@ impl RemoteNode {
             }
         });
         let (requests, responses) = opened.map_err(NodeError::new)?;
-        let (arrived, arrivals) = crossbeam_channel::bounded(ARRIVALS_BUFFER);
+        let (arrived, arrivals) = mpsc::channel(ARRIVALS_BUFFER);
         let (ring, doorbell) = crossbeam_channel::bounded(1);
-        let reader = Arc::clone(client);
-        std::thread::Builder::new()
-            .name(format!("remotemedia-remote-{}", open.node_id))
-            .spawn(move || read_responses(&reader, responses, &arrived, &ring))
-            .map_err(|error| {
-                NodeError::new(format!("cannot start a thread for the node: {error}"))
-            })?;
+        client
+            .runtime
+            .spawn(read_responses(responses, arrived, ring));
         Ok(RemoteNode {
             host: host.to_owned(),
             client: Arc::clone(client),
@@ -570,26 +566,26 @@ impl RemoteNode {
 
     /// The next thing the host says, waiting for it; a broken stream is an error naming the host.
     fn next(&mut self, doing: &str) -> Result<ResponseKind, NodeError> {
-        let Some(arrivals) = &self.arrivals else {
+        let Some(arrivals) = &mut self.arrivals else {
             return Err(self.lost(doing, "the stream is closed"));
         };
-        match arrivals.recv() {
-            Ok(Ok(kind)) => Ok(kind),
-            Ok(Err(why)) => Err(self.broken(doing, why)),
-            Err(_) => Err(self.broken(doing, "the stream ended".to_owned())),
+        match arrivals.blocking_recv() {
+            Some(Ok(kind)) => Ok(kind),
+            Some(Err(why)) => Err(self.broken(doing, why)),
+            None => Err(self.broken(doing, "the stream ended".to_owned())),
         }
     }
 
     /// What the host said since the last look, without waiting.
     fn try_next(&mut self, doing: &str) -> Result<Option<ResponseKind>, NodeError> {
-        let Some(arrivals) = &self.arrivals else {
+        let Some(arrivals) = &mut self.arrivals else {
             return Err(self.lost(doing, "the stream is closed"));
         };
         match arrivals.try_recv() {
             Ok(Ok(kind)) => Ok(Some(kind)),
             Ok(Err(why)) => Err(self.broken(doing, why)),
-            Err(crossbeam_channel::TryRecvError::Empty) => Ok(None),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => {
                 Err(self.broken(doing, "the stream ended".to_owned()))
             }
         }
@@ -724,17 +720,16 @@ impl RemoteNode {
     }
 }
 
-/// The reader thread of one node stream: hands each message of the host over as it arrives
-/// (waiting while `arrived` is full, so a slow run holds the host back), until the stream ends
-/// or the node is gone.
-fn read_responses(
-    client: &Client,
+/// The reader of one node stream, a task on the client's runtime (whose thread the connection
+/// already wakes): hands each message of the host over as it arrives (waiting while `arrived` is
+/// full, so a slow run holds the host back), until the stream ends or the node is gone.
+async fn read_responses(
     mut responses: Streaming<NodeResponse>,
-    arrived: &crossbeam_channel::Sender<Arrival>,
-    ring: &crossbeam_channel::Sender<()>,
+    arrived: mpsc::Sender<Arrival>,
+    ring: crossbeam_channel::Sender<()>,
 ) {
     loop {
-        let (arrival, last) = match client.runtime.block_on(responses.message()) {
+        let (arrival, last) = match responses.message().await {
             Ok(Some(NodeResponse { kind: Some(kind) })) => (Ok(kind), false),
             Ok(Some(NodeResponse { kind: None })) => (
                 Err("the host sent a response with no kind".to_owned()),
@@ -743,7 +738,7 @@ fn read_responses(
             Ok(None) => (Err("the host ended the stream".to_owned()), true),
             Err(status) => (Err(describe_status(&status)), true),
         };
-        if arrived.send(arrival).is_err() {
+        if arrived.send(arrival).await.is_err() {
             return;
         }
         let _ = ring.try_send(());
@@ -815,28 +810,32 @@ impl NodeInstance for RemoteNode {
             tracing::debug!(host = %self.host, "{error}");
             return Ok(());
         }
-        let deadline = Instant::now() + self.client.options.close_timeout;
+        let deadline = tokio::time::Instant::now() + self.client.options.close_timeout;
         let result = loop {
-            let Some(arrivals) = &self.arrivals else {
+            let Some(arrivals) = &mut self.arrivals else {
                 break Ok(());
             };
-            match arrivals.recv_deadline(deadline) {
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+            let arrival = self
+                .client
+                .runtime
+                .block_on(async { tokio::time::timeout_at(deadline, arrivals.recv()).await });
+            match arrival {
+                Err(_) => {
                     break Err(self.lost(
                         DOING,
                         &format!("no answer within {:?}", self.client.options.close_timeout),
                     ));
                 }
-                Ok(Ok(ResponseKind::Closed(closed))) => {
+                Ok(Some(Ok(ResponseKind::Closed(closed)))) => {
                     break match closed.cleanup_failure {
                         Some(failure) => Err(self.host_says(failure)),
                         None => Ok(()),
                     };
                 }
                 // Outputs of a step the run stopped waiting for: dropped.
-                Ok(Ok(_)) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break Ok(()),
-                Ok(Err(why)) => {
+                Ok(Some(Ok(_))) => {}
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(why))) => {
                     tracing::debug!(host = %self.host, "stream ended while {DOING}: {why}");
                     break Ok(());
                 }
