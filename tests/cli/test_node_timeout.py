@@ -65,6 +65,8 @@ def test_a_call_past_the_node_timeout_fails_the_node(run_remotemedia, manifest_f
         assert result.stdout.split() == ["1"]
         assert log.read_text() == "cleanup"
         assert "did not stop" not in result.stderr
+        # The timeout is the failure: the interruption that ended the call is not reported too.
+        assert "KeyboardInterrupt" not in result.stderr, result.stderr
     else:
         # Left running, the node still holds the output of item 1 in the batch it was gathering
         # (it had more input waiting): the run exits without it. A known limit of a node sharing
@@ -111,6 +113,7 @@ def test_a_nodes_own_timeout_in_the_manifest_fails_it_and_overrides_the_run_s(
         assert "node `stall` failed in process: it took longer than the node timeout of 0.5 s" in result.stderr
         assert result.stdout.split() == ["1"]
         assert log.read_text() == "cleanup"
+        assert "KeyboardInterrupt" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("value", [0, -1, "1", 31536001])

@@ -453,7 +453,8 @@ fn watch_calls(state: &RunState, timeouts: &[Option<Duration>]) {
                 "it took longer than the node timeout of {} s",
                 timeout.as_secs_f64()
             ));
-            // Recorded before the interruption, whose own error then comes second.
+            // Recorded before the interruption, whose own error is then not another failure.
+            state.mark_timed_out(index);
             state.fail_at(origin, RunError::node(state.node_id(index), phase, error));
             if !state.interrupt_node(index) {
                 state.stop();

@@ -287,8 +287,13 @@ impl Driver<'_> {
             Some(error) => {
                 // What it emitted before failing is delivered, as it would have been unbatched.
                 let _ = emitter.flush();
-                self.state
-                    .fail_at(origin, RunError::node(self.node, phase, error));
+                if self.state.timed_out(self.index) {
+                    // Its failure is the timeout, already recorded; this is how the call ended.
+                    tracing::debug!(node = self.node, %error, "call ended past its timeout");
+                } else {
+                    self.state
+                        .fail_at(origin, RunError::node(self.node, phase, error));
+                }
                 Err(Unsent::Stopped)
             }
             None if emitter.stopped.is_none() => emitter.end_of_call(),

@@ -42,6 +42,9 @@ pub(crate) struct RunState {
     interrupters: Interrupters,
     /// The interrupters were all called: one registered later is called at once.
     all_interrupted: AtomicBool,
+    /// By node index: the node's call ran past its timeout, which is its failure; how the call
+    /// then ends (the interruption's `KeyboardInterrupt`) is not another.
+    timed_out: Box<[AtomicBool]>,
 }
 
 /// The nodes' [`Interrupt`]s, with their node's index.
@@ -64,6 +67,7 @@ impl RunState {
         let (failed_sender, failed_receiver) = crossbeam_channel::bounded(0);
         RunState {
             counters: node_ids.iter().map(|_| NodeCounters::default()).collect(),
+            timed_out: node_ids.iter().map(|_| AtomicBool::new(false)).collect(),
             clock: PhaseClock::new(node_ids.len()),
             node_ids: node_ids.into(),
             stopping: AtomicBool::new(false),
@@ -157,6 +161,15 @@ impl RunState {
         if self.all_interrupted.load(Ordering::SeqCst) {
             interrupter.interrupt();
         }
+    }
+
+    /// Node `index`'s call ran past its timeout (see `timed_out`).
+    pub(crate) fn mark_timed_out(&self, index: usize) {
+        self.timed_out[index].store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn timed_out(&self, index: usize) -> bool {
+        self.timed_out[index].load(Ordering::SeqCst)
     }
 
     /// Interrupts node `index`'s call in progress; false when its engine cannot.
