@@ -1,17 +1,21 @@
 //! The worker's side: serve one node to the parent until the channel closes.
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
+use remotemedia_core::engine::{
+    Emitter, Engine, Interrupt, NodeError, NodeInstance, NodeSpec, Stopped,
+};
 use remotemedia_core::value::Value;
 
 use crate::shm::{ArenaReader, ArenaWriter};
-use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD};
+use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD, CONTROL_FD};
 use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
 use crate::{WorkerConfig, sandbox};
 
@@ -59,6 +63,15 @@ pub fn run(
     build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
 ) -> Result<(), WorkerError> {
     let (channel, arena_in, arena_out) = inherited()?;
+    // The thread that takes the parent's requests to interrupt a call, started before the
+    // sandbox is entered; it only reads a pipe it already holds.
+    let calls = Arc::new(Calls::default());
+    if let Some(control) = control() {
+        let calls = Arc::clone(&calls);
+        std::thread::Builder::new()
+            .name("interrupts".to_owned())
+            .spawn(move || take_interrupts(control, &calls))?;
+    }
     let reader = channel.try_clone()?;
     let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
     let mut input = Receiver::new(BufReader::new(reader), ArenaReader::new(arena_in.into()));
@@ -71,6 +84,9 @@ pub fn run(
     };
     let node = match create(&config, params, build) {
         Ok(node) => {
+            if let Some(interrupter) = node.interrupter() {
+                let _ = calls.interrupter.set(interrupter);
+            }
             out.send_to_parent(&FromWorker::Ready(Ok(())))?;
             node
         }
@@ -84,7 +100,70 @@ pub fn run(
             };
         }
     };
-    serve(node, &mut input, &mut out)
+    serve(node, &mut input, &mut out, &calls)
+}
+
+/// The node's calls that the parent may ask to interrupt (`process` and `flush`), numbered from 1
+/// in the order the parent asks for them, as the parent numbers them.
+#[derive(Default)]
+struct Calls {
+    /// The call in progress; 0 between calls.
+    current: AtomicU64,
+    /// The last call that returned.
+    done: AtomicU64,
+    /// How the node's engine interrupts it, when it can.
+    interrupter: OnceLock<Arc<dyn Interrupt>>,
+}
+
+impl Calls {
+    /// Runs call number `number`.
+    fn run<T>(&self, number: u64, call: impl FnOnce() -> T) -> T {
+        self.current.store(number, Ordering::SeqCst);
+        let result = call();
+        self.current.store(0, Ordering::SeqCst);
+        self.done.store(number, Ordering::SeqCst);
+        result
+    }
+}
+
+/// How long a request to interrupt a call is pursued before it is given up: the parent ends a
+/// worker that has not answered long before (see `engine::ANSWER_BOUND`).
+const PURSUE: Duration = Duration::from_secs(10);
+/// How often the node's interrupter is called again while the call has not taken it.
+const REPEAT: Duration = Duration::from_millis(5);
+
+/// The read end of the control pipe, if the parent gave one.
+fn control() -> Option<std::fs::File> {
+    // SAFETY: F_GETFD only reads the descriptor's flags; -1 means it is not open.
+    if unsafe { libc::fcntl(CONTROL_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: open (checked above), put there for this process by its parent, owned by nothing
+    // else in this process.
+    let control = unsafe { OwnedFd::from_raw_fd(CONTROL_FD) };
+    let _ = rustix::io::fcntl_setfd(&control, rustix::io::FdFlags::CLOEXEC);
+    Some(control.into())
+}
+
+/// Reads the numbers of the calls the parent asks to interrupt and interrupts each through the
+/// node's own interrupter, as the executor does in-process: only while that call is in progress
+/// (a request for a call that already returned does nothing; one that came before the call
+/// started waits for it), again every [`REPEAT`] until the call returns, since an engine takes
+/// an interruption only once it has armed the call (asking twice does no harm).
+fn take_interrupts(mut control: std::fs::File, calls: &Calls) {
+    let mut number = [0u8; 8];
+    while control.read_exact(&mut number).is_ok() {
+        let call = u64::from_le_bytes(number);
+        let until = Instant::now() + PURSUE;
+        while calls.done.load(Ordering::SeqCst) < call && Instant::now() < until {
+            if calls.current.load(Ordering::SeqCst) == call
+                && let Some(interrupter) = calls.interrupter.get()
+            {
+                interrupter.interrupt();
+            }
+            std::thread::sleep(REPEAT);
+        }
+    }
 }
 
 /// The channel and the two arenas the parent put on file descriptors 3, 4 and 5.
@@ -150,7 +229,9 @@ fn serve(
     mut node: Box<dyn NodeInstance>,
     input: &mut In,
     out: &mut Out,
+    calls: &Calls,
 ) -> Result<(), WorkerError> {
+    let mut number = 0;
     loop {
         let message = match input.recv_from_parent() {
             Ok(message) => message,
@@ -165,7 +246,8 @@ fn serve(
                     out,
                     failed: None,
                 };
-                let result = guarded(|| node.process(item, &mut emitter));
+                number += 1;
+                let result = calls.run(number, || guarded(|| node.process(item, &mut emitter)));
                 if let Some(error) = emitter.failed {
                     return Err(error);
                 }
@@ -177,7 +259,8 @@ fn serve(
                     out,
                     failed: None,
                 };
-                let result = guarded(|| node.flush(&mut emitter));
+                number += 1;
+                let result = calls.run(number, || guarded(|| node.flush(&mut emitter)));
                 if let Some(error) = emitter.failed {
                     return Err(error);
                 }
