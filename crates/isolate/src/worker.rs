@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use remotemedia_core::engine::{
@@ -63,15 +63,7 @@ pub fn run(
     build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
 ) -> Result<(), WorkerError> {
     let (channel, arena_in, arena_out) = inherited()?;
-    // The thread that takes the parent's requests to interrupt a call, started before the
-    // sandbox is entered; it only reads a pipe it already holds.
-    let calls = Arc::new(Calls::default());
-    if let Some(control) = control() {
-        let calls = Arc::clone(&calls);
-        std::thread::Builder::new()
-            .name("interrupts".to_owned())
-            .spawn(move || take_interrupts(control, &calls))?;
-    }
+    let control = control();
     let reader = channel.try_clone()?;
     let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
     let mut input = Receiver::new(BufReader::new(reader), ArenaReader::new(arena_in.into()));
@@ -82,10 +74,20 @@ pub fn run(
         }
         other => return Err(WorkerError::OutOfTurn(format!("{other:?}"))),
     };
+    let calls = Arc::new(Calls::default());
     let node = match create(&config, params, build) {
         Ok(node) => {
-            if let Some(interrupter) = node.interrupter() {
-                let _ = calls.interrupter.set(interrupter);
+            // The thread that takes the parent's requests to interrupt a call: started after the
+            // sandbox is entered (which needs a single thread; its rules then bind this one too).
+            if let (Some(control), Some(interrupter)) = (control, node.interrupter()) {
+                let calls = Arc::clone(&calls);
+                let taking = std::thread::Builder::new()
+                    .name("interrupts".to_owned())
+                    .spawn(move || take_interrupts(control, &calls, interrupter.as_ref()));
+                if let Err(err) = taking {
+                    // The parent then ends this worker when it does not answer an interruption.
+                    tracing::warn!(node = config.node.id, "interruptions cannot be taken: {err}");
+                }
             }
             out.send_to_parent(&FromWorker::Ready(Ok(())))?;
             node
@@ -111,8 +113,6 @@ struct Calls {
     current: AtomicU64,
     /// The last call that returned.
     done: AtomicU64,
-    /// How the node's engine interrupts it, when it can.
-    interrupter: OnceLock<Arc<dyn Interrupt>>,
 }
 
 impl Calls {
@@ -150,15 +150,13 @@ fn control() -> Option<std::fs::File> {
 /// (a request for a call that already returned does nothing; one that came before the call
 /// started waits for it), again every [`REPEAT`] until the call returns, since an engine takes
 /// an interruption only once it has armed the call (asking twice does no harm).
-fn take_interrupts(mut control: std::fs::File, calls: &Calls) {
+fn take_interrupts(mut control: std::fs::File, calls: &Calls, interrupter: &dyn Interrupt) {
     let mut number = [0u8; 8];
     while control.read_exact(&mut number).is_ok() {
         let call = u64::from_le_bytes(number);
         let until = Instant::now() + PURSUE;
         while calls.done.load(Ordering::SeqCst) < call && Instant::now() < until {
-            if calls.current.load(Ordering::SeqCst) == call
-                && let Some(interrupter) = calls.interrupter.get()
-            {
+            if calls.current.load(Ordering::SeqCst) == call {
                 interrupter.interrupt();
             }
             std::thread::sleep(REPEAT);
