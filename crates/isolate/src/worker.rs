@@ -5,8 +5,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use remotemedia_core::engine::{
@@ -86,7 +86,10 @@ pub fn run(
                     .spawn(move || take_interrupts(control, &calls, interrupter.as_ref()));
                 if let Err(err) = taking {
                     // The parent then ends this worker when it does not answer an interruption.
-                    tracing::warn!(node = config.node.id, "interruptions cannot be taken: {err}");
+                    tracing::warn!(
+                        node = config.node.id,
+                        "interruptions cannot be taken: {err}"
+                    );
                 }
             }
             out.send_to_parent(&FromWorker::Ready(Ok(())))?;
