@@ -5,8 +5,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use remotemedia_core::engine::{
@@ -112,20 +111,41 @@ pub fn run(
 /// in the order the parent asks for them, as the parent numbers them.
 #[derive(Default)]
 struct Calls {
+    state: Mutex<CallsState>,
+}
+
+#[derive(Default)]
+struct CallsState {
     /// The call in progress; 0 between calls.
-    current: AtomicU64,
+    current: u64,
     /// The last call that returned.
-    done: AtomicU64,
+    done: u64,
 }
 
 impl Calls {
+    fn lock(&self) -> MutexGuard<'_, CallsState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs call number `number`.
     fn run<T>(&self, number: u64, call: impl FnOnce() -> T) -> T {
-        self.current.store(number, Ordering::SeqCst);
+        self.lock().current = number;
         let result = call();
-        self.current.store(0, Ordering::SeqCst);
-        self.done.store(number, Ordering::SeqCst);
+        let mut state = self.lock();
+        state.current = 0;
+        state.done = number;
         result
+    }
+
+    /// Interrupts call `call` if it is in progress; whether it is still to come or in progress.
+    /// The lock is held while the node's interrupter is called, so the interruption cannot reach
+    /// a later call: call `call` cannot be seen to end meanwhile.
+    fn interrupt(&self, call: u64, interrupter: &dyn Interrupt) -> bool {
+        let state = self.lock();
+        if state.current == call {
+            interrupter.interrupt();
+        }
+        state.done < call
     }
 }
 
@@ -158,10 +178,7 @@ fn take_interrupts(mut control: std::fs::File, calls: &Calls, interrupter: &dyn 
     while control.read_exact(&mut number).is_ok() {
         let call = u64::from_le_bytes(number);
         let until = Instant::now() + PURSUE;
-        while calls.done.load(Ordering::SeqCst) < call && Instant::now() < until {
-            if calls.current.load(Ordering::SeqCst) == call {
-                interrupter.interrupt();
-            }
+        while calls.interrupt(call, interrupter) && Instant::now() < until {
             std::thread::sleep(REPEAT);
         }
     }
@@ -316,4 +333,42 @@ fn guarded<T>(step: impl FnOnce() -> Result<T, NodeError>) -> Result<T, NodeErro
             .unwrap_or_else(|| "unknown panic".to_owned());
         Err(NodeError::new(format!("the engine panicked: {message}")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Interrupt for Counting {
+        fn interrupt(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn only_the_call_asked_for_is_interrupted() {
+        let calls = Calls::default();
+        let interrupter = Counting::default();
+        // Asked before call 1 started: nothing yet, still to come.
+        assert!(calls.interrupt(1, &interrupter));
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 0);
+        calls.run(1, || {
+            // In progress: interrupted, and pursued until it returns.
+            assert!(calls.interrupt(1, &interrupter));
+            // A request for another call does not reach this one.
+            assert!(calls.interrupt(2, &interrupter));
+        });
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 1);
+        // After it returned: nothing, and given up.
+        assert!(!calls.interrupt(1, &interrupter));
+        calls.run(2, || {
+            // A late request for call 1 never reaches call 2.
+            assert!(!calls.interrupt(1, &interrupter));
+        });
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 1);
+    }
 }
