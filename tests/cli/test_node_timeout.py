@@ -2,7 +2,8 @@
 (issue 16, finding 4): the outputs before it are written and the run exits 1 — the node interrupted
 and cleaned up where its engine can (CPython; RustPython with an interpreter of its own,
 `--interpreters per-node`), the run stopped after --stop-timeout where it cannot (a RustPython node
-sharing the run's interpreter, the default for a node that declares no core)."""
+sharing the run's interpreter, the default for a node that declares no core). An isolated or
+sandboxed node is interrupted inside its worker process, and cleaned up there."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ ENGINES = {
     "cpython": ("cpython",),
     "rustpython-per-node": ("rustpython", "--interpreters", "per-node"),
     "rustpython-shared": ("rustpython",),
+    # In a worker process, a RustPython node has an interpreter of its own whatever --interpreters.
+    "cpython-isolated": ("cpython", "--isolate"),
+    "rustpython-isolated": ("rustpython", "--isolate"),
 }
 
 

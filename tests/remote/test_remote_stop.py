@@ -147,10 +147,11 @@ def test_sigterm_on_a_client_whose_remote_node_is_mid_item_exits_130_in_time(
              bound=CLEANUP_BOUND_S)
 
 
-def test_serve_isolate_ends_a_gone_clients_busy_rustpython_node_and_frees_its_slot(
+def test_serve_isolate_interrupts_a_gone_clients_busy_rustpython_node_cleans_it_up_and_frees_its_slot(
     serve, profile, remotemedia_bin, binary_env, remotemedia, write_manifest, tmp_path
 ):
-    """In-process RustPython cannot be interrupted; under `serve --isolate` its worker is ended."""
+    """In-process RustPython on `serve` cannot be interrupted; under `serve --isolate` the node is
+    interrupted inside its worker (an interpreter of its own there) and its cleanup runs."""
     (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
     server = serve("--capabilities", profile("cuda-8gb"), "--python-path", tmp_path, "--max-nodes", "1", "--isolate")
     log = tmp_path / "spin.log"
@@ -173,6 +174,8 @@ def test_serve_isolate_ends_a_gone_clients_busy_rustpython_node_and_frees_its_sl
     client.wait()
     took = wait_for(lambda: "client gone" in server.log(), "the server kept the node", bound=HANG_GUARD_S)
     assert took < CLEANUP_BOUND_S, f"the stream ended {took:.2f} s after the client died"
+    wait_for(lambda: "cleanup" in log.read_text(), "the worker never cleaned the node up", bound=CLEANUP_BOUND_S)
+    assert log.read_text().split() == ["busy", "cleanup"]
     wait_for(lambda: active_nodes(server.address) == 0, "Describe still counts the node", bound=CLEANUP_BOUND_S)
     again = passthrough_runs_on(server, remotemedia, write_manifest, profile)
     assert again.returncode == 0, again.stderr

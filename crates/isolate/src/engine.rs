@@ -1,7 +1,8 @@
 //! The parent's side: [`IsolatedEngine`] creates each node in a worker process of its own, and
 //! [`IsolatedNode`] forwards the node's lifecycle calls to it.
 
-use std::io::{BufReader, BufWriter};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +21,9 @@ use crate::{Limits, NodeSetup, WorkerConfig, sandbox};
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// How long a worker whose channel broke may take to be seen dead.
 const CRASH_GRACE: Duration = Duration::from_secs(2);
+/// How long a worker asked to interrupt its node's call may take to answer it (the call
+/// returning) before its channel is closed and it is ended.
+const ANSWER_BOUND: Duration = Duration::from_secs(1);
 
 /// Runs every node it creates in a worker process of its own — the same executable, started for
 /// that one node, building the engine `engine` names for it — optionally sandboxed.
@@ -84,7 +88,7 @@ impl Engine for IsolatedEngine {
         let interrupter = spawned
             .channel
             .try_clone()
-            .map(|channel| Arc::new(WorkerInterrupter::new(channel)))
+            .map(|channel| Arc::new(WorkerInterrupter::new(channel, spawned.control, &spec.id)))
             .map_err(|err| NodeError::new(format!("cannot use the worker's channel: {err}")))?;
         let mut node = IsolatedNode {
             pid: spawned.process.id(),
@@ -143,55 +147,128 @@ pub struct IsolatedNode {
     limits: Limits,
     /// Set once the worker is gone: every later call gets the same error.
     failed: Option<NodeError>,
-    /// Ends the worker when the run stops while it is in `process` or `flush`.
+    /// Interrupts the worker's call when the run stops while it is in `process` or `flush`.
     interrupter: Arc<WorkerInterrupter>,
 }
 
-/// Interrupts an isolated node busy in a call by closing its channel: the stage thread waiting
-/// for the worker's answer sees the worker gone and ends it at once — whatever its engine, also
-/// RustPython, which cannot be interrupted in-process. The node's own `cleanup` does not run (its
-/// process is ended; the operating system releases what it held).
+/// Interrupts an isolated node busy in a call: asks the worker, over its control pipe, to
+/// interrupt the call through the node's own engine (`KeyboardInterrupt` in the node's code, as
+/// in-process), so the call returns and the node's `cleanup` runs in the worker as usual. A worker
+/// that has not answered within [`ANSWER_BOUND`] — a node in a long native call, one that catches
+/// the interruption and carries on, a hostile one — has its channel closed: the stage thread
+/// waiting for its answer sees it gone and ends it at once; its `cleanup` then does not run (the
+/// operating system releases what it held).
 #[derive(Debug)]
 struct WorkerInterrupter {
+    shared: Arc<Interruption>,
+}
+
+#[derive(Debug)]
+struct Interruption {
+    node: String,
     channel: UnixStream,
+    /// The control pipe's write end (non-blocking).
+    control: File,
     state: Mutex<CallState>,
 }
 
 #[derive(Debug, Default)]
 struct CallState {
-    /// The stage thread is inside `process` or `flush`.
+    /// The calls (`process`, `flush`) made so far, numbered as the worker numbers them.
+    call: u64,
+    /// The stage thread is inside call `call`.
     armed: bool,
+    /// The worker was asked to interrupt call `call`.
+    asked: bool,
     /// The channel was closed by an interrupt.
     fired: bool,
 }
 
-impl WorkerInterrupter {
-    fn new(channel: UnixStream) -> Self {
-        WorkerInterrupter {
-            channel,
-            state: Mutex::new(CallState::default()),
-        }
-    }
-
+impl Interruption {
     fn lock(&self) -> std::sync::MutexGuard<'_, CallState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_armed(&self, armed: bool) {
-        self.lock().armed = armed;
+    /// Closes the channel if call `call` is still in progress.
+    fn close_if_in(&self, call: u64) {
+        let mut state = self.lock();
+        if state.armed && state.call == call && !state.fired {
+            let _ = self.channel.shutdown(std::net::Shutdown::Both);
+            state.fired = true;
+        }
+    }
+}
+
+impl WorkerInterrupter {
+    fn new(channel: UnixStream, control: File, node: &str) -> Self {
+        WorkerInterrupter {
+            shared: Arc::new(Interruption {
+                node: node.to_owned(),
+                channel,
+                control,
+                state: Mutex::new(CallState::default()),
+            }),
+        }
+    }
+
+    /// The stage thread enters a new call.
+    fn arm(&self) {
+        let mut state = self.shared.lock();
+        state.call += 1;
+        state.armed = true;
+        state.asked = false;
+    }
+
+    fn disarm(&self) {
+        self.shared.lock().armed = false;
     }
 
     fn fired(&self) -> bool {
-        self.lock().fired
+        self.shared.lock().fired
     }
 }
 
 impl Interrupt for WorkerInterrupter {
     fn interrupt(&self) {
-        let mut state = self.lock();
-        if state.armed && !state.fired {
-            let _ = self.channel.shutdown(std::net::Shutdown::Both);
-            state.fired = true;
+        let call = {
+            let mut state = self.shared.lock();
+            if !state.armed || state.asked || state.fired {
+                return;
+            }
+            state.asked = true;
+            state.call
+        };
+        // Eight bytes into a non-blocking pipe: never waits for the worker.
+        if (&self.shared.control)
+            .write_all(&call.to_le_bytes())
+            .is_err()
+        {
+            self.shared.close_if_in(call);
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let bound = std::thread::Builder::new()
+            .name(format!("interrupting {}", self.shared.node))
+            .spawn(move || {
+                let deadline = std::time::Instant::now() + ANSWER_BOUND;
+                while std::time::Instant::now() < deadline {
+                    {
+                        let state = shared.lock();
+                        if !state.armed || state.call != call || state.fired {
+                            return;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                tracing::debug!(
+                    node = shared.node,
+                    "the worker did not answer the interruption: ending it"
+                );
+                shared.close_if_in(call);
+            });
+        if bound.is_err() {
+            // No thread to bound the wait: end the worker now, as before.
+            self.shared.close_if_in(call);
         }
     }
 }
@@ -254,7 +331,8 @@ impl IsolatedNode {
 
     /// The error for a worker whose channel broke: how it ended, and the last of its stderr.
     fn worker_gone(&mut self) -> NodeError {
-        // An interrupted worker is still busy: it is ended now, not given time to exit.
+        // A worker that did not answer an interruption is still busy: it is ended now, not given
+        // time to exit.
         let grace = if self.interrupter.fired() {
             Duration::ZERO
         } else {
@@ -303,15 +381,16 @@ impl IsolatedNode {
         self.process.end(EXIT_GRACE);
     }
 
-    /// Runs a call the run's stop may interrupt. An interrupt that came as the call ended still
-    /// closed the channel: the worker is then ended here, so `cleanup` has nothing left to do.
+    /// Runs a call the run's stop may interrupt. A worker that did not answer the interruption in
+    /// time had its channel closed, maybe as the call ended: it is then ended here, so `cleanup`
+    /// has nothing left to do.
     fn interruptible(
         &mut self,
         call: impl FnOnce(&mut Self) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        self.interrupter.set_armed(true);
+        self.interrupter.arm();
         let result = call(self);
-        self.interrupter.set_armed(false);
+        self.interrupter.disarm();
         if self.interrupter.fired() && self.failed.is_none() {
             let _ = self.worker_gone();
         }

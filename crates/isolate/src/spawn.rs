@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -26,6 +26,9 @@ use crate::shm;
 pub const CHANNEL_FD: i32 = 3;
 pub const ARENA_IN_FD: i32 = 4;
 pub const ARENA_OUT_FD: i32 = 5;
+/// The read end of the control pipe, in the worker: the parent writes the number of a call it
+/// asks the worker to interrupt (see `worker::run`).
+pub const CONTROL_FD: i32 = 6;
 
 /// How many of a worker's last stderr lines an error quotes.
 const STDERR_TAIL_LINES: usize = 20;
@@ -57,10 +60,13 @@ pub fn worker_command() -> io::Result<WorkerCommand> {
     })
 }
 
-/// A started worker: its channel, arenas, process and stderr.
+/// A started worker: its channel, arenas, control pipe, process and stderr.
 #[derive(Debug)]
 pub struct Spawned {
     pub channel: UnixStream,
+    /// The write end of the control pipe, non-blocking: a worker that never reads it cannot hold
+    /// the parent up.
+    pub control: File,
     pub arena_to_worker: File,
     pub arena_from_worker: File,
     pub process: WorkerProcess,
@@ -84,6 +90,7 @@ pub fn spawn(
     let (channel, worker_end) = UnixStream::pair()?;
     let arena_to_worker = shm::memfd("remotemedia-arena-to-worker")?;
     let arena_from_worker = shm::memfd("remotemedia-arena-from-worker")?;
+    let (control_read, control) = control_pipe()?;
     let mut cmd = Command::new(&command.program);
     cmd.args(&command.args)
         .stdin(Stdio::null())
@@ -101,15 +108,16 @@ pub fn spawn(
         (worker_end.as_raw_fd(), CHANNEL_FD),
         (arena_to_worker.as_raw_fd(), ARENA_IN_FD),
         (arena_from_worker.as_raw_fd(), ARENA_OUT_FD),
+        (control_read.as_raw_fd(), CONTROL_FD),
     ];
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls (fcntl, dup2, prctl, getppid) between fork and exec,
     // on file descriptors this function owns; nothing is allocated.
     unsafe {
         cmd.pre_exec(move || {
-            // Move the descriptors out of the way first, so putting one on 3..=5 cannot close
+            // Move the descriptors out of the way first, so putting one on 3..=6 cannot close
             // another that happens to sit there.
-            let mut high = [0; 3];
+            let mut high = [0; 4];
             for (slot, (fd, _)) in high.iter_mut().zip(fds) {
                 *slot = libc::fcntl(fd, libc::F_DUPFD, 10);
                 if *slot < 0 {
@@ -134,6 +142,7 @@ pub fn spawn(
     }
     let mut child = on_spawner_thread(move || cmd.spawn())?;
     drop(worker_end);
+    drop(control_read);
     let stderr = child.stderr.take().expect("stderr is piped");
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)));
     let stderr = {
@@ -145,6 +154,7 @@ pub fn spawn(
     };
     Ok(Spawned {
         channel,
+        control: File::from(control),
         arena_to_worker,
         arena_from_worker,
         process: WorkerProcess {
@@ -154,6 +164,22 @@ pub fn spawn(
             status: None,
         },
     })
+}
+
+/// The control pipe: its read end (for the worker) and its non-blocking write end (the parent's).
+fn control_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`, which this function then owns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: just created above, owned by nothing else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: F_SETFL on a descriptor this function owns.
+    if unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read, write))
 }
 
 /// Copies the worker's stderr to ours line by line (the engines label their lines with the node

@@ -1,17 +1,20 @@
 //! The worker's side: serve one node to the parent until the channel closes.
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec, Stopped};
+use remotemedia_core::engine::{
+    Emitter, Engine, Interrupt, NodeError, NodeInstance, NodeSpec, Stopped,
+};
 use remotemedia_core::value::Value;
 
 use crate::shm::{ArenaReader, ArenaWriter};
-use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD};
+use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD, CONTROL_FD};
 use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
 use crate::{WorkerConfig, sandbox};
 
@@ -59,6 +62,7 @@ pub fn run(
     build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
 ) -> Result<(), WorkerError> {
     let (channel, arena_in, arena_out) = inherited()?;
+    let control = control();
     let reader = channel.try_clone()?;
     let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
     let mut input = Receiver::new(BufReader::new(reader), ArenaReader::new(arena_in.into()));
@@ -69,8 +73,24 @@ pub fn run(
         }
         other => return Err(WorkerError::OutOfTurn(format!("{other:?}"))),
     };
+    let calls = Arc::new(Calls::default());
     let node = match create(&config, params, build) {
         Ok(node) => {
+            // The thread that takes the parent's requests to interrupt a call: started after the
+            // sandbox is entered (which needs a single thread; its rules then bind this one too).
+            if let (Some(control), Some(interrupter)) = (control, node.interrupter()) {
+                let calls = Arc::clone(&calls);
+                let taking = std::thread::Builder::new()
+                    .name("interrupts".to_owned())
+                    .spawn(move || take_interrupts(control, &calls, interrupter.as_ref()));
+                if let Err(err) = taking {
+                    // The parent then ends this worker when it does not answer an interruption.
+                    tracing::warn!(
+                        node = config.node.id,
+                        "interruptions cannot be taken: {err}"
+                    );
+                }
+            }
             out.send_to_parent(&FromWorker::Ready(Ok(())))?;
             node
         }
@@ -84,7 +104,84 @@ pub fn run(
             };
         }
     };
-    serve(node, &mut input, &mut out)
+    serve(node, &mut input, &mut out, &calls)
+}
+
+/// The node's calls that the parent may ask to interrupt (`process` and `flush`), numbered from 1
+/// in the order the parent asks for them, as the parent numbers them.
+#[derive(Default)]
+struct Calls {
+    state: Mutex<CallsState>,
+}
+
+#[derive(Default)]
+struct CallsState {
+    /// The call in progress; 0 between calls.
+    current: u64,
+    /// The last call that returned.
+    done: u64,
+}
+
+impl Calls {
+    fn lock(&self) -> MutexGuard<'_, CallsState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs call number `number`.
+    fn run<T>(&self, number: u64, call: impl FnOnce() -> T) -> T {
+        self.lock().current = number;
+        let result = call();
+        let mut state = self.lock();
+        state.current = 0;
+        state.done = number;
+        result
+    }
+
+    /// Interrupts call `call` if it is in progress; whether it is still to come or in progress.
+    /// The lock is held while the node's interrupter is called, so the interruption cannot reach
+    /// a later call: call `call` cannot be seen to end meanwhile.
+    fn interrupt(&self, call: u64, interrupter: &dyn Interrupt) -> bool {
+        let state = self.lock();
+        if state.current == call {
+            interrupter.interrupt();
+        }
+        state.done < call
+    }
+}
+
+/// How long a request to interrupt a call is pursued before it is given up: the parent ends a
+/// worker that has not answered long before (see `engine::ANSWER_BOUND`).
+const PURSUE: Duration = Duration::from_secs(10);
+/// How often the node's interrupter is called again while the call has not taken it.
+const REPEAT: Duration = Duration::from_millis(5);
+
+/// The read end of the control pipe, if the parent gave one.
+fn control() -> Option<std::fs::File> {
+    // SAFETY: F_GETFD only reads the descriptor's flags; -1 means it is not open.
+    if unsafe { libc::fcntl(CONTROL_FD, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: open (checked above), put there for this process by its parent, owned by nothing
+    // else in this process.
+    let control = unsafe { OwnedFd::from_raw_fd(CONTROL_FD) };
+    let _ = rustix::io::fcntl_setfd(&control, rustix::io::FdFlags::CLOEXEC);
+    Some(control.into())
+}
+
+/// Reads the numbers of the calls the parent asks to interrupt and interrupts each through the
+/// node's own interrupter, as the executor does in-process: only while that call is in progress
+/// (a request for a call that already returned does nothing; one that came before the call
+/// started waits for it), again every [`REPEAT`] until the call returns, since an engine takes
+/// an interruption only once it has armed the call (asking twice does no harm).
+fn take_interrupts(mut control: std::fs::File, calls: &Calls, interrupter: &dyn Interrupt) {
+    let mut number = [0u8; 8];
+    while control.read_exact(&mut number).is_ok() {
+        let call = u64::from_le_bytes(number);
+        let until = Instant::now() + PURSUE;
+        while calls.interrupt(call, interrupter) && Instant::now() < until {
+            std::thread::sleep(REPEAT);
+        }
+    }
 }
 
 /// The channel and the two arenas the parent put on file descriptors 3, 4 and 5.
@@ -150,7 +247,9 @@ fn serve(
     mut node: Box<dyn NodeInstance>,
     input: &mut In,
     out: &mut Out,
+    calls: &Calls,
 ) -> Result<(), WorkerError> {
+    let mut number = 0;
     loop {
         let message = match input.recv_from_parent() {
             Ok(message) => message,
@@ -165,7 +264,8 @@ fn serve(
                     out,
                     failed: None,
                 };
-                let result = guarded(|| node.process(item, &mut emitter));
+                number += 1;
+                let result = calls.run(number, || guarded(|| node.process(item, &mut emitter)));
                 if let Some(error) = emitter.failed {
                     return Err(error);
                 }
@@ -177,7 +277,8 @@ fn serve(
                     out,
                     failed: None,
                 };
-                let result = guarded(|| node.flush(&mut emitter));
+                number += 1;
+                let result = calls.run(number, || guarded(|| node.flush(&mut emitter)));
                 if let Some(error) = emitter.failed {
                     return Err(error);
                 }
@@ -232,4 +333,42 @@ fn guarded<T>(step: impl FnOnce() -> Result<T, NodeError>) -> Result<T, NodeErro
             .unwrap_or_else(|| "unknown panic".to_owned());
         Err(NodeError::new(format!("the engine panicked: {message}")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Interrupt for Counting {
+        fn interrupt(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn only_the_call_asked_for_is_interrupted() {
+        let calls = Calls::default();
+        let interrupter = Counting::default();
+        // Asked before call 1 started: nothing yet, still to come.
+        assert!(calls.interrupt(1, &interrupter));
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 0);
+        calls.run(1, || {
+            // In progress: interrupted, and pursued until it returns.
+            assert!(calls.interrupt(1, &interrupter));
+            // A request for another call does not reach this one.
+            assert!(calls.interrupt(2, &interrupter));
+        });
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 1);
+        // After it returned: nothing, and given up.
+        assert!(!calls.interrupt(1, &interrupter));
+        calls.run(2, || {
+            // A late request for call 1 never reaches call 2.
+            assert!(!calls.interrupt(1, &interrupter));
+        });
+        assert_eq!(interrupter.0.load(Ordering::SeqCst), 1);
+    }
 }

@@ -60,8 +60,9 @@ fn worker_engine(worker: &WorkerConfig) -> Result<WorkerEngine, String> {
     };
     let config = Config {
         python_path: worker.python_path.clone(),
-        // One node per worker: one interpreter, started before the sandbox is entered.
-        interpreters: InterpreterSharing::Shared,
+        // One node per worker, with an interpreter of its own: the one a RustPython node can be
+        // interrupted in (its main VM takes the parent's interruption, see `remotemedia-isolate`).
+        interpreters: InterpreterSharing::PerNode,
         ..Config::default()
     };
     let engine = DefaultEngines::new(config)

@@ -362,8 +362,12 @@ impl Engine for RustPythonEngine {
         Ok(Box::new(node::RustPythonNode::create(interpreter, spec)?))
     }
 
-    /// Builds the shared interpreter now, if it is not built yet.
+    /// Builds the shared interpreter now, if it is not built yet — unless every node has its own
+    /// (`PerNode`): none would use it.
     fn warm_up(&self) -> Result<(), NodeError> {
+        if self.sharing == InterpreterSharing::PerNode {
+            return Ok(());
+        }
         self.shared().map(drop).map_err(startup_failure)
     }
 

@@ -98,7 +98,8 @@ pub struct Args {
     /// After SIGINT/SIGTERM, how long nodes get to stop before the run exits anyway (code 130),
     /// naming those still busy. CPython nodes busy in a call are interrupted (KeyboardInterrupt)
     /// and cleaned up, and so are RustPython nodes with an interpreter of their own (see
-    /// --interpreters); isolated nodes' workers are ended. A RustPython node sharing an
+    /// --interpreters); isolated nodes are interrupted inside their worker and cleaned up there
+    /// (a worker that does not answer within 1 s is ended). A RustPython node sharing an
     /// interpreter cannot be interrupted: one looping there without emitting is left behind, its
     /// `cleanup` not run.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0,
