@@ -261,6 +261,7 @@ def test_a_signal_interrupts_a_spinning_isolated_node_in_its_worker_and_its_clea
     assert process.returncode == EXIT_INTERRUPTED, "".join(lines)
     assert markers(seen) == ["spin-busy", "spin-interrupted", "spin-cleanup"], "".join(lines)
     assert "did not stop" not in "".join(lines)
+    assert "interrupted: every node was cleaned up" in "".join(lines)
     # Interrupted at once: neither the worker's answer bound nor the grace period is used up.
     assert took < ANSWER_BOUND_S, f"took {took:.2f} s"
 
@@ -278,7 +279,8 @@ def test_an_isolated_node_that_does_not_end_its_call_is_ended_with_its_worker(
 ):
     """The fallback: a node that swallows KeyboardInterrupt and carries on, or one inside a native
     call (`time.sleep(1000)`: CPython raises the exception only when the call returns), has its
-    worker ended once it has not answered within the bound; its cleanup does not run."""
+    worker ended once it has not answered within the bound; its cleanup does not run, and the run
+    says so rather than that every node was cleaned up."""
     process, lines, reader = start_isolated_spinning(
         remotemedia_bin, manifest_file, tmp_path, engine, "process", mode=mode
     )
@@ -287,4 +289,10 @@ def test_an_isolated_node_that_does_not_end_its_call_is_ended_with_its_worker(
     expected = ["spin-busy"] if mode == "sleep" else ["spin-busy", "spin-interrupted"]
     assert markers(seen) == expected, "".join(lines)
     assert "did not stop" not in "".join(lines)
+    said = "".join(lines)
+    assert (
+        "node `spin` was not cleaned up: its call did not end within 1 s of the interruption, "
+        "so its worker process was ended" in said
+    ), said
+    assert "interrupted: every other node was cleaned up" in said, said
     assert ANSWER_BOUND_S <= took < ANSWER_BOUND_S + MARGIN_S, f"took {took:.2f} s"

@@ -164,6 +164,12 @@ pub trait Interrupt: Send + Sync {
     /// Asks the call in progress, if any, to end now: a Python engine raises `KeyboardInterrupt`
     /// in the node's code. Does nothing between calls; calling it again does no harm.
     fn interrupt(&self);
+
+    /// Why the node's `cleanup` could not run, when the call did not end at the interruption and
+    /// the engine ended the node another way (an isolated node's worker killed); `None` otherwise.
+    fn cleanup_skipped(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Where a node sends its outputs.

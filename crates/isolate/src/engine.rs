@@ -271,6 +271,15 @@ impl Interrupt for WorkerInterrupter {
             self.shared.close_if_in(call);
         }
     }
+
+    fn cleanup_skipped(&self) -> Option<String> {
+        self.fired().then(|| {
+            format!(
+                "its call did not end within {} s of the interruption, so its worker process was ended",
+                ANSWER_BOUND.as_secs_f64()
+            )
+        })
+    }
 }
 
 impl IsolatedNode {

@@ -201,8 +201,19 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         (Delivery::Complete, Ok(report))
             if report.cancelled || SIGNALS.load(Ordering::SeqCst) > 0 =>
         {
+            for skipped in &report.cleanups_skipped {
+                eprintln!(
+                    "node `{}` was not cleaned up: {}",
+                    skipped.node, skipped.reason
+                );
+            }
+            let others = if report.cleanups_skipped.is_empty() {
+                "every node"
+            } else {
+                "every other node"
+            };
             eprintln!(
-                "interrupted: every node was cleaned up; the outputs produced so far were written"
+                "interrupted: {others} was cleaned up; the outputs produced so far were written"
             );
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }

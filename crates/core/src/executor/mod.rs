@@ -281,6 +281,17 @@ pub struct RunReport {
     pub timing: RunTiming,
     /// The run was cancelled before it could finish; its outputs are partial.
     pub cancelled: bool,
+    /// Nodes ended without their `cleanup`: their call did not end at the run's interruption.
+    pub cleanups_skipped: Vec<SkippedCleanup>,
+}
+
+/// A node its engine had to end without its `cleanup` (see [`crate::engine::Interrupt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedCleanup {
+    /// The node's id in the manifest.
+    pub node: String,
+    /// What the engine did instead, and why.
+    pub reason: String,
 }
 
 /// Starts running `graph`: spawns one thread per node and returns at once.
@@ -568,6 +579,7 @@ impl Run {
                 metrics: state.metrics(),
                 timing: state.clock().timing(),
                 cancelled: state.was_cancelled(),
+                cleanups_skipped: state.cleanups_skipped(),
             }),
         }
     }

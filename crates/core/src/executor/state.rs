@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::RunError;
 use super::metrics::{NodeCounters, NodeMetrics, PhaseClock};
+use super::{RunError, SkippedCleanup};
 use crate::engine::Interrupt;
 
 #[derive(Debug)]
@@ -161,6 +161,21 @@ impl RunState {
         if self.all_interrupted.load(Ordering::SeqCst) {
             interrupter.interrupt();
         }
+    }
+
+    /// The nodes whose engines ended them without their `cleanup` ([`Interrupt::cleanup_skipped`]),
+    /// by id, with why.
+    pub(crate) fn cleanups_skipped(&self) -> Vec<SkippedCleanup> {
+        lock(&self.interrupters.0)
+            .iter()
+            .filter_map(|(index, interrupter)| {
+                let reason = interrupter.cleanup_skipped()?;
+                Some(SkippedCleanup {
+                    node: self.node_ids[*index].clone(),
+                    reason,
+                })
+            })
+            .collect()
     }
 
     /// Node `index`'s call ran past its timeout (see `timed_out`).
