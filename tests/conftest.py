@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,3 +107,37 @@ def run_remotemedia(remotemedia_bin: Path) -> Callable[..., subprocess.Completed
         )
 
     return run
+
+
+# What a stop has to get past: a node busy in `process` for ever. Its log says how far it got.
+SPIN_NODES = textwrap.dedent(
+    """
+    from pathlib import Path
+    from remotemedia.core.node import Node
+
+    class Spin(Node):
+        \"\"\"Writes `busy` to its log, then loops forever inside process.\"\"\"
+
+        def __init__(self, log, **kwargs):
+            super().__init__(**kwargs)
+            self.log = Path(log)
+
+        def process(self, data):
+            with self.log.open("a") as log:
+                log.write("busy\\n")
+            while True:
+                pass
+
+        def cleanup(self):
+            with self.log.open("a") as log:
+                log.write("cleanup\\n")
+    """
+)
+
+
+@pytest.fixture
+def spin_nodes(tmp_path: Path) -> Path:
+    """`tmp_path/spin_nodes.py`, the module of the `Spin` node (see `SPIN_NODES`), for a Python path."""
+    module = tmp_path / "spin_nodes.py"
+    module.write_text(SPIN_NODES)
+    return module

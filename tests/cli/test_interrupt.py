@@ -26,39 +26,13 @@ HANG_GUARD_S = 60
 STOP_TIMEOUT_S = 2
 MARGIN_S = 1.0
 
-SPIN_MODULE = textwrap.dedent(
-    """
-    from pathlib import Path
-    from remotemedia.core.node import Node
-
-    class Spin(Node):
-        \"\"\"Writes `busy` to its log, then loops forever inside process.\"\"\"
-
-        def __init__(self, log, **kwargs):
-            super().__init__(**kwargs)
-            self.log = Path(log)
-
-        def process(self, data):
-            with self.log.open("a") as log:
-                log.write("busy\\n")
-            n = 0
-            while True:
-                n += 1
-
-        def cleanup(self):
-            with self.log.open("a") as log:
-                log.write("cleanup\\n")
-    """
-)
-
-
 def start_spinning(
-    remotemedia_bin: Path, manifest_file, tmp_path: Path, engine: str, *args: str, isolation: str = "none",
+    remotemedia_bin: Path, manifest_file, spin_nodes: Path, engine: str, *args: str, isolation: str = "none",
     spinners: int = 1, capabilities: dict | None = None,
 ):
     """Runs `spinners` Spin nodes side by side (each a root fed the one input); returns once every
     one is busy, with the path of the first one's log."""
-    (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
+    tmp_path = spin_nodes.parent
     logs = [tmp_path / ("spin.log" if index == 0 else f"spin{index}.log") for index in range(spinners)]
     declared = {"capabilities": capabilities} if capabilities else {}
     manifest = manifest_file(
@@ -105,11 +79,11 @@ ENGINES = {
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_interrupts_a_spinning_node_and_its_cleanup_runs(
-    remotemedia_bin, manifest_file, tmp_path, signal_number, engine
+    remotemedia_bin, manifest_file, spin_nodes, signal_number, engine
 ):
     hint, options, capabilities = ENGINES[engine]
     process, log = start_spinning(
-        remotemedia_bin, manifest_file, tmp_path, hint, *options, capabilities=capabilities
+        remotemedia_bin, manifest_file, spin_nodes, hint, *options, capabilities=capabilities
     )
     took, stderr = stop(process, signal_number)
     assert process.returncode == EXIT_INTERRUPTED, stderr
@@ -119,10 +93,12 @@ def test_a_signal_interrupts_a_spinning_node_and_its_cleanup_runs(
     assert took < STOP_TIMEOUT_S, f"took {took:.2f} s"
 
 
-def test_a_signal_interrupts_spinning_rustpython_nodes_side_by_side(remotemedia_bin, manifest_file, tmp_path):
+def test_a_signal_interrupts_spinning_rustpython_nodes_side_by_side(
+    remotemedia_bin, manifest_file, spin_nodes, tmp_path
+):
     """Three interpreters spinning at once, each interrupted and cleaned up."""
     process, _ = start_spinning(
-        remotemedia_bin, manifest_file, tmp_path, "rustpython", "--interpreters", "per-node", spinners=3
+        remotemedia_bin, manifest_file, spin_nodes, "rustpython", "--interpreters", "per-node", spinners=3
     )
     took, stderr = stop(process, signal.SIGINT)
     assert process.returncode == EXIT_INTERRUPTED, stderr
@@ -136,12 +112,12 @@ def test_a_signal_interrupts_spinning_rustpython_nodes_side_by_side(remotemedia_
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_node_that_cannot_be_interrupted_is_named_and_the_run_exits_after_the_stop_timeout(
-    remotemedia_bin, manifest_file, tmp_path, signal_number
+    remotemedia_bin, manifest_file, spin_nodes, signal_number
 ):
     """A RustPython node sharing the run's interpreter (the default for a node declaring no core)
     runs on a thread VM, which RustPython cannot interrupt: its cleanup does not run (a documented
     limit)."""
-    process, log = start_spinning(remotemedia_bin, manifest_file, tmp_path, "rustpython")
+    process, log = start_spinning(remotemedia_bin, manifest_file, spin_nodes, "rustpython")
     took, stderr = stop(process, signal_number)
     assert process.returncode == EXIT_INTERRUPTED, stderr
     assert f"node `spin` did not stop within {STOP_TIMEOUT_S} s (--stop-timeout)" in stderr

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -23,37 +22,11 @@ STOP_TIMEOUT_S = 2
 MARGIN_S = 1.0
 CUDA = {"gpu": {"type": "cuda"}}
 
-SPIN_MODULE = textwrap.dedent(
-    """
-    from pathlib import Path
-    from remotemedia.core.node import Node
-
-    class Spin(Node):
-        \"\"\"Writes `busy` to its log, then loops forever inside process.\"\"\"
-
-        def __init__(self, log, **kwargs):
-            super().__init__(**kwargs)
-            self.log = Path(log)
-
-        def process(self, data):
-            with self.log.open("a") as log:
-                log.write("busy\\n")
-            while True:
-                pass
-
-        def cleanup(self):
-            with self.log.open("a") as log:
-                log.write("cleanup\\n")
-    """
-)
-
-
 @pytest.fixture
-def spinning_server(serve, profile, tmp_path, monkeypatch):
+def spinning_server(serve, profile, spin_nodes, monkeypatch):
     """A server with one node slot whose Python path holds the Spin node (run by its CPython)."""
-    (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
     monkeypatch.setenv("REMOTEMEDIA_PYTHON", sys.executable)
-    return serve("--capabilities", profile("cuda-8gb-cpython"), "--python-path", tmp_path, "--max-nodes", "1")
+    return serve("--capabilities", profile("cuda-8gb-cpython"), "--python-path", spin_nodes.parent, "--max-nodes", "1")
 
 
 def spin_client(remotemedia_bin, binary_env, write_manifest, profile, server, log: Path, *args: str):
@@ -148,11 +121,10 @@ def test_sigterm_on_a_client_whose_remote_node_is_mid_item_exits_130_in_time(
 
 
 def test_serve_isolate_interrupts_a_gone_clients_busy_rustpython_node_cleans_it_up_and_frees_its_slot(
-    serve, profile, remotemedia_bin, binary_env, remotemedia, write_manifest, tmp_path
+    serve, profile, remotemedia_bin, binary_env, remotemedia, write_manifest, spin_nodes, tmp_path
 ):
     """In-process RustPython on `serve` cannot be interrupted; under `serve --isolate` the node is
     interrupted inside its worker (an interpreter of its own there) and its cleanup runs."""
-    (tmp_path / "spin_nodes.py").write_text(SPIN_MODULE)
     server = serve("--capabilities", profile("cuda-8gb"), "--python-path", tmp_path, "--max-nodes", "1", "--isolate")
     log = tmp_path / "spin.log"
     manifest = write_manifest(
