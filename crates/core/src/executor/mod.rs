@@ -440,26 +440,24 @@ pub fn start(
     })
 }
 
-/// Fails each node whose `process` or `flush` call runs past `timeout` (once per node), then
+/// Fails each node whose `process` or `flush` call runs past its timeout (once per node), then
 /// interrupts it — or, when its engine cannot be interrupted, stops the run, since the node may
 /// never return.
 fn watch_calls(state: &RunState, timeouts: &[Option<Duration>]) {
     let shortest = timeouts.iter().flatten().min().copied().unwrap_or_default();
     let tick = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_millis(50));
-    let mut timed_out = vec![false; state.node_count()];
     while !state.is_finished() {
         thread::sleep(tick);
-        for (index, done) in timed_out.iter_mut().enumerate() {
-            let Some(timeout) = timeouts[index] else {
+        for (index, timeout) in timeouts.iter().enumerate() {
+            let Some(timeout) = *timeout else {
                 continue;
             };
             let Some((started, origin, phase)) = state.counters(index).call_in_progress() else {
                 continue;
             };
-            if *done || started.elapsed() < timeout {
+            if state.timed_out(index) || started.elapsed() < timeout {
                 continue;
             }
-            *done = true;
             let error = NodeError::new(format!(
                 "it took longer than the node timeout of {} s",
                 timeout.as_secs_f64()
