@@ -51,12 +51,12 @@ pub trait ArrayMemory: Send + Sync + 'static {
 /// clone of the array goes.
 ///
 /// # Safety
-/// [`start`](Block::start) must point to [`len`](Block::len) initialized bytes, aligned to 64,
+/// [`start`](Block::start) must point to [`size`](Block::size) initialized bytes, aligned to 64,
 /// valid while the block lives, and written by nobody else while it lives: a [`Buffer`] reads them
 /// as shared, immutable elements.
 pub unsafe trait Block: Any + Send + Sync + fmt::Debug {
     fn start(&self) -> *mut u8;
-    fn len(&self) -> usize;
+    fn size(&self) -> usize;
 }
 
 static ARRAY_MEMORY: OnceLock<Box<dyn ArrayMemory>> = OnceLock::new();
@@ -86,7 +86,7 @@ impl<T: Element> Buffer<T> {
     pub fn filled(len: usize, fill: impl FnOnce(&mut [T])) -> Self {
         let bytes = len * size_of::<T>();
         if let Some(block) = ARRAY_MEMORY.get().and_then(|memory| memory.allocate(bytes))
-            && block.len() >= bytes
+            && block.size() >= bytes
         {
             // SAFETY: the block's contract: `bytes` initialized bytes, aligned to 64 (so for T),
             // that nobody else writes; every bit pattern is a valid `T` (sealed `Element`). This
@@ -146,7 +146,7 @@ impl<T: Element> Buffer<T> {
     /// The first `len` elements of a block someone else filled (an array lent by another process).
     /// `None` when the block is too small for them.
     pub fn in_block(block: Box<dyn Block>, len: usize) -> Option<Self> {
-        (len.checked_mul(size_of::<T>())? <= block.len()).then(|| Buffer {
+        (len.checked_mul(size_of::<T>())? <= block.size()).then(|| Buffer {
             repr: Repr::Block {
                 block: Arc::from(block),
                 len,
@@ -256,7 +256,7 @@ mod tests {
         fn start(&self) -> *mut u8 {
             self.0.as_ptr().cast_mut().cast()
         }
-        fn len(&self) -> usize {
+        fn size(&self) -> usize {
             self.0.len() * 8
         }
     }
@@ -275,7 +275,10 @@ mod tests {
 
     #[test]
     fn elements_decode_from_bytes_aligned_or_not() {
-        let bytes: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|f| f.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
         let mut unaligned = vec![0u8];
         unaligned.extend_from_slice(&bytes);
         for bytes in [&bytes[..], &unaligned[1..]] {

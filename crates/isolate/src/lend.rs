@@ -222,7 +222,7 @@ unsafe impl Block for PoolBlock {
     fn start(&self) -> *mut u8 {
         self.pointer
     }
-    fn len(&self) -> usize {
+    fn size(&self) -> usize {
         self.size
     }
 }
@@ -383,7 +383,7 @@ unsafe impl Block for LentBlock {
     fn start(&self) -> *mut u8 {
         self.map[self.at..].as_ptr().cast_mut()
     }
-    fn len(&self) -> usize {
+    fn size(&self) -> usize {
         self.len
     }
 }
@@ -418,7 +418,7 @@ pub(crate) mod tests {
         assert!(pool.allocate_block(SHARED_MIN_BYTES - 1).is_none());
         let first = pool.allocate_block(100_000).unwrap();
         let second = pool.allocate_block(100_000).unwrap();
-        assert_eq!(first.len(), 128 * 1024);
+        assert_eq!(first.size(), 128 * 1024);
         assert_ne!(first.offset, second.offset);
         let offset = first.offset;
         drop(first);
@@ -431,7 +431,7 @@ pub(crate) mod tests {
         let small = pool.allocate_block(SHARED_MIN_BYTES).unwrap();
         let large = pool.allocate_block(FIRST_SEGMENT as usize + 1).unwrap();
         let (start, end) = segment_range(segment_of(large.offset));
-        assert!(large.offset >= start && large.offset + large.len() as u64 <= end);
+        assert!(large.offset >= start && large.offset + large.size() as u64 <= end);
         assert_eq!(small.offset, 0);
     }
 
@@ -442,11 +442,31 @@ pub(crate) mod tests {
         let mut borrowed = Borrowed::new(pool.read_only_file().unwrap());
         let at = |offset| Loan { id: 1, offset };
         assert!(borrowed.borrow(at(0), 80_000).is_ok());
-        assert!(borrowed.borrow(at(8), 64).unwrap_err().contains("not aligned"));
+        assert!(
+            borrowed
+                .borrow(at(8), 64)
+                .unwrap_err()
+                .contains("not aligned")
+        );
         // Past the pool's file (only the first segment exists), and across a segment's end.
-        assert!(borrowed.borrow(at(FIRST_SEGMENT), 64).unwrap_err().contains("outside"));
-        assert!(borrowed.borrow(at(0), FIRST_SEGMENT + 64).unwrap_err().contains("outside"));
-        assert!(borrowed.borrow(at(u64::MAX - 63), 64).unwrap_err().contains("outside"));
+        assert!(
+            borrowed
+                .borrow(at(FIRST_SEGMENT), 64)
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            borrowed
+                .borrow(at(0), FIRST_SEGMENT + 64)
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            borrowed
+                .borrow(at(u64::MAX - 63), 64)
+                .unwrap_err()
+                .contains("outside")
+        );
         drop(kept);
     }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
-use remotemedia_core::engine::NodeError;
 use remotemedia_core::buffer::{Block, Element};
+use remotemedia_core::engine::NodeError;
 use remotemedia_core::value::{Array, Buffer, Value};
 
 use crate::lend::{Loan, Loans, pool_offset};
@@ -800,9 +800,12 @@ mod tests {
         let (sender, _) = pair();
         let mut worker = sender.returning(returned);
         worker.send_to_parent(&FromWorker::Done(Ok(()))).unwrap();
-        let mut receiver = Receiver::new(&worker.get_ref()[..], ArenaReader::empty())
-            .settling(Arc::clone(&loans));
-        assert_eq!(receiver.recv_from_worker().unwrap(), FromWorker::Done(Ok(())));
+        let mut receiver =
+            Receiver::new(&worker.get_ref()[..], ArenaReader::empty()).settling(Arc::clone(&loans));
+        assert_eq!(
+            receiver.recv_from_worker().unwrap(),
+            FromWorker::Done(Ok(()))
+        );
         assert_eq!(loans.outstanding(), 0);
     }
 

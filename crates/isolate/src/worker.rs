@@ -13,8 +13,8 @@ use remotemedia_core::engine::{
 };
 use remotemedia_core::value::Value;
 
-use crate::shm::{ArenaReader, ArenaWriter};
 use crate::lend::Borrowed;
+use crate::shm::{ArenaReader, ArenaWriter};
 use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD, CONTROL_FD, POOL_FD};
 use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
 use crate::{WorkerConfig, sandbox};

@@ -7,7 +7,6 @@
 //! node runs here: a node type with a native implementation runs natively unless a param asks
 //! for something the native node does not do, and then its Python class runs instead.
 
-
 use indexmap::IndexMap;
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
 use remotemedia_core::value::{Array, Buffer, Value};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
+use remotemedia_core::buffer::Element;
 use remotemedia_core::engine::{NodeError, NodeSpec};
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{
@@ -17,7 +18,6 @@ use remotemedia_core::manifest::{
 use remotemedia_core::placement::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, gpu_kind_name,
 };
-use remotemedia_core::buffer::Element;
 use remotemedia_core::value::{Array, Buffer, Value};
 
 use crate::proto;
