@@ -319,6 +319,9 @@ impl Borrowed {
                 loan.offset
             )
         };
+        if loan.offset >= MAX_POOL {
+            return Err(outside());
+        }
         if !loan.offset.is_multiple_of(64) {
             return Err(format!("lent array at {} is not aligned", loan.offset));
         }
