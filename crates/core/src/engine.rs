@@ -5,7 +5,7 @@
 //! `Send`; engines are shared by all stage threads of a run.
 
 use crossbeam_channel::Receiver;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -169,6 +169,80 @@ pub trait Interrupt: Send + Sync {
     /// the engine ended the node another way (an isolated node's worker killed); `None` otherwise.
     fn cleanup_skipped(&self) -> Option<String> {
         None
+    }
+}
+
+/// The calls of one node that an engine's [`Interrupt`] may stop — its `process` and `flush`,
+/// never `cleanup` — numbered from 1: a call is armed while it runs, asked to stop at most once,
+/// and its interruption lands in it at most once, never in a later call nor between calls. How an
+/// interruption is delivered stays with the engine.
+#[derive(Debug, Default)]
+pub struct CallGate(Mutex<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    /// The calls armed so far.
+    call: u64,
+    /// The node is in call `call`.
+    armed: bool,
+    /// An interruption was asked for in call `call`.
+    asked: bool,
+    /// ... and landed in it.
+    landed: bool,
+}
+
+impl GateState {
+    fn due(&self, call: u64) -> bool {
+        self.armed && self.call == call && !self.landed
+    }
+}
+
+impl CallGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `call`, the node's next call, armed.
+    pub fn run<T>(&self, call: impl FnOnce() -> T) -> T {
+        let mut state = self.lock();
+        state.call += 1;
+        (state.armed, state.asked, state.landed) = (true, false, false);
+        drop(state);
+        let result = call();
+        self.lock().armed = false;
+        result
+    }
+
+    /// Asks the call in progress to stop: its number, the first time it is asked; `None` between
+    /// calls and once asked.
+    pub fn ask(&self) -> Option<u64> {
+        let mut state = self.lock();
+        if !state.armed || state.asked {
+            return None;
+        }
+        state.asked = true;
+        Some(state.call)
+    }
+
+    /// Whether call `call`'s interruption is still to land: the call is in progress, not yet hit.
+    pub fn due(&self, call: u64) -> bool {
+        self.lock().due(call)
+    }
+
+    /// Lands call `call`'s interruption if it is [`due`](Self::due): runs `deliver` with the gate
+    /// locked, so the call cannot end meanwhile, and returns what it returns.
+    pub fn land<R>(&self, call: u64, deliver: impl FnOnce() -> R) -> Option<R> {
+        let mut state = self.lock();
+        if !state.due(call) {
+            return None;
+        }
+        state.landed = true;
+        Some(deliver())
+    }
+
+    /// Whether an interruption landed in the last call [`run`](Self::run) (or the one running).
+    pub fn landed(&self) -> bool {
+        self.lock().landed
     }
 }
 
@@ -369,5 +443,21 @@ pub struct NoClassProbe;
 impl ClassProbe for NoClassProbe {
     fn probe(&self, _node: &NodeManifest) -> ClassFinding {
         ClassFinding::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_interruption_is_for_the_call_in_progress_only() {
+        let calls = super::CallGate::default();
+        assert_eq!(calls.ask(), None, "between calls");
+        calls.run(|| {
+            assert_eq!((calls.ask(), calls.ask()), (Some(1), None), "asked once");
+            assert_eq!((calls.land(1, || 7), calls.land(1, || 7)), (Some(7), None));
+        });
+        assert!(calls.landed());
+        calls.run(|| assert!(!calls.landed() && calls.land(1, || ()).is_none() && calls.due(2)));
+        assert!(!calls.due(2), "nor between calls");
     }
 }

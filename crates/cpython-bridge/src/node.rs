@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use remotemedia_core::engine::{Emitter, Interrupt, NodeError, NodeInstance, Stopped};
+use remotemedia_core::engine::{CallGate, Emitter, Interrupt, NodeError, NodeInstance, Stopped};
 use remotemedia_core::python_contract;
 use remotemedia_core::value::Value;
 
@@ -122,21 +122,13 @@ impl NodeInstance for CPythonNode {
 /// Interrupts a stage thread's Python code with `PyThreadState_SetAsyncExc`, only while that
 /// thread is inside `process` or `flush`, so that `cleanup` is never hit.
 ///
-/// Both sides take `armed` before the GIL, never the other way round: `interrupt` (any thread)
-/// raises only while the call is armed, and the stage thread, once the call has returned and
-/// released the GIL, disarms and withdraws an exception not yet delivered.
+/// `interrupt` (any thread) raises with the gate locked, only while the call is armed; the stage
+/// thread, once the call has returned and released the GIL, disarms and withdraws an exception
+/// not yet delivered.
 struct CallInterrupter {
     /// `PyThread_get_thread_ident()` of the stage thread.
     thread: std::ffi::c_ulong,
-    armed: Mutex<Armed>,
-}
-
-#[derive(Default)]
-struct Armed {
-    /// The stage thread is in a call.
-    armed: bool,
-    /// An exception was set for the call.
-    raised: bool,
+    calls: CallGate,
 }
 
 impl CallInterrupter {
@@ -144,46 +136,36 @@ impl CallInterrupter {
         CallInterrupter {
             // SAFETY: reads the calling thread's id; needs no interpreter state.
             thread: unsafe { pyo3::ffi::PyThread_get_thread_ident() },
-            armed: Mutex::new(Armed::default()),
+            calls: CallGate::default(),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Armed> {
-        self.armed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `call` (which attaches to the interpreter itself) interruptible.
     fn armed<T>(&self, call: impl FnOnce() -> T) -> T {
-        self.lock().armed = true;
-        let result = call();
-        let mut state = self.lock();
-        state.armed = false;
-        if std::mem::take(&mut state.raised) {
-            // SAFETY: with the GIL held; a NULL exception withdraws one not delivered yet.
-            Python::attach(|_| unsafe {
-                pyo3::ffi::PyThreadState_SetAsyncExc(
-                    self.thread as std::ffi::c_long,
-                    std::ptr::null_mut(),
-                )
-            });
+        let result = self.calls.run(call);
+        if self.calls.landed() {
+            // Withdrawn, in case the call returned before it was delivered.
+            self.set_async_exc(std::ptr::null_mut());
         }
         result
+    }
+
+    /// Sets the exception the stage thread raises at its next bytecode; NULL withdraws it.
+    fn set_async_exc(&self, exception: *mut pyo3::ffi::PyObject) {
+        // SAFETY: with the GIL held; the stage thread's state lives as long as the node
+        // (`StageThreadState`), and this runs on that thread or while it is in a call.
+        Python::attach(|_| unsafe {
+            pyo3::ffi::PyThreadState_SetAsyncExc(self.thread as std::ffi::c_long, exception)
+        });
     }
 }
 
 impl Interrupt for CallInterrupter {
     fn interrupt(&self) {
-        let mut state = self.lock();
-        if state.armed && !state.raised {
-            // SAFETY: with the GIL held; the stage thread's state lives as long as the node
-            // (`StageThreadState`), and the node is in a call, so it is alive now.
-            Python::attach(|_| unsafe {
-                pyo3::ffi::PyThreadState_SetAsyncExc(
-                    self.thread as std::ffi::c_long,
-                    pyo3::ffi::PyExc_KeyboardInterrupt,
-                )
-            });
-            state.raised = true;
+        if let Some(call) = self.calls.ask() {
+            // SAFETY: reads the interpreter's exception class, set when it started.
+            let exception = unsafe { pyo3::ffi::PyExc_KeyboardInterrupt };
+            self.calls.land(call, || self.set_async_exc(exception));
         }
     }
 }

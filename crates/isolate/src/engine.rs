@@ -5,10 +5,13 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use remotemedia_core::engine::{Emitter, Engine, Interrupt, NodeError, NodeInstance, NodeSpec};
+use remotemedia_core::engine::{
+    CallGate, Emitter, Engine, Interrupt, NodeError, NodeInstance, NodeSpec,
+};
 use remotemedia_core::manifest::Isolation;
 use remotemedia_core::value::Value;
 
@@ -183,33 +186,20 @@ struct Interruption {
     channel: UnixStream,
     /// The control pipe's write end (non-blocking).
     control: File,
-    state: Mutex<CallState>,
-}
-
-#[derive(Debug, Default)]
-struct CallState {
-    /// The calls (`process`, `flush`) made so far, numbered as the worker numbers them.
-    call: u64,
-    /// The stage thread is inside call `call`.
-    armed: bool,
-    /// The worker was asked to interrupt call `call`.
-    asked: bool,
+    /// The calls (`process`, `flush`), numbered as the worker numbers them.
+    calls: CallGate,
     /// The channel was closed by an interrupt.
-    fired: bool,
+    fired: AtomicBool,
 }
 
 impl Interruption {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CallState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Closes the channel if call `call` is still in progress.
     fn close_if_in(&self, call: u64) {
-        let mut state = self.lock();
-        if state.armed && state.call == call && !state.fired {
+        self.calls.land(call, || {
+            // Before the channel closes: the stage thread it wakes ends the worker with no grace.
+            self.fired.store(true, Ordering::SeqCst);
             let _ = self.channel.shutdown(std::net::Shutdown::Both);
-            state.fired = true;
-        }
+        });
     }
 }
 
@@ -220,37 +210,22 @@ impl WorkerInterrupter {
                 node: node.to_owned(),
                 channel,
                 control,
-                state: Mutex::new(CallState::default()),
+                calls: CallGate::default(),
+                fired: AtomicBool::new(false),
             }),
         }
     }
 
-    /// The stage thread enters a new call.
-    fn arm(&self) {
-        let mut state = self.shared.lock();
-        state.call += 1;
-        state.armed = true;
-        state.asked = false;
-    }
-
-    fn disarm(&self) {
-        self.shared.lock().armed = false;
-    }
-
     fn fired(&self) -> bool {
-        self.shared.lock().fired
+        self.shared.fired.load(Ordering::SeqCst)
     }
 }
 
 impl Interrupt for WorkerInterrupter {
     fn interrupt(&self) {
-        let call = {
-            let mut state = self.shared.lock();
-            if !state.armed || state.asked || state.fired {
-                return;
-            }
-            state.asked = true;
-            state.call
+        // A worker already ended is not asked again.
+        let Some(call) = self.shared.calls.ask().filter(|_| !self.fired()) else {
+            return;
         };
         // Eight bytes into a non-blocking pipe: never waits for the worker.
         if (&self.shared.control)
@@ -266,11 +241,8 @@ impl Interrupt for WorkerInterrupter {
             .spawn(move || {
                 let deadline = std::time::Instant::now() + ANSWER_BOUND;
                 while std::time::Instant::now() < deadline {
-                    {
-                        let state = shared.lock();
-                        if !state.armed || state.call != call || state.fired {
-                            return;
-                        }
+                    if !shared.calls.due(call) {
+                        return;
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -411,9 +383,8 @@ impl IsolatedNode {
         &mut self,
         call: impl FnOnce(&mut Self) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        self.interrupter.arm();
-        let result = call(self);
-        self.interrupter.disarm();
+        let interrupter = Arc::clone(&self.interrupter);
+        let result = interrupter.shared.calls.run(|| call(self));
         if self.interrupter.fired() && self.failed.is_none() {
             let _ = self.worker_gone();
         }

@@ -58,7 +58,7 @@ impl NodeVm {
     fn run_interruptible<R>(&self, f: impl FnOnce(&VirtualMachine) -> R) -> R {
         match &self.interrupter {
             Some(interrupter) if self.interpreter.main_vm_here() => {
-                interrupter.armed(|| self.interpreter.enter_main(f))
+                interrupter.calls.run(|| self.interpreter.enter_main(f))
             }
             _ => self.run(f),
         }
