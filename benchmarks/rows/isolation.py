@@ -76,11 +76,11 @@ def _arrays(bench: Bench) -> Row:
         "isolation_arrays",
         "Arrays into an isolated node (shared memory)",
         f"{items} float32 arrays of each size, made by a RustPython node, into the CPython consumer of the "
-        "array-passing row running in a worker process of its own: arrays of 64 KiB and more cross "
-        "through the worker's shared-memory arena (memfd, mapped once), smaller ones inside the message. "
-        "Figure: the consumer's time in `process` per item (executor metrics). Each array is copied "
-        "twice — into the arena, and out of it into the worker's value — so it is not zero-copy; the "
-        f"flat target is the array-passing row's: 16 MB adds less than {FLAT:g} of one 16 MB copy.",
+        "array-passing row running in a worker process of its own: arrays of 64 KiB and more are born in "
+        "the runtime's array pool (a memfd the worker maps read-only, once) and lent to the worker, which "
+        "numpy views in place; smaller ones travel inside the message. Figure: the consumer's time in "
+        "`process` per item (executor metrics). The flat target is the array-passing row's: 16 MB adds "
+        f"less than {FLAT:g} of one 16 MB copy.",
     )
     bridge = probes.cpython_bridge(bench)
     if not bridge.available:

@@ -79,6 +79,27 @@ NODES_MODULE = textwrap.dedent(
             raise ValueError(f"unknown crash {self.how}")
 
 
+    class Filled(Node):
+        """Turns an int k into a float32 array of 100,000 elements (400 KB), each equal to k."""
+
+        def process(self, item):
+            import array
+            return array.array("f", [float(item)]) * 100_000
+
+
+    class Keep(Node):
+        """Keeps every array it receives; emits its process id, the type it received and the
+        first element of every array kept so far."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.kept = []
+
+        def process(self, item):
+            self.kept.append(item)
+            return [os.getpid(), type(item).__module__, [float(kept[0]) for kept in self.kept]]
+
+
     class Arrays(Node):
         """Turns an int n into a float32 array of n elements, and sums arrays it receives."""
 

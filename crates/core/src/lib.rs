@@ -6,6 +6,7 @@
 //! executor running a node written in Rust (`cargo run --release --example embed_rust_node`).
 //!
 //! - [`value`]: the items that flow between nodes.
+//! - [`buffer`]: a typed array's elements, in the heap or in memory an embedder provides.
 //! - [`engine`]: the whole contract between the executor and whatever runs a node.
 //! - [`engines`]: how runs and hosts get the engines of this process, without knowing them.
 //! - [`manifest`]: the versioned JSON manifest, parsed and validated once.
@@ -18,6 +19,7 @@
 //! - [`python_contract`]: the SDK module and functions the Python engines call, named once.
 //! - [`env_vars`]: every environment variable the runtime reads.
 
+pub mod buffer;
 pub mod cluster;
 pub mod engine;
 pub mod engines;

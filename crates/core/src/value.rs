@@ -12,6 +12,8 @@ use num_bigint::BigInt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+pub use crate::buffer::Buffer;
+
 /// The deepest lists and maps may nest in a value crossing into or out of an interpreter, or to a
 /// remote node: deeper is refused rather than risking the stack (a Python list containing itself
 /// would otherwise recurse forever). One limit for every engine and for the wire, so a value that
@@ -61,11 +63,11 @@ pub enum Value {
 /// A typed numeric buffer (Python's `array.array`, numpy arrays).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Array {
-    I16(Arc<[i16]>),
-    I32(Arc<[i32]>),
-    I64(Arc<[i64]>),
-    F32(Arc<[f32]>),
-    F64(Arc<[f64]>),
+    I16(Buffer<i16>),
+    I32(Buffer<i32>),
+    I64(Buffer<i64>),
+    F32(Buffer<f32>),
+    F64(Buffer<f64>),
 }
 
 impl Array {

@@ -1,7 +1,7 @@
 //! Direct conversion between runtime [`Value`]s and CPython objects: no source text, no JSON.
 //!
 //! Typed arrays go into Python **without copying** when numpy is installed: a small object owning
-//! the runtime's shared buffer (`Arc<[T]>`) exposes numpy's `__array_interface__`, and
+//! the runtime's shared buffer (a `Buffer`) exposes numpy's `__array_interface__`, and
 //! `numpy.asarray` wraps it as a read-only array whose `base` keeps the buffer alive. (The buffer
 //! protocol would need the limited API of CPython 3.11; the array interface works on every
 //! version this abi3 build supports.) Without numpy they become `array.array`, copied. Arrays
@@ -19,8 +19,9 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
     PyType,
 };
+use remotemedia_core::buffer::Element;
 use remotemedia_core::engine::NodeSpec;
-use remotemedia_core::value::{Array, MAX_DEPTH, Value};
+use remotemedia_core::value::{Array, Buffer, MAX_DEPTH, Value};
 
 /// What every node may emit; quoted in errors.
 const SUPPORTED: &str = "None, bool, int, float, str, bytes, list, tuple, dict with str keys, \
@@ -322,18 +323,12 @@ fn numpy_value(numpy: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>, depth: usize) -
 ///
 /// # Safety
 /// `address` must point to `length` readable, initialized values of `T`.
-unsafe fn copy_from<T: Copy + Default>(address: usize, length: usize) -> Arc<[T]> {
+unsafe fn copy_from<T: Element>(address: usize, length: usize) -> Buffer<T> {
     if length == 0 {
-        return Arc::from(Vec::new());
+        return Vec::new().into();
     }
-    let mut items = vec![T::default(); length];
-    // SAFETY: the caller guarantees the source; the destination was just allocated.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            address as *const u8,
-            items.as_mut_ptr().cast::<u8>(),
-            length * std::mem::size_of::<T>(),
-        );
-    }
-    Arc::from(items)
+    // SAFETY: the caller guarantees `length` readable elements at `address`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(address as *const u8, length * size_of::<T>()) };
+    Buffer::from_ne_bytes(bytes).expect("whole elements")
 }

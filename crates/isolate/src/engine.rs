@@ -15,6 +15,7 @@ use remotemedia_core::engine::{
 use remotemedia_core::manifest::Isolation;
 use remotemedia_core::value::Value;
 
+use crate::lend::{ArrayPool, Loans};
 use crate::shm::{ArenaReader, ArenaWriter};
 use crate::spawn::{self, WorkerProcess};
 use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
@@ -78,7 +79,13 @@ impl Engine for IsolatedEngine {
             ))
         })?;
         let env = sandboxed.then(sandbox::worker_env);
-        let spawned = spawn::spawn(&command, env, &spec.id).map_err(|err| {
+        // Arrays are lent in place only to a worker that may read every array of the process
+        // and whose mapping of the pool counts against no memory limit (see `lend`).
+        let pool = (!sandboxed && self.limits.memory_mb.is_none())
+            .then(ArrayPool::get)
+            .flatten()
+            .and_then(|pool| pool.read_only_file().ok());
+        let spawned = spawn::spawn(&command, env, pool.as_ref(), &spec.id).map_err(|err| {
             NodeError::new(format!(
                 "cannot start a worker process ({}): {err}",
                 command.program.display()
@@ -93,16 +100,23 @@ impl Engine for IsolatedEngine {
             .try_clone()
             .map(|channel| Arc::new(WorkerInterrupter::new(channel, spawned.control, &spec.id)))
             .map_err(|err| NodeError::new(format!("cannot use the worker's channel: {err}")))?;
+        let mut sender = Sender::new(
+            BufWriter::new(spawned.channel),
+            ArenaWriter::new(spawned.arena_to_worker),
+        );
+        let mut receiver = Receiver::new(
+            BufReader::new(reader),
+            ArenaReader::new(spawned.arena_from_worker),
+        );
+        if pool.is_some() {
+            let loans = Arc::new(Loans::default());
+            sender = sender.lending(Arc::clone(&loans));
+            receiver = receiver.settling(loans);
+        }
         let mut node = IsolatedNode {
             pid: spawned.process.id(),
-            sender: Sender::new(
-                BufWriter::new(spawned.channel),
-                ArenaWriter::new(spawned.arena_to_worker),
-            ),
-            receiver: Receiver::new(
-                BufReader::new(reader),
-                ArenaReader::new(spawned.arena_from_worker),
-            ),
+            sender,
+            receiver,
             process: spawned.process,
             limits: self.limits,
             failed: None,

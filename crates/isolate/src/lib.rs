@@ -12,7 +12,8 @@
 //!   any other, so the executor measures and drives it as an in-process node.
 //! - [`worker::run`]: the worker's side, given a way to build the engine it serves.
 //! - The channel is a Unix socket pair; arrays and bytes of 64 KiB or more travel through shared
-//!   memory (`shm`), one arena per direction, mapped once.
+//!   memory (`shm`), one arena per direction, mapped once; arrays born in the parent's array pool
+//!   are lent to a worker that is not sandboxed without any copy (`lend`).
 //! - Workers die with their parent, also when it is killed with SIGKILL (the parent-death signal).
 //! - `"isolation": "sandbox"` (`--sandbox`) adds kernel-enforced limits in the worker before any
 //!   user code is imported: Landlock (read-only access to the Python path and the interpreter's
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 mod engine;
 mod spawn;
 
+pub mod lend;
 pub mod sandbox;
 pub mod shm;
 pub mod wire;

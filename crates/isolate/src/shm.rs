@@ -14,6 +14,7 @@ use std::io;
 
 use memmap2::{Mmap, MmapMut, MmapOptions};
 
+use crate::lend::{Borrowed, Loan};
 use crate::wire::padded;
 
 /// The first size of an arena.
@@ -71,11 +72,12 @@ impl ArenaWriter {
     }
 }
 
-/// The receiving side of an arena.
+/// The receiving side of an arena, and in a worker that borrows, of the parent's array pool.
 #[derive(Debug)]
 pub struct ArenaReader {
     file: Option<File>,
     map: Option<Mmap>,
+    pool: Option<Borrowed>,
 }
 
 impl ArenaReader {
@@ -83,6 +85,7 @@ impl ArenaReader {
         ArenaReader {
             file: Some(file),
             map: None,
+            pool: None,
         }
     }
 
@@ -91,6 +94,27 @@ impl ArenaReader {
         ArenaReader {
             file: None,
             map: None,
+            pool: None,
+        }
+    }
+
+    /// A worker's reader that can take arrays lent from the parent's pool.
+    pub fn borrowing(self, pool: Borrowed) -> Self {
+        ArenaReader {
+            pool: Some(pool),
+            ..self
+        }
+    }
+
+    /// The block of a lent array of `length` bytes.
+    pub(crate) fn borrow(
+        &mut self,
+        loan: Loan,
+        length: u64,
+    ) -> Result<Box<dyn remotemedia_core::buffer::Block>, String> {
+        match &mut self.pool {
+            Some(pool) => pool.borrow(loan, length),
+            None => Err("an array was lent, but this side has no pool to borrow from".to_owned()),
         }
     }
 

@@ -29,6 +29,8 @@ pub const ARENA_OUT_FD: i32 = 5;
 /// The read end of the control pipe, in the worker: the parent writes the number of a call it
 /// asks the worker to interrupt (see `worker::run`).
 pub const CONTROL_FD: i32 = 6;
+/// The parent's array pool, read-only, in a worker that may borrow arrays (see `lend`).
+pub const POOL_FD: i32 = 7;
 
 /// How many of a worker's last stderr lines an error quotes.
 const STDERR_TAIL_LINES: usize = 20;
@@ -81,10 +83,12 @@ pub struct WorkerProcess {
     status: Option<ExitStatus>,
 }
 
-/// Starts the worker from the spawner thread. `env` replaces the environment when given.
+/// Starts the worker from the spawner thread. `env` replaces the environment when given; `pool`
+/// is the array pool's file the worker may borrow from.
 pub fn spawn(
     command: &WorkerCommand,
     env: Option<Vec<(OsString, OsString)>>,
+    pool: Option<&File>,
     label: &str,
 ) -> io::Result<Spawned> {
     let (channel, worker_end) = UnixStream::pair()?;
@@ -109,23 +113,27 @@ pub fn spawn(
         (arena_to_worker.as_raw_fd(), ARENA_IN_FD),
         (arena_from_worker.as_raw_fd(), ARENA_OUT_FD),
         (control_read.as_raw_fd(), CONTROL_FD),
+        (pool.map_or(-1, AsRawFd::as_raw_fd), POOL_FD),
     ];
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls (fcntl, dup2, prctl, getppid) between fork and exec,
     // on file descriptors this function owns; nothing is allocated.
     unsafe {
         cmd.pre_exec(move || {
-            // Move the descriptors out of the way first, so putting one on 3..=6 cannot close
-            // another that happens to sit there.
-            let mut high = [0; 4];
+            // Move the descriptors out of the way first, so putting one on 3..=7 cannot close
+            // another that happens to sit there. A missing one (-1) stays closed.
+            let mut high = [-1; 5];
             for (slot, (fd, _)) in high.iter_mut().zip(fds) {
+                if fd < 0 {
+                    continue;
+                }
                 *slot = libc::fcntl(fd, libc::F_DUPFD, 10);
                 if *slot < 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
             for (fd, (_, target)) in high.into_iter().zip(fds) {
-                if libc::dup2(fd, target) < 0 {
+                if fd >= 0 && libc::dup2(fd, target) < 0 {
                     return Err(io::Error::last_os_error());
                 }
             }

@@ -3,18 +3,21 @@
 //! A message is a little-endian `u32` length and that many bytes: a tag, then the body. Values are
 //! encoded field by field (no JSON, no Python pickles); a typed array or a bytes value of
 //! [`SHARED_MIN_BYTES`] or more travels through the sender's shared-memory arena ([`crate::shm`])
-//! and the message carries only where it is. Decoding trusts nothing: every length is checked
+//! and the message carries only where it is — or, for an array born in the parent's pool that
+//! the worker may borrow, is lent without any copy ([`crate::lend`]). Decoding trusts nothing: every length is checked
 //! against what is there, nesting is bounded, and a bad message is a [`WireError`], never a panic
 //! (the decoder is fuzzed: `fuzz/`).
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
+use remotemedia_core::buffer::{Block, Element};
 use remotemedia_core::engine::NodeError;
-use remotemedia_core::value::{Array, Value};
+use remotemedia_core::value::{Array, Buffer, Value};
 
+use crate::lend::{Loan, Loans, pool_offset};
 use crate::shm::{ArenaReader, ArenaWriter};
 
 /// Arrays and bytes of at least this many bytes go through shared memory; smaller ones are copied
@@ -54,6 +57,8 @@ pub enum FromWorker {
     Emit(Value),
     /// The step the parent asked for is over.
     Done(Result<(), NodeError>),
+    /// Loans the worker gave back (sent before another message, never answered).
+    Returned(Vec<u64>),
 }
 
 /// A message that cannot be read.
@@ -83,6 +88,7 @@ mod tag {
     pub const READY: u8 = 16;
     pub const EMIT: u8 = 17;
     pub const DONE: u8 = 18;
+    pub const RETURNED: u8 = 19;
 
     pub const NULL: u8 = 0;
     pub const FALSE: u8 = 1;
@@ -97,14 +103,19 @@ mod tag {
     pub const ARRAY: u8 = 10;
     pub const SHARED_ARRAY: u8 = 11;
     pub const SHARED_BYTES: u8 = 12;
+    pub const LENT_ARRAY: u8 = 13;
 }
 
-/// Writes messages: encodes into a reused buffer, large arrays into the arena.
+/// Writes messages: encodes into a reused buffer, large arrays into the arena (or lent).
 #[derive(Debug)]
 pub struct Sender<W: Write> {
     out: W,
     buffer: Vec<u8>,
     arena: ArenaWriter,
+    /// The parent's: the arrays it lends this worker instead of copying them.
+    loans: Option<Arc<Loans>>,
+    /// The worker's: the loans it gave back, to tell the parent before its next message.
+    returned: Option<Arc<Mutex<Vec<u64>>>>,
 }
 
 impl<W: Write> Sender<W> {
@@ -113,6 +124,24 @@ impl<W: Write> Sender<W> {
             out,
             buffer: Vec::new(),
             arena,
+            loans: None,
+            returned: None,
+        }
+    }
+
+    /// A parent's sender that lends the worker arrays born in the pool.
+    pub fn lending(self, loans: Arc<Loans>) -> Self {
+        Sender {
+            loans: Some(loans),
+            ..self
+        }
+    }
+
+    /// A worker's sender that gives back the loans in `returned` before each message.
+    pub fn returning(self, returned: Arc<Mutex<Vec<u64>>>) -> Self {
+        Sender {
+            returned: Some(returned),
+            ..self
         }
     }
 
@@ -123,7 +152,23 @@ impl<W: Write> Sender<W> {
 
     /// Sends one message to the parent.
     pub fn send_to_parent(&mut self, message: &FromWorker) -> io::Result<()> {
-        self.begin(shared_bytes_of_reply(message))?;
+        let returned = self.returned.as_ref().map(|returned| {
+            std::mem::take(&mut *returned.lock().unwrap_or_else(PoisonError::into_inner))
+        });
+        if let Some(ids) = returned.filter(|ids| !ids.is_empty()) {
+            self.begin(0)?;
+            self.buffer.push(tag::RETURNED);
+            put_u64(&mut self.buffer, ids.len() as u64);
+            for id in ids {
+                put_u64(&mut self.buffer, id);
+            }
+            self.finish()?;
+        }
+        let shared = match message {
+            FromWorker::Emit(value) => self.shared_bytes(value),
+            _ => 0,
+        };
+        self.begin(shared)?;
         match message {
             FromWorker::Ready(result) => {
                 self.buffer.push(tag::READY);
@@ -137,6 +182,13 @@ impl<W: Write> Sender<W> {
                 self.buffer.push(tag::DONE);
                 put_result(&mut self.buffer, result);
             }
+            FromWorker::Returned(ids) => {
+                self.buffer.push(tag::RETURNED);
+                put_u64(&mut self.buffer, ids.len() as u64);
+                for id in ids {
+                    put_u64(&mut self.buffer, *id);
+                }
+            }
         }
         self.finish()
     }
@@ -144,8 +196,8 @@ impl<W: Write> Sender<W> {
     /// Sends one message to the worker.
     pub fn send_to_worker(&mut self, message: &ToWorker) -> io::Result<()> {
         let shared = match message {
-            ToWorker::Start { params, .. } => shared_bytes(params),
-            ToWorker::Process(value) => shared_bytes(value),
+            ToWorker::Start { params, .. } => self.shared_bytes(params),
+            ToWorker::Process(value) => self.shared_bytes(value),
             _ => 0,
         };
         self.begin(shared)?;
@@ -241,7 +293,13 @@ impl<W: Write> Sender<W> {
             }
             Value::Array(array) => {
                 let bytes = array_bytes(array);
-                if bytes.len() >= SHARED_MIN_BYTES {
+                if let Some(loan) = self.loans.as_ref().and_then(|loans| loans.lend(array)) {
+                    self.buffer.push(tag::LENT_ARRAY);
+                    self.buffer.push(array.typecode() as u8);
+                    put_u64(&mut self.buffer, loan.id);
+                    put_u64(&mut self.buffer, loan.offset);
+                    put_u64(&mut self.buffer, bytes.len() as u64);
+                } else if bytes.len() >= SHARED_MIN_BYTES {
                     let offset = self.arena.push(bytes);
                     self.buffer.push(tag::SHARED_ARRAY);
                     self.buffer.push(array.typecode() as u8);
@@ -257,28 +315,24 @@ impl<W: Write> Sender<W> {
     }
 }
 
-/// Bytes of shared memory a value's large arrays take, each padded to 64 bytes.
-fn shared_bytes(value: &Value) -> usize {
-    match value {
-        Value::Bytes(bytes) if bytes.len() >= SHARED_MIN_BYTES => padded(bytes.len()),
-        Value::Array(array) => {
-            let size = array_bytes(array).len();
-            if size >= SHARED_MIN_BYTES {
-                padded(size)
-            } else {
-                0
+impl<W: Write> Sender<W> {
+    /// Bytes of the arena a value's large arrays take, each padded to 64 bytes (lent ones none).
+    fn shared_bytes(&self, value: &Value) -> usize {
+        match value {
+            Value::Bytes(bytes) if bytes.len() >= SHARED_MIN_BYTES => padded(bytes.len()),
+            Value::Array(array) => {
+                let size = array_bytes(array).len();
+                let lent = self.loans.is_some() && pool_offset(array).is_some();
+                if size >= SHARED_MIN_BYTES && !lent {
+                    padded(size)
+                } else {
+                    0
+                }
             }
+            Value::List(items) => items.iter().map(|item| self.shared_bytes(item)).sum(),
+            Value::Map(map) => map.values().map(|item| self.shared_bytes(item)).sum(),
+            _ => 0,
         }
-        Value::List(items) => items.iter().map(shared_bytes).sum(),
-        Value::Map(map) => map.values().map(shared_bytes).sum(),
-        _ => 0,
-    }
-}
-
-fn shared_bytes_of_reply(message: &FromWorker) -> usize {
-    match message {
-        FromWorker::Emit(value) => shared_bytes(value),
-        _ => 0,
     }
 }
 
@@ -290,19 +344,12 @@ pub(crate) fn padded(size: usize) -> usize {
 /// An array's elements as little-endian bytes (the only byte order the parent and its worker,
 /// one executable on one machine, can have between them).
 fn array_bytes(array: &Array) -> &[u8] {
-    fn raw<T>(items: &[T]) -> &[u8] {
-        // SAFETY: plain numeric elements have no padding and every byte pattern is valid as u8;
-        // the slice covers exactly the elements' memory.
-        unsafe {
-            std::slice::from_raw_parts(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items))
-        }
-    }
     match array {
-        Array::I16(a) => raw(a),
-        Array::I32(a) => raw(a),
-        Array::I64(a) => raw(a),
-        Array::F32(a) => raw(a),
-        Array::F64(a) => raw(a),
+        Array::I16(a) => a.as_bytes(),
+        Array::I32(a) => a.as_bytes(),
+        Array::I64(a) => a.as_bytes(),
+        Array::F32(a) => a.as_bytes(),
+        Array::F64(a) => a.as_bytes(),
     }
 }
 
@@ -341,12 +388,15 @@ fn put_result(buffer: &mut Vec<u8>, result: &Result<(), NodeError>) {
     }
 }
 
-/// Reads messages: one length-prefixed frame at a time, shared arrays copied out of the arena.
+/// Reads messages: one length-prefixed frame at a time, shared arrays copied out of the arena
+/// (lent ones read in place).
 #[derive(Debug)]
 pub struct Receiver<R: Read> {
     input: R,
     buffer: Vec<u8>,
     arena: ArenaReader,
+    /// The parent's: the loans the worker gives back.
+    loans: Option<Arc<Loans>>,
 }
 
 impl<R: Read> Receiver<R> {
@@ -355,13 +405,31 @@ impl<R: Read> Receiver<R> {
             input,
             buffer: Vec::new(),
             arena,
+            loans: None,
         }
     }
 
-    /// The next message from the worker.
+    /// A parent's receiver that settles the loans the worker gives back.
+    pub fn settling(self, loans: Arc<Loans>) -> Self {
+        Receiver {
+            loans: Some(loans),
+            ..self
+        }
+    }
+
+    /// The next message from the worker (loans given back are settled on the way).
     pub fn recv_from_worker(&mut self) -> Result<FromWorker, WireError> {
-        self.read_frame()?;
-        decode_from_worker(&self.buffer, &mut self.arena)
+        loop {
+            self.read_frame()?;
+            match decode_from_worker(&self.buffer, &mut self.arena)? {
+                FromWorker::Returned(ids) => {
+                    if let Some(loans) = &self.loans {
+                        loans.settle(&ids);
+                    }
+                }
+                message => return Ok(message),
+            }
+        }
     }
 
     /// The next message from the parent.
@@ -424,6 +492,12 @@ pub fn decode_from_worker(bytes: &[u8], arena: &mut ArenaReader) -> Result<FromW
         tag::READY => FromWorker::Ready(reader.result()?),
         tag::EMIT => FromWorker::Emit(reader.value(0)?),
         tag::DONE => FromWorker::Done(reader.result()?),
+        tag::RETURNED => {
+            // Every number takes 8 bytes, so the count is bounded by the message.
+            let count = reader.length()?;
+            let ids = (0..count).map(|_| reader.u64()).collect::<Result<_, _>>()?;
+            FromWorker::Returned(ids)
+        }
         other => return Err(malformed(format!("unknown message tag {other}"))),
     };
     reader.end()?;
@@ -579,6 +653,16 @@ impl Reader<'_> {
                 let bytes = self.arena.slice(offset, length).map_err(malformed)?;
                 Value::Array(array_from_bytes(typecode, bytes)?)
             }
+            tag::LENT_ARRAY => {
+                let typecode = self.u8()?;
+                let loan = Loan {
+                    id: self.u64()?,
+                    offset: self.u64()?,
+                };
+                let length = self.u64()?;
+                let block = self.arena.borrow(loan, length).map_err(malformed)?;
+                Value::Array(array_in_block(typecode, block, length)?)
+            }
             tag::SHARED_BYTES => {
                 let (offset, length) = (self.u64()?, self.u64()?);
                 Value::Bytes(self.arena.slice(offset, length).map_err(malformed)?.into())
@@ -588,47 +672,59 @@ impl Reader<'_> {
     }
 }
 
-/// A typed array copied out of little-endian bytes: in one `memcpy` when they are aligned for the
-/// element type (always in shared memory, where every array starts on 64 bytes), element by
-/// element otherwise.
+/// A typed array copied out of little-endian bytes (in one `memcpy` when they are aligned for the
+/// element type, as in shared memory, where every array starts on 64 bytes).
 fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
-    fn elements<T: Copy, const N: usize>(
-        bytes: &[u8],
-        from: fn([u8; N]) -> T,
-    ) -> Result<Arc<[T]>, WireError> {
-        if !bytes.len().is_multiple_of(N) {
-            return Err(malformed(format!(
-                "an array of {} bytes is not made of {N}-byte elements",
-                bytes.len()
-            )));
-        }
-        debug_assert_eq!(std::mem::size_of::<T>(), N);
-        if cfg!(target_endian = "little") && bytes.as_ptr().cast::<T>().is_aligned() {
-            // SAFETY: the pointer is aligned for T (checked), the bytes cover exactly
-            // `len / N` elements of size N (checked above), and every bit pattern is a valid
-            // i16/i32/i64/f32/f64; the bytes are little-endian, as this machine is.
-            let items =
-                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / N) };
-            return Ok(Arc::from(items));
-        }
-        Ok(bytes
-            .chunks_exact(N)
-            .map(|chunk| from(chunk.try_into().expect("N bytes")))
-            .collect())
+    fn elements<T: Element>(bytes: &[u8]) -> Result<Buffer<T>, WireError> {
+        Buffer::from_le_bytes(bytes).ok_or_else(|| {
+            malformed(format!(
+                "an array of {} bytes is not made of {}-byte elements",
+                bytes.len(),
+                size_of::<T>()
+            ))
+        })
     }
     Ok(match typecode {
-        b'h' => Array::I16(elements(bytes, i16::from_le_bytes)?),
-        b'i' => Array::I32(elements(bytes, i32::from_le_bytes)?),
-        b'q' => Array::I64(elements(bytes, i64::from_le_bytes)?),
-        b'f' => Array::F32(elements(bytes, f32::from_le_bytes)?),
-        b'd' => Array::F64(elements(bytes, f64::from_le_bytes)?),
+        b'h' => Array::I16(elements(bytes)?),
+        b'i' => Array::I32(elements(bytes)?),
+        b'q' => Array::I64(elements(bytes)?),
+        b'f' => Array::F32(elements(bytes)?),
+        b'd' => Array::F64(elements(bytes)?),
         other => return Err(malformed(format!("unknown array typecode {other}"))),
     })
+}
+
+/// A lent array: its `length` bytes read in place in `block`.
+fn array_in_block(typecode: u8, block: Box<dyn Block>, length: u64) -> Result<Array, WireError> {
+    fn elements<T: Element>(block: Box<dyn Block>, length: u64) -> Result<Buffer<T>, WireError> {
+        let len = element_count::<T>(length)?;
+        Buffer::in_block(block, len).ok_or_else(|| malformed("a lent array overruns its block"))
+    }
+    Ok(match typecode {
+        b'h' => Array::I16(elements(block, length)?),
+        b'i' => Array::I32(elements(block, length)?),
+        b'q' => Array::I64(elements(block, length)?),
+        b'f' => Array::F32(elements(block, length)?),
+        b'd' => Array::F64(elements(block, length)?),
+        other => return Err(malformed(format!("unknown array typecode {other}"))),
+    })
+}
+
+/// How many `T` make `bytes` bytes; an error when they do not divide.
+fn element_count<T>(bytes: u64) -> Result<usize, WireError> {
+    let size = std::mem::size_of::<T>() as u64;
+    if !bytes.is_multiple_of(size) {
+        return Err(malformed(format!(
+            "an array of {bytes} bytes is not made of {size}-byte elements"
+        )));
+    }
+    usize::try_from(bytes / size).map_err(|_| malformed(format!("an array of {bytes} bytes")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lend::Borrowed;
     use crate::shm::memfd;
 
     fn sample() -> Value {
@@ -671,6 +767,62 @@ mod tests {
     }
 
     #[test]
+    fn arrays_born_in_the_pool_are_lent_in_place_and_given_back() {
+        let pool = crate::lend::tests::pool();
+        let samples: Vec<f32> = (0..100_000).map(|i| i as f32).collect();
+        let array = Array::F32(crate::lend::tests::born_in(&pool, &samples));
+        let message = ToWorker::Process(Value::List(vec![Value::Array(array), Value::Int(7)]));
+
+        let loans = Arc::new(Loans::default());
+        let (sender, _) = pair();
+        let mut parent = sender.lending(Arc::clone(&loans));
+        parent.send_to_worker(&message).unwrap();
+        // Only where the array is travels: no copy in the message or the arena.
+        assert!(parent.get_ref().len() < 64);
+        assert_eq!(loans.outstanding(), 1);
+
+        let borrowed = Borrowed::new(pool.read_only_file().unwrap());
+        let returned = borrowed.returned();
+        let mut arena = ArenaReader::empty().borrowing(borrowed);
+        let received = decode_to_worker(&parent.get_ref()[4..], &mut arena).unwrap();
+        assert_eq!(received, message);
+        let ToWorker::Process(Value::List(items)) = &received else {
+            panic!("{received:?}")
+        };
+        let Value::Array(Array::F32(lent)) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert!(lent.block().is_some(), "read in place, not copied");
+        assert!(returned.lock().unwrap().is_empty());
+        drop(received);
+
+        // The worker's next message gives the loan back first; the parent settles it.
+        let (sender, _) = pair();
+        let mut worker = sender.returning(returned);
+        worker.send_to_parent(&FromWorker::Done(Ok(()))).unwrap();
+        let mut receiver =
+            Receiver::new(&worker.get_ref()[..], ArenaReader::empty()).settling(Arc::clone(&loans));
+        assert_eq!(
+            receiver.recv_from_worker().unwrap(),
+            FromWorker::Done(Ok(()))
+        );
+        assert_eq!(loans.outstanding(), 0);
+    }
+
+    #[test]
+    fn a_lent_array_without_a_pool_to_borrow_from_is_an_error() {
+        let pool = crate::lend::tests::pool();
+        let array = Array::F32(crate::lend::tests::born_in(&pool, &[0.5; 20_000]));
+        let (sender, mut arena) = pair();
+        let mut parent = sender.lending(Arc::new(Loans::default()));
+        parent
+            .send_to_worker(&ToWorker::Process(Value::Array(array)))
+            .unwrap();
+        let error = decode_to_worker(&parent.get_ref()[4..], &mut arena).unwrap_err();
+        assert!(error.to_string().contains("no pool"), "{error}");
+    }
+
+    #[test]
     fn every_reply_round_trips() {
         let error = NodeError::exception("ValueError", "bad").with_traceback("Traceback ...");
         for reply in [
@@ -678,6 +830,7 @@ mod tests {
             FromWorker::Ready(Err(NodeError::new("no such node"))),
             FromWorker::Emit(sample()),
             FromWorker::Done(Err(error)),
+            FromWorker::Returned(vec![1, u64::MAX]),
         ] {
             let (mut sender, mut arena) = pair();
             sender.send_to_parent(&reply).unwrap();

@@ -13,8 +13,9 @@ use remotemedia_core::engine::{
 };
 use remotemedia_core::value::Value;
 
+use crate::lend::Borrowed;
 use crate::shm::{ArenaReader, ArenaWriter};
-use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD, CONTROL_FD};
+use crate::spawn::{ARENA_IN_FD, ARENA_OUT_FD, CHANNEL_FD, CONTROL_FD, POOL_FD};
 use crate::wire::{FromWorker, Receiver, Sender, ToWorker, WireError};
 use crate::{WorkerConfig, sandbox};
 
@@ -62,10 +63,16 @@ pub fn run(
     build: impl FnOnce(&WorkerConfig) -> Result<WorkerEngine, String>,
 ) -> Result<(), WorkerError> {
     let (channel, arena_in, arena_out) = inherited()?;
-    let control = control();
+    let control = optional_fd(CONTROL_FD);
     let reader = channel.try_clone()?;
     let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
-    let mut input = Receiver::new(BufReader::new(reader), ArenaReader::new(arena_in.into()));
+    let mut arena_in = ArenaReader::new(arena_in.into());
+    if let Some(pool) = optional_fd(POOL_FD) {
+        let pool = Borrowed::new(pool);
+        out = out.returning(pool.returned());
+        arena_in = arena_in.borrowing(pool);
+    }
+    let mut input = Receiver::new(BufReader::new(reader), arena_in);
 
     let (config, params) = match input.recv_from_parent()? {
         ToWorker::Start { config, params } => {
@@ -155,17 +162,17 @@ const PURSUE: Duration = Duration::from_secs(10);
 /// How often the node's interrupter is called again while the call has not taken it.
 const REPEAT: Duration = Duration::from_millis(5);
 
-/// The read end of the control pipe, if the parent gave one.
-fn control() -> Option<std::fs::File> {
+/// A descriptor the parent may have given (the control pipe, the array pool), if it did.
+fn optional_fd(fd: i32) -> Option<std::fs::File> {
     // SAFETY: F_GETFD only reads the descriptor's flags; -1 means it is not open.
-    if unsafe { libc::fcntl(CONTROL_FD, libc::F_GETFD) } < 0 {
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return None;
     }
     // SAFETY: open (checked above), put there for this process by its parent, owned by nothing
     // else in this process.
-    let control = unsafe { OwnedFd::from_raw_fd(CONTROL_FD) };
-    let _ = rustix::io::fcntl_setfd(&control, rustix::io::FdFlags::CLOEXEC);
-    Some(control.into())
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let _ = rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::CLOEXEC);
+    Some(file.into())
 }
 
 /// Reads the numbers of the calls the parent asks to interrupt and interrupts each through the

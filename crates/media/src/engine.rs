@@ -7,11 +7,9 @@
 //! node runs here: a node type with a native implementation runs natively unless a param asks
 //! for something the native node does not do, and then its Python class runs instead.
 
-use std::sync::Arc;
-
 use indexmap::IndexMap;
 use remotemedia_core::engine::{Emitter, Engine, NodeError, NodeInstance, NodeSpec};
-use remotemedia_core::value::{Array, Value};
+use remotemedia_core::value::{Array, Buffer, Value};
 
 use crate::decode::{AudioDecoder, AudioInput, Container};
 use crate::frame::{AudioFrame, Format, FrameRef, MAX_CHANNELS, MAX_SAMPLE_RATE};
@@ -347,7 +345,7 @@ fn py_type(value: &Value) -> &'static str {
 
 /// An incoming audio frame, checked as `Frame.from_item` checks it.
 struct InFrame {
-    samples: Arc<[f32]>,
+    samples: Buffer<f32>,
     format: Format,
     timestamp: f64,
 }
@@ -386,8 +384,8 @@ impl InFrame {
             }
         };
         // Frames from every audio node carry float32 arrays; other numbers are rounded to float32.
-        let samples: Arc<[f32]> = match &map["samples"] {
-            Value::Array(Array::F32(samples)) => Arc::clone(samples),
+        let samples: Buffer<f32> = match &map["samples"] {
+            Value::Array(Array::F32(samples)) => samples.clone(),
             Value::Array(Array::F64(samples)) => samples.iter().map(|&v| v as f32).collect(),
             Value::Array(Array::I16(samples)) => samples.iter().map(|&v| f32::from(v)).collect(),
             Value::Array(Array::I32(samples)) => samples.iter().map(|&v| v as f32).collect(),
@@ -448,7 +446,7 @@ impl InFrame {
     /// The frame as it goes on (`Frame.to_item()`), sharing its samples.
     fn to_value(&self) -> Value {
         frame_value(
-            Array::F32(Arc::clone(&self.samples)),
+            Array::F32(self.samples.clone()),
             self.format,
             self.timestamp,
         )

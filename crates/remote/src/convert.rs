@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use num_bigint::BigInt;
+use remotemedia_core::buffer::Element;
 use remotemedia_core::engine::{NodeError, NodeSpec};
 use remotemedia_core::executor::Phase;
 use remotemedia_core::manifest::{
@@ -17,7 +18,7 @@ use remotemedia_core::manifest::{
 use remotemedia_core::placement::{
     CpuInfo, Engines, GpuInfo, MachineCapabilities, MemoryInfo, gpu_kind_name,
 };
-use remotemedia_core::value::{Array, Value};
+use remotemedia_core::value::{Array, Buffer, Value};
 
 use crate::proto;
 use crate::proto::value::Kind;
@@ -150,33 +151,24 @@ fn decode_at(value: proto::Value, path: &mut String) -> Result<Value, Malformed>
 }
 
 fn decode_array(array: proto::Array, path: &str) -> Result<Array, Malformed> {
-    fn from_le<T, const N: usize>(
-        data: &[u8],
-        from_le: fn([u8; N]) -> T,
-        dtype: &str,
-        path: &str,
-    ) -> Result<Arc<[T]>, Malformed> {
-        if !data.len().is_multiple_of(N) {
-            return Err(Malformed::new(
+    fn from_le<T: Element>(data: &[u8], dtype: &str, path: &str) -> Result<Buffer<T>, Malformed> {
+        Buffer::from_le_bytes(data).ok_or_else(|| {
+            Malformed::new(
                 path,
                 format!(
                     "an array of {} bytes is not a whole number of {dtype} elements",
                     data.len()
                 ),
-            ));
-        }
-        Ok(data
-            .chunks_exact(N)
-            .map(|chunk| from_le(chunk.try_into().expect("chunks of N bytes")))
-            .collect())
+            )
+        })
     }
     let data = &array.data;
     Ok(match proto::Dtype::try_from(array.dtype) {
-        Ok(proto::Dtype::I16) => Array::I16(from_le(data, i16::from_le_bytes, "i16", path)?),
-        Ok(proto::Dtype::I32) => Array::I32(from_le(data, i32::from_le_bytes, "i32", path)?),
-        Ok(proto::Dtype::I64) => Array::I64(from_le(data, i64::from_le_bytes, "i64", path)?),
-        Ok(proto::Dtype::F32) => Array::F32(from_le(data, f32::from_le_bytes, "f32", path)?),
-        Ok(proto::Dtype::F64) => Array::F64(from_le(data, f64::from_le_bytes, "f64", path)?),
+        Ok(proto::Dtype::I16) => Array::I16(from_le(data, "i16", path)?),
+        Ok(proto::Dtype::I32) => Array::I32(from_le(data, "i32", path)?),
+        Ok(proto::Dtype::I64) => Array::I64(from_le(data, "i64", path)?),
+        Ok(proto::Dtype::F32) => Array::F32(from_le(data, "f32", path)?),
+        Ok(proto::Dtype::F64) => Array::F64(from_le(data, "f64", path)?),
         Ok(proto::Dtype::Unspecified) | Err(_) => {
             return Err(Malformed::new(
                 path,

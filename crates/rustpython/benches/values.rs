@@ -13,7 +13,7 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use indexmap::IndexMap;
 use remotemedia_core::engine::{Emitter, Engine, NodeSpec, Stopped};
-use remotemedia_core::value::{Array, Value};
+use remotemedia_core::value::{Array, Buffer, Value};
 use remotemedia_rustpython::{RustPythonConfig, RustPythonEngine};
 
 /// The values every benchmark converts, from a bare int to a 20 ms audio frame.
@@ -27,7 +27,7 @@ fn samples() -> Vec<(&'static str, Value)> {
         Value::List(vec![Value::from("a"), Value::from("b")]),
     );
     let mut frame = IndexMap::new();
-    let samples: Arc<[f32]> = (0..320).map(|i| (i as f32 / 320.0) - 0.5).collect();
+    let samples: Buffer<f32> = (0..320).map(|i| (i as f32 / 320.0) - 0.5).collect();
     frame.insert("samples".to_owned(), Value::Array(Array::F32(samples)));
     frame.insert("sample_rate".to_owned(), Value::Int(16_000));
     frame.insert("channels".to_owned(), Value::Int(1));

@@ -16,7 +16,7 @@ use rustpython_vm::{
 };
 
 use remotemedia_core::engine::NodeSpec;
-use remotemedia_core::value::{Array, MAX_DEPTH, Value};
+use remotemedia_core::value::{Array, Buffer, MAX_DEPTH, Value};
 
 /// What every node may emit; quoted in errors.
 const SUPPORTED: &str = "None, bool, int, float, str, bytes, list, tuple, dict with str keys, array.array('h', 'i', 'q', 'f' or 'd')";
@@ -186,24 +186,17 @@ fn array_value(vm: &VirtualMachine, obj: &PyObject) -> Result<Value, ConversionE
     let typecode = buffer.desc.format.to_string();
     let array = buffer.contiguous_or_collect(|bytes| {
         Some(match typecode.as_str() {
-            "h" => Array::I16(decode(bytes, i16::from_ne_bytes)),
-            "i" => Array::I32(decode(bytes, i32::from_ne_bytes)),
-            "q" => Array::I64(decode(bytes, i64::from_ne_bytes)),
-            "f" => Array::F32(decode(bytes, f32::from_ne_bytes)),
-            "d" => Array::F64(decode(bytes, f64::from_ne_bytes)),
+            "h" => Array::I16(Buffer::from_ne_bytes(bytes)?),
+            "i" => Array::I32(Buffer::from_ne_bytes(bytes)?),
+            "q" => Array::I64(Buffer::from_ne_bytes(bytes)?),
+            "f" => Array::F32(Buffer::from_ne_bytes(bytes)?),
+            "d" => Array::F64(Buffer::from_ne_bytes(bytes)?),
             _ => return None,
         })
     });
     array
         .map(Value::Array)
         .ok_or(ConversionError::UnsupportedTypecode { typecode })
-}
-
-fn decode<T, const N: usize>(bytes: &[u8], from_bytes: fn([u8; N]) -> T) -> Arc<[T]> {
-    bytes
-        .chunks_exact(N)
-        .map(|chunk| from_bytes(chunk.try_into().expect("chunks_exact yields N bytes")))
-        .collect()
 }
 
 /// The node's constructor keyword arguments ([`NodeSpec::constructor_args`]) as Python objects.
