@@ -70,11 +70,13 @@ pub struct CPythonSettings {
 }
 
 /// The fingerprint of this build of the engine interface: equal in the executable and the bridge
-/// only when both were built from the same core crate by the same compiler.
+/// only when both were built from the same sources of this crate and the core (hashed by
+/// `build.rs`: a bridge left from an older build of the same version differs) by the same compiler.
 pub fn bridge_abi() -> String {
     format!(
-        "remotemedia-core {} {:?}",
+        "remotemedia-core {} sources {} {:?}",
         env!("CARGO_PKG_VERSION"),
+        env!("REMOTEMEDIA_BRIDGE_SOURCES"),
         std::any::TypeId::of::<BridgeEntry>()
     )
 }

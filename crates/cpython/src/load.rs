@@ -79,8 +79,8 @@ fn load(installation: PythonInstallation) -> Result<Loaded, CPythonError> {
             expected,
         });
     }
-    // SAFETY: the fingerprint above proves the bridge was built from this very runtime crate by
-    // the same compiler, so the symbol has exactly the `BridgeEntry` type.
+    // SAFETY: the fingerprint above proves the bridge was built from the same sources of this
+    // crate and the core by the same compiler, so the symbol has exactly the `BridgeEntry` type.
     let entry: BridgeEntry = unsafe {
         *bridge
             .get::<BridgeEntry>(BRIDGE_ENTRY_SYMBOL.as_bytes())

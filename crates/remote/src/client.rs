@@ -426,6 +426,12 @@ impl Window {
             || (self.in_flight.len() < self.items && self.bytes_in_flight + size <= self.bytes)
     }
 
+    /// Room for `size` with at most half the window in flight.
+    fn half_free(&self, size: usize) -> bool {
+        self.in_flight.is_empty()
+            || (self.in_flight.len() <= self.items / 2 && self.bytes_in_flight + size <= self.bytes)
+    }
+
     fn sent(&mut self, size: usize, tag: ItemTag) {
         self.in_flight.push_back((size, tag));
         self.bytes_in_flight += size;
@@ -654,7 +660,9 @@ impl RemoteNode {
         let size = prost::Message::encoded_len(&item);
         if !self.window.has_room(size) {
             self.send_outgoing(DOING)?;
-            self.answers_until(out, DOING, |window| window.has_room(size))?;
+            // Full: wait until half of it is free, so the next items leave together rather than
+            // one per answer (each send and each answer wakes a thread on both sides).
+            self.answers_until(out, DOING, |window| window.half_free(size))?;
         }
         self.outgoing.push(NodeRequest {
             kind: Some(RequestKind::Item(item)),

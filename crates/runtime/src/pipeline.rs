@@ -112,12 +112,13 @@ pub enum StartError {
     },
     /// Nodes are placed on CPython, and no CPython engine could be started (no interpreter found,
     /// no shared libpython, the bridge library missing …). Nothing has run.
-    #[error("{} CPython, which could not start: {source}", describe_nodes(nodes))]
+    #[error("{} CPython, which could not start: {reason}", describe_nodes(nodes))]
     Cpython {
         /// The ids of the nodes placed on CPython.
         nodes: Vec<String>,
-        /// Why, and how to fix it.
-        source: CPythonError,
+        /// Why, and how to fix it: in the message itself, not also as its source, which error
+        /// reports would print a second time.
+        reason: CPythonError,
     },
     /// The executor could not start (the operating system refused a thread).
     #[error(transparent)]
@@ -503,9 +504,9 @@ impl DefaultEngines {
                     python_path: rustpython_config(config).python_path,
                     capture_stdio: true,
                 };
-                cpython::start(&settings).map_err(|source| StartError::Cpython {
+                cpython::start(&settings).map_err(|reason| StartError::Cpython {
                     nodes: nodes.to_vec(),
-                    source,
+                    reason,
                 })
             }
             EngineKind::Remote { host } => Err(StartError::Engine {
