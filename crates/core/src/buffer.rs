@@ -68,10 +68,12 @@ pub fn set_array_memory(memory: Box<dyn ArrayMemory>) -> bool {
 }
 
 /// The elements of a typed array (see the module documentation).
+#[derive(Clone)]
 pub struct Buffer<T: Element> {
     repr: Repr<T>,
 }
 
+#[derive(Clone)]
 enum Repr<T> {
     Heap(Arc<[T]>),
     Block {
@@ -93,13 +95,7 @@ impl<T: Element> Buffer<T> {
             // is the only reference to them until the buffer below is made.
             let items = unsafe { std::slice::from_raw_parts_mut(block.start().cast::<T>(), len) };
             fill(items);
-            return Buffer {
-                repr: Repr::Block {
-                    block: Arc::from(block),
-                    len,
-                    elements: PhantomData,
-                },
-            };
+            return Self::in_block(block, len).expect("the block holds `len` elements (checked)");
         }
         let mut items = vec![T::default(); len];
         fill(&mut items);
@@ -181,21 +177,6 @@ impl<T: Element> Deref for Buffer<T> {
             // initialized and not written while it lives (the `Block` contract).
             Repr::Block { block, len, .. } => unsafe {
                 std::slice::from_raw_parts(block.start().cast::<T>(), *len)
-            },
-        }
-    }
-}
-
-impl<T: Element> Clone for Buffer<T> {
-    fn clone(&self) -> Self {
-        Buffer {
-            repr: match &self.repr {
-                Repr::Heap(items) => Repr::Heap(Arc::clone(items)),
-                Repr::Block { block, len, .. } => Repr::Block {
-                    block: Arc::clone(block),
-                    len: *len,
-                    elements: PhantomData,
-                },
             },
         }
     }

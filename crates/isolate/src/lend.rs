@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use memmap2::{Mmap, MmapOptions, MmapRaw};
@@ -244,18 +245,15 @@ pub struct Loan {
 #[derive(Debug, Default)]
 pub struct Loans {
     lent: Mutex<HashMap<u64, Array>>,
-    next: Mutex<u64>,
+    /// The last loan's number.
+    last: AtomicU64,
 }
 
 impl Loans {
     /// Lends `array` when it lives in the pool: keeps it until the worker gives it back.
     pub fn lend(&self, array: &Array) -> Option<Loan> {
         let offset = pool_offset(array)?;
-        let id = {
-            let mut next = lock(&self.next);
-            *next += 1;
-            *next
-        };
+        let id = self.last.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.lent).insert(id, array.clone());
         Some(Loan { id, offset })
     }

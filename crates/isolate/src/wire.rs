@@ -150,20 +150,18 @@ impl<W: Write> Sender<W> {
         &self.out
     }
 
-    /// Sends one message to the parent.
+    /// Sends one message to the parent, after the loans given back since the last one.
     pub fn send_to_parent(&mut self, message: &FromWorker) -> io::Result<()> {
         let returned = self.returned.as_ref().map(|returned| {
             std::mem::take(&mut *returned.lock().unwrap_or_else(PoisonError::into_inner))
         });
         if let Some(ids) = returned.filter(|ids| !ids.is_empty()) {
-            self.begin(0)?;
-            self.buffer.push(tag::RETURNED);
-            put_u64(&mut self.buffer, ids.len() as u64);
-            for id in ids {
-                put_u64(&mut self.buffer, id);
-            }
-            self.finish()?;
+            self.write_to_parent(&FromWorker::Returned(ids))?;
         }
+        self.write_to_parent(message)
+    }
+
+    fn write_to_parent(&mut self, message: &FromWorker) -> io::Result<()> {
         let shared = match message {
             FromWorker::Emit(value) => self.shared_bytes(value),
             _ => 0,
@@ -676,13 +674,8 @@ impl Reader<'_> {
 /// element type, as in shared memory, where every array starts on 64 bytes).
 fn array_from_bytes(typecode: u8, bytes: &[u8]) -> Result<Array, WireError> {
     fn elements<T: Element>(bytes: &[u8]) -> Result<Buffer<T>, WireError> {
-        Buffer::from_le_bytes(bytes).ok_or_else(|| {
-            malformed(format!(
-                "an array of {} bytes is not made of {}-byte elements",
-                bytes.len(),
-                size_of::<T>()
-            ))
-        })
+        element_count::<T>(bytes.len() as u64)?;
+        Ok(Buffer::from_le_bytes(bytes).expect("whole elements (checked)"))
     }
     Ok(match typecode {
         b'h' => Array::I16(elements(bytes)?),

@@ -65,8 +65,8 @@ pub fn run(
     let (channel, arena_in, arena_out) = inherited()?;
     let control = optional_fd(CONTROL_FD);
     let reader = channel.try_clone()?;
-    let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out.into()));
-    let mut arena_in = ArenaReader::new(arena_in.into());
+    let mut out = Sender::new(BufWriter::new(channel), ArenaWriter::new(arena_out));
+    let mut arena_in = ArenaReader::new(arena_in);
     if let Some(pool) = optional_fd(POOL_FD) {
         let pool = Borrowed::new(pool);
         out = out.returning(pool.returned());
@@ -171,6 +171,7 @@ fn optional_fd(fd: i32) -> Option<std::fs::File> {
     // SAFETY: open (checked above), put there for this process by its parent, owned by nothing
     // else in this process.
     let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Not passed on to anything this worker might start.
     let _ = rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::CLOEXEC);
     Some(file.into())
 }
@@ -192,31 +193,19 @@ fn take_interrupts(mut control: std::fs::File, calls: &Calls, interrupter: &dyn 
 }
 
 /// The channel and the two arenas the parent put on file descriptors 3, 4 and 5.
-fn inherited() -> Result<(UnixStream, OwnedFd, OwnedFd), WorkerError> {
-    let open = |fd| {
-        // SAFETY: F_GETFD only reads the descriptor's flags; -1 means it is not open.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
-    };
-    if ![CHANNEL_FD, ARENA_IN_FD, ARENA_OUT_FD]
-        .into_iter()
-        .all(open)
-    {
-        return Err(WorkerError::NotAWorker);
+fn inherited() -> Result<(UnixStream, std::fs::File, std::fs::File), WorkerError> {
+    match (
+        optional_fd(CHANNEL_FD),
+        optional_fd(ARENA_IN_FD),
+        optional_fd(ARENA_OUT_FD),
+    ) {
+        (Some(channel), Some(arena_in), Some(arena_out)) => Ok((
+            UnixStream::from(OwnedFd::from(channel)),
+            arena_in,
+            arena_out,
+        )),
+        _ => Err(WorkerError::NotAWorker),
     }
-    // SAFETY: the descriptors are open (checked above), were put there for this process by its
-    // parent, and nothing else in this process owns them.
-    let (channel, arena_in, arena_out) = unsafe {
-        (
-            OwnedFd::from_raw_fd(CHANNEL_FD),
-            OwnedFd::from_raw_fd(ARENA_IN_FD),
-            OwnedFd::from_raw_fd(ARENA_OUT_FD),
-        )
-    };
-    for fd in [&channel, &arena_in, &arena_out] {
-        // Not passed on to anything this worker might start.
-        let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
-    }
-    Ok((UnixStream::from(channel), arena_in, arena_out))
 }
 
 /// Limits, engine, sandbox, node: in that order, so the sandbox is entered after the engine has
